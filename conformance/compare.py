@@ -1,0 +1,64 @@
+"""The one comparison routine of the suite, and the record every check produces."""
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .tolerances import ZERO_FLOOR, tolerance
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One verdict: which implementation, problem and dtype, which quantity, how far, how close it must be."""
+
+    impl: str
+    problem: str
+    dtype: str  # "float64" or "float32"
+    check: str  # forward | deltas | grads | loss | trajectory | call | structure
+    quantity: str  # e.g. "dW[layer 2]", "losses", "call gradients"
+    layer: int | None
+    rel: float  # normwise relative error (nan when no number could be compared)
+    worst: float  # largest |got - want| element
+    tol: float
+    passed: bool
+    detail: str = ""  # first diverging step, exception text, dtype mismatch...
+
+    @property
+    def message(self):
+        verdict = "ok" if self.passed else "FAIL"
+        if np.isnan(self.rel):
+            return f"{self.impl} [{self.problem}] {self.check}: {self.quantity} {verdict}: {self.detail}"
+        sign = "<=" if self.passed else ">"
+        extra = f"; {self.detail}" if self.detail else ""
+        return (f"{self.impl} [{self.problem}] {self.check}: {self.quantity} "
+                f"max|Δ|={self.worst:.1e}, rel {self.rel:.1e} {sign} tol {self.tol:.0e} "
+                f"({self.dtype}){extra}")
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def failure(impl, problem, dtype, check, quantity, detail, layer=None):
+    """A check that could not compare numbers (exception, wrong shape or dtype, NaN)."""
+    return CheckResult(impl, problem, str(np.dtype(dtype)), check, quantity, layer, float("nan"),
+                       float("nan"), float("nan"), False, detail)
+
+
+def compare(got, want, *, impl, problem, dtype, check, quantity, layer=None, detail=""):
+    """Normwise relative error ‖got − want‖ / max(‖want‖, floor) against the family's tolerance.
+
+    ``got`` must already have the expected shape and dtype (checks.py verifies that first); the
+    difference is taken in float64. Non-finite values fail with a message saying so.
+    """
+    dtype = np.dtype(dtype)
+    tol = tolerance(check, dtype)
+    got64 = np.asarray(got, dtype=np.float64)
+    want64 = np.asarray(want, dtype=np.float64)
+    if not np.all(np.isfinite(got64)):
+        return failure(impl, problem, dtype, check, quantity,
+                       f"{int(np.sum(~np.isfinite(got64)))} NaN/Inf values", layer)
+    diff = got64 - want64
+    rel = float(np.linalg.norm(diff) / max(np.linalg.norm(want64), ZERO_FLOOR))
+    worst = float(np.max(np.abs(diff))) if diff.size else 0.0
+    return CheckResult(impl, problem, str(dtype), check, quantity, layer, rel, worst, tol,
+                       rel <= tol, detail)

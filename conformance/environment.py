@@ -1,0 +1,44 @@
+"""The conformance precision, set once per process, and the versions it ran with.
+
+float64 conformance needs: torch's TF32 off and float32 matmul precision "highest" (TF32 would
+round float32 matmul inputs to 10 bits on Ampere+ GPUs); JAX's default matmul precision "highest"
+(on GPU/TPU, "default" may use bf16/TF32 passes). These are caller-level settings, so the harness
+owns them, not the implementations. JAX's x64 mode is *not* switched on globally: the JAX adapter
+wraps each float64 call in ``jax.enable_x64(True)``, so float32 work elsewhere stays float32.
+"""
+
+import importlib.util
+import platform
+
+import numpy as np
+
+_STATE = {}
+
+
+def available(module):
+    return importlib.util.find_spec(module) is not None
+
+
+def configure():
+    """Set the precision flags (idempotent) and return a record of them and of the versions."""
+    if _STATE:
+        return dict(_STATE)
+    _STATE.update(python=platform.python_version(), numpy=np.__version__,
+                  machine=f"{platform.machine()} {platform.processor() or ''}".strip())
+    if available("torch"):
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
+        _STATE.update(torch=torch.__version__, torch_tf32=False,
+                      torch_float32_matmul_precision=torch.get_float32_matmul_precision(),
+                      torch_cuda=torch.cuda.is_available())
+    if available("jax"):
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+        _STATE.update(jax=jax.__version__, jax_default_matmul_precision="highest",
+                      jax_x64="scoped: jax.enable_x64(True) around float64 calls only",
+                      jax_backend=jax.default_backend())
+    return dict(_STATE)

@@ -1,0 +1,127 @@
+"""The one problem generator: spec + seed -> weights, data and batch order, all from PCG64(seed).
+
+A :class:`Problem` is everything an implementation is handed; the catalogue is the fixed list the
+suite runs (every activation × cost pairing, the seed networks, deep and square nets, batch size 1,
+weight decay on and off, ReLU pre-activations that are exactly 0). Hypothesis draws further problems
+through :func:`make_problem` as well.
+"""
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
+
+from .spec import Spec
+
+# (output activation, cost) pairs the contract allows (reference/costs.py PAIRINGS).
+OUTPUT_LOSSES = (("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quadratic"),
+                 ("identity", "quadratic"), ("sigmoid", "cross_entropy"),
+                 ("softmax", "log_likelihood"))
+
+
+@dataclass(frozen=True, eq=False)  # hashed by identity: checks.py caches the reference per problem
+class Problem:
+    name: str
+    spec: Spec
+    params: list  # [(W, b)], float64 unless as_dtype was called
+    x: np.ndarray  # (m, n_0)
+    y: np.ndarray  # (m, n_L)
+    batches: list  # index arrays into x, y: one SGD step each
+    lr: float
+
+    @property
+    def dtype(self):
+        return self.x.dtype
+
+    def as_dtype(self, dtype):
+        """The same problem in ``dtype``, cast once here so every implementation sees identical values."""
+        dtype = np.dtype(dtype)
+        return replace(self, params=[(W.astype(dtype), b.astype(dtype)) for W, b in self.params],
+                       x=self.x.astype(dtype), y=self.y.astype(dtype))
+
+
+def targets(rng, spec, m):
+    """Targets in the range the output activation and cost can reach."""
+    n = spec.sizes[-1]
+    if spec.loss == "log_likelihood":
+        return np.eye(n)[rng.integers(0, n, m)]  # one-hot classes
+    if spec.loss == "cross_entropy":
+        return (rng.random((m, n)) < 0.5).astype(np.float64)  # binary labels
+    if spec.output == "sigmoid":
+        return rng.random((m, n))
+    if spec.output == "tanh":
+        return rng.uniform(-1, 1, (m, n))
+    return rng.standard_normal((m, n))
+
+
+def make_problem(spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scaled", name=None,
+                 relu_kink=False):
+    """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
+
+    relu_kink=True makes the first hidden unit of every layer l < L have a zero weight row and zero
+    bias, so its pre-activation is exactly 0.0 for every example in every framework: a ReLU whose
+    derivative at 0 is not 0 (seed 002's convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
+    """
+    rng = rng_from(seed)
+    params = init_params(spec.sizes, rng, scheme=init)
+    if relu_kink:
+        for W, b in params[:-1]:
+            W[0, :] = 0.0
+            b[0] = 0.0
+    x = rng.standard_normal((m, spec.sizes[0]))
+    y = targets(rng, spec, m)
+    batches = batch_order(m, batch_size, epochs, rng)
+    return Problem(name or f"{spec.label} seed={seed}", spec, params, x, y, batches, lr)
+
+
+def _catalogue():
+    problems = [
+        # Seed 000: one sigmoid neuron, per-example SGD (batch size 1).
+        make_problem(Spec((3, 1), "sigmoid", "sigmoid", "quadratic"), 0, m=5, batch_size=1,
+                     epochs=2, lr=1.0, name="neuron"),
+        # Seed 004's Network([2, 3, 1]) with Nielsen's N(0, 1) initialisation.
+        make_problem(Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"), 1, init="standard",
+                     lr=3.0, name="nielsen-2-3-1"),
+        # Seed 003's MNIST network on random inputs: 784-30-10, η = 3.0, mini-batch 10.
+        make_problem(Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic"), 2, m=20,
+                     batch_size=10, epochs=2, lr=3.0, init="standard", name="mnist-784-30-10"),
+        # Square layers: W and W.T have the same shape, so only the numbers tell them apart in BP2.
+        make_problem(Spec((4, 4, 4, 4), "tanh", "identity", "quadratic"), 3, lr=0.1,
+                     name="square-4-4-4-4"),
+        # Deep: five layers, ReLU, softmax, weight decay.
+        make_problem(Spec((6, 5, 5, 4, 4, 3), "relu", "softmax", "log_likelihood", 0.01), 4,
+                     m=10, batch_size=4, name="deep-relu-softmax"),
+        # Exact ReLU kinks (z = 0.0): ReLU'(0) must be 0.
+        make_problem(Spec((5, 4, 4, 3), "relu", "sigmoid", "cross_entropy"), 5, relu_kink=True,
+                     name="relu-kink"),
+        # One batch of one example.
+        make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 6, m=1,
+                     batch_size=1, epochs=3, name="batch-1"),
+    ]
+    # Every hidden activation × (output, cost) pairing, weight decay alternating off and on.
+    for i, (act, (out, loss)) in enumerate((a, ol) for a in HIDDEN_ACTIVATIONS for ol in OUTPUT_LOSSES):
+        spec = Spec((5, 4, 3), act, out, loss, 0.05 if i % 2 else 0.0)
+        problems.append(make_problem(spec, 100 + i, lr=0.1, name=f"{act}-{out}-{loss}"
+                                     + ("-decay" if i % 2 else "")))
+    problems += golden_problems()
+    return {p.name: p for p in problems}
+
+
+def golden_problems():
+    """The problems whose reference results are pinned in conformance/golden/*.npz: 20 SGD steps each
+    (10 examples, batches of 2, 4 epochs)."""
+    kw = dict(m=10, batch_size=2, epochs=4)
+    return [
+        make_problem(Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"), 11, lr=3.0,
+                     init="standard", name="golden-nielsen-2-3-1", **kw),
+        make_problem(Spec((5, 4, 4, 3), "relu", "sigmoid", "cross_entropy", 0.01), 12, lr=0.3,
+                     relu_kink=True, name="golden-relu-kink", **kw),
+        make_problem(Spec((6, 5, 5, 4, 3), "tanh", "softmax", "log_likelihood", 0.05), 13, lr=0.3,
+                     name="golden-deep-tanh-softmax", **kw),
+        make_problem(Spec((4, 4, 4), "identity", "identity", "quadratic"), 14, lr=0.05,
+                     name="golden-square-linear", **kw),
+    ]
+
+
+CATALOGUE = _catalogue()

@@ -1,0 +1,50 @@
+"""The one registry: implementation name -> how to build its harness adapter.
+
+Frameworks are imported only when an implementation is loaded, so ``conformance`` imports with
+NumPy alone; a missing framework gives :class:`Unavailable` with the reason, which the pytest suite
+turns into a skip and the CLI into one line.
+"""
+
+from .adapters import Jax, Reference, Torch
+from .environment import available
+
+# name -> (framework module, gradients path, train path) inside the framework's package
+_PORTS = {
+    "torch.manual": ("torch", "torch_impl.manual:backprop", "torch_impl.manual:train"),
+    "torch.autograd": ("torch", "torch_impl.autograd:backprop", "torch_impl.autograd:train"),
+    "torch.module": ("torch", "torch_impl.module:gradients", "torch_impl.module:train"),
+    "jax.manual": ("jax", "jax_impl.manual:backprop", "jax_impl.manual:train"),
+    "jax.autodiff": ("jax", "jax_impl.autodiff:backprop", "jax_impl.autodiff:train"),
+    "jax.scan": ("jax", "jax_impl.manual:backprop", "jax_impl.manual:train_compiled"),
+}
+NAMES = ("reference",) + tuple(_PORTS)
+
+
+class Unavailable(ImportError):
+    """The implementation's framework is not installed (the message says which and how to get it)."""
+
+
+def _resolve(path):
+    import importlib
+
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def load(name, device=None):
+    """The implementation called ``name`` as a harness object (NumPy in and out)."""
+    if name == "reference":
+        return Reference()
+    if name not in _PORTS:
+        raise ValueError(f"name: unknown implementation {name!r}; expected one of {list(NAMES)}")
+    framework, gradients, train = _PORTS[name]
+    if not available(framework):
+        raise Unavailable(f"{name}: {framework} is not installed "
+                          f"(pip install 'backprop-conformance[{framework}]')")
+    adapter = Torch if framework == "torch" else Jax
+    kwargs = {} if device is None else {"device": device}
+    return adapter(name, _resolve(gradients), _resolve(train), **kwargs)
+
+
+def available_names():
+    return [n for n in NAMES if n == "reference" or available(_PORTS[n][0])]

@@ -1,0 +1,68 @@
+"""The same network with gradients from jax.value_and_grad instead of BP1–BP4 by hand.
+
+The per-example deltas come from differentiating with respect to zero shifts s^l added to every
+z^l: ∂C/∂s^l = ∂C/∂z^l = (1/m) δ^l (the batch cost averages over the m examples), so m ∂C/∂s^l is
+the contract's per-example δ^l, compared layer by layer with manual.py's BP1/BP2.
+"""
+
+from functools import partial
+
+import jax
+import jax.numpy as jnp
+
+from .activations import ACTIVATIONS
+from .costs import cost
+from .training import Gradients, train_steps
+from .validation import check_inputs
+
+
+def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss):
+    """C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖², with z^l shifted by s^l; returns (C, (zs, activations))."""
+    L = len(params)
+    zs, activations = [], [x]
+    a = x
+    for l, ((W, b), s) in enumerate(zip(params, shifts), start=1):
+        g, _ = ACTIVATIONS[output if l == L else activation]
+        z = a @ W.T + b + s  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,) + (m, n_l)
+        a = g(z)
+        zs.append(z)
+        activations.append(a)
+    C = cost(loss, zs[-1], activations[-1], y).mean()
+    C = C + 0.5 * weight_decay * sum(jnp.sum(W * W) for W, _ in params)
+    return C, (zs, activations)
+
+
+@partial(jax.jit, static_argnames=("activation", "output", "loss"))
+def backprop_arrays(params, x, y, weight_decay, activation, output, loss):
+    """(C, grads, zs, activations, deltas) from one jax.value_and_grad call."""
+    m = x.shape[0]
+    shifts = [jnp.zeros((m, W.shape[0]), dtype=x.dtype) for W, _ in params]
+    value_and_grad = jax.value_and_grad(batch_cost, argnums=(0, 1), has_aux=True)
+    (C, (zs, activations)), (grads, dC_dz) = value_and_grad(
+        params, shifts, x, y, weight_decay, activation, output, loss)
+    deltas = [m * d for d in dC_dz]  # per-example δ^l = m ∂C/∂z^l
+    return C, [tuple(g) for g in grads], zs, activations, deltas
+
+
+@partial(jax.jit, static_argnames=("activation", "output", "loss"))
+def loss_and_grads(params, x, y, weight_decay, activation, output, loss):
+    """(C, grads) by jax.value_and_grad with respect to the parameters only (no shifts)."""
+    def C_only(params):
+        shifts = [jnp.zeros((), dtype=x.dtype)] * len(params)
+        return batch_cost(params, shifts, x, y, weight_decay, activation, output, loss)[0]
+
+    C, grads = jax.value_and_grad(C_only)(params)
+    return C, [tuple(g) for g in grads]
+
+
+def backprop(spec, params, x, y):
+    """Validate in Python, then the compiled autodiff pass: a Gradients like manual.backprop's."""
+    check_inputs(spec, params, x, y)
+    C, grads, zs, activations, deltas = backprop_arrays(
+        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss)
+    return Gradients(float(C), grads, zs, activations, deltas)
+
+
+def train(spec, params, x, y, *, lr, batches):
+    """SGD step by step from Python with jax.value_and_grad gradients."""
+    return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)

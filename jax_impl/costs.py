@@ -1,0 +1,27 @@
+"""Per-example costs C_x and the BP1 output error for jax.numpy arrays (see reference/costs.py).
+
+The log costs are computed from the logits z^L (softplus, log_softmax), never as ln(a).
+"""
+
+import jax
+import jax.numpy as jnp
+
+PAIRINGS = {"quadratic": None, "cross_entropy": "sigmoid", "log_likelihood": "softmax"}
+
+
+def cost(name, z, a, y):
+    """C_x for every example: (m, n_L) in, (m,) out."""
+    if name == "quadratic":
+        return 0.5 * jnp.sum((a - y) ** 2, axis=1)  # ½‖a − y‖²
+    if name == "cross_entropy":
+        return jnp.sum(jax.nn.softplus(z) - y * z, axis=1)  # −[y ln σ(z) + (1−y) ln(1−σ(z))]
+    if name == "log_likelihood":
+        return -jnp.sum(y * jax.nn.log_softmax(z, axis=1), axis=1)
+    raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
+
+
+def output_error(name, z, a, y, g_prime):
+    """BP1: δ^L = ∇_a C_x ⊙ g'(z^L); a − y for sigmoid+cross_entropy and softmax+log_likelihood."""
+    if name == "quadratic":
+        return (a - y) * g_prime(z)
+    return a - y

@@ -1,0 +1,80 @@
+"""nox sessions. Every install goes through constraints.txt (torch pinned to the local CPU wheel).
+
+    nox -s reference    NumPy + test tools only: proves the reference and harness need no framework
+    nox -s torch        NumPy + torch (no jax): torch ports against the reference
+    nox -s jax          NumPy + jax (no torch): JAX ports against the reference
+    nox -s tests        everything installed: the README's full test command
+    nox -s conformance  the conformance matrix alone (all shipped implementations)
+    nox -s lint         ruff
+    nox -s docs         regenerate docs/rosetta.md from the tagged source lines
+    nox -s bench        the benchmarks (bench/README.md)
+"""
+
+import nox
+
+nox.options.sessions = ["reference", "torch", "jax", "lint"]
+nox.options.default_venv_backend = "venv"
+
+CONSTRAINTS = ("-c", "constraints.txt")
+
+
+def install(session, extras):
+    session.install(*CONSTRAINTS, "-e", f".[{extras}]")
+
+
+def assert_absent(session, *modules):
+    """Fail the session if a framework that must not be there is importable."""
+    check = "; ".join(f"assert importlib.util.find_spec({m!r}) is None, '{m} is importable'"
+                      for m in modules)
+    session.run("python", "-c", f"import importlib.util; {check}")
+
+
+@nox.session
+def reference(session):
+    install(session, "test")
+    assert_absent(session, "torch", "jax")
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def torch(session):
+    install(session, "torch,test")
+    assert_absent(session, "jax")
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def jax(session):
+    install(session, "jax,test")
+    assert_absent(session, "torch")
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def tests(session):
+    install(session, "all,test")
+    session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
+
+
+@nox.session
+def conformance(session):
+    install(session, "all,test")
+    session.run("python", "-m", "pytest", "-n", "auto", "conformance/suite", *session.posargs)
+
+
+@nox.session
+def lint(session):
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def docs(session):
+    install(session, "")
+    session.run("python", "docs/generate.py")
+
+
+@nox.session
+def bench(session):
+    install(session, "all")
+    session.run("python", "bench/run.py", *session.posargs)

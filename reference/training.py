@@ -1,0 +1,89 @@
+"""Mini-batch SGD over a given batch order, weight initialisation and batch orders (NumPy).
+
+Every random number of the project comes from ``np.random.Generator(np.random.PCG64(seed))`` so that
+PyTorch and JAX can be handed exactly the same initial weights and the same batch order
+(shared/design.md, "Shared seeds and weights").
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .network import backprop_unchecked, feedforward
+from .validation import check_batches, check_data, check_lr, check_params, check_spec
+
+
+class Trajectory(NamedTuple):
+    losses: list  # batch cost before each step's update, one float per step
+    params: list  # final [(W, b)]
+
+
+def rng_from(seed):
+    """A PCG64 generator from an int seed (or pass a Generator through)."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    return np.random.Generator(np.random.PCG64(seed))
+
+
+def init_params(sizes, seed, scheme="scaled", dtype=np.float64):
+    """Initial [(W, b)] for ``sizes``, drawn layer by layer (W then b) from PCG64(seed).
+
+    scheme="standard": W, b ~ N(0, 1), Nielsen's ch. 1 ``np.random.randn`` (seed 004, seed 003's recipe).
+    scheme="scaled":   W ~ N(0, 1/n_{l-1}), b ~ N(0, 1), Nielsen's ch. 3 default initialiser.
+    Draws happen in float64 and are then cast once, so both dtypes see the same numbers.
+    """
+    if scheme not in ("standard", "scaled"):
+        raise ValueError(f"scheme: expected 'standard' or 'scaled', got {scheme!r}")
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+    rng = rng_from(seed)
+    params = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        scale = 1.0 if scheme == "standard" else 1.0 / np.sqrt(n_in)
+        W = rng.standard_normal((n_out, n_in)) * scale
+        b = rng.standard_normal(n_out)
+        params.append((W.astype(dtype), b.astype(dtype)))
+    return params
+
+
+def batch_order(n, batch_size, epochs, seed):
+    """Nielsen's epochs: shuffle range(n) once per epoch and cut it into mini-batches of batch_size
+    (the last one smaller when batch_size does not divide n). Returns a list of index arrays."""
+    if batch_size < 1 or epochs < 1 or n < 1:
+        raise ValueError(f"batch_order: n, batch_size and epochs must be >= 1, got "
+                         f"{n}, {batch_size}, {epochs}")
+    rng = rng_from(seed)
+    batches = []
+    for _ in range(epochs):
+        perm = rng.permutation(n)
+        batches.extend(perm[k:k + batch_size] for k in range(0, n, batch_size))
+    return batches
+
+
+def sgd_step(params, grads, lr):
+    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (Nielsen's w − (η/m) Σ ∇C_x, the 1/m already in grads)."""
+    return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in zip(params, grads)]
+
+
+def train(spec, params, x, y, *, lr, batches):
+    """One SGD step per index array in ``batches``; record each step's cost before its update."""
+    sizes, _, _, loss, _ = check_spec(spec)
+    check_data(x, y, sizes, check_params(params, sizes), loss)
+    lr = check_lr(lr)
+    batches = check_batches(batches, x.shape[0])
+    losses = []
+    for step, idx in enumerate(batches):
+        result = backprop_unchecked(spec, params, x[idx], y[idx])
+        if not np.isfinite(result.loss):  # never hand back NaN/Inf parameters quietly
+            raise FloatingPointError(f"train: the cost is {result.loss} at step {step}; training "
+                                     f"diverged, the learning rate lr={lr} is too large")
+        losses.append(result.loss)
+        params = sgd_step(params, result.grads, lr)
+    return Trajectory(losses, params)
+
+
+def accuracy(params, x, labels, activation, output):
+    """Fraction of rows whose largest output activation is at the true class label."""
+    a_L = feedforward(params, x, activation, output)[1][-1]
+    return float(np.mean(np.argmax(a_L, axis=1) == labels))

@@ -1,0 +1,205 @@
+"""One test per bad input (design.md, "Bad input"), against every public entry point of every
+backend: a TypeError/ValueError whose message starts with the argument's name, raised before any
+arithmetic. The bad arguments are built in NumPy here and handed to each backend in its own array
+type (torch tensors, jax arrays), because the implementations themselves take no NumPy."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+import reference
+from conformance import Spec, make_problem
+from conformance.environment import available
+
+GOOD = make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 0, m=5)
+
+
+def spec_with(**changes):
+    fields = dict(sizes=GOOD.spec.sizes, activation="tanh", output="sigmoid",
+                  loss="cross_entropy", weight_decay=0.1)
+    fields.update(changes)
+    return SimpleNamespace(**fields)  # bypasses conformance.Spec's own validation on purpose
+
+
+def params_with(layer, which, value):
+    params = [list(pair) for pair in GOOD.params]
+    params[layer][which] = value
+    return [tuple(pair) for pair in params]
+
+
+def nan_at(a, index):
+    a = a.copy()
+    a[index] = np.nan
+    return a
+
+
+# id -> (arguments changed from GOOD, exception, message regex)
+CASES = {
+    "x-nan": (dict(x=nan_at(GOOD.x, (0, 0))), ValueError, r"^x: contains NaN"),
+    "y-inf": (dict(y=np.where(GOOD.y == 1, np.inf, GOOD.y)), ValueError, r"^y: contains NaN or Inf"),
+    "W-nan": (dict(params=params_with(1, 0, nan_at(GOOD.params[1][0], (0, 0)))), ValueError,
+              r"^params\[1\]\.W \(layer 2\): contains NaN"),
+    "x-wrong-width": (dict(x=GOOD.x[:, :2].copy()), ValueError, r"^x: expected shape \(5, 3\)"),
+    "y-wrong-rows": (dict(y=GOOD.y[:4].copy()), ValueError, r"^y: expected shape \(5, 2\)"),
+    "y-1d": (dict(y=GOOD.y[:, 0].copy()), ValueError, r"^y: expected shape \(5, 2\)"),
+    "b-column-not-broadcast": (dict(params=params_with(0, 1, GOOD.params[0][1][:, None].copy())),
+                               ValueError, r"^params\[0\]\.b \(layer 1\): expected shape \(4,\)"),
+    "W-transposed": (dict(params=params_with(0, 0, GOOD.params[0][0].T.copy())), ValueError,
+                     r"^params\[0\]\.W \(layer 1\): expected shape \(4, 3\)"),
+    "x-int": (dict(x=GOOD.x.astype(np.int64)), TypeError, r"^x: expected dtype float32 or float64"),
+    "x-float32-params-float64": (dict(x=GOOD.x.astype(np.float32)), TypeError,
+                                 r"^x: .*float32.*nothing is cast"),
+    "x-empty": (dict(x=GOOD.x[:0], y=GOOD.y[:0]), ValueError, r"^x: .*(empty|non-empty)"),
+    "params-missing-layer": (dict(params=GOOD.params[:1]), ValueError, r"^params: expected a list of 2"),
+    "labels-out-of-range": (dict(y=GOOD.y * 2), ValueError, r"^y: targets for cross_entropy"),
+    "activation-unknown": (dict(spec=spec_with(activation="swish")), ValueError,
+                           r"^spec\.activation: unknown"),
+    "output-unknown": (dict(spec=spec_with(output="softsign")), ValueError, r"^spec\.output: unknown"),
+    "loss-unknown": (dict(spec=spec_with(loss="hinge")), ValueError, r"^spec\.loss: unknown"),
+    "softmax-with-quadratic": (dict(spec=spec_with(output="softmax", loss="quadratic")), ValueError,
+                               r"^spec\.loss: 'quadratic' cannot be paired with output='softmax'"),
+    "cross-entropy-with-tanh": (dict(spec=spec_with(output="tanh")), ValueError,
+                                r"^spec\.loss: 'cross_entropy' cannot be paired"),
+    "weight-decay-negative": (dict(spec=spec_with(weight_decay=-0.1)), ValueError,
+                              r"^spec\.weight_decay"),
+    "sizes-zero-width": (dict(spec=spec_with(sizes=(3, 0, 2))), ValueError, r"^spec\.sizes"),
+}
+TRAIN_CASES = {
+    "lr-zero": (dict(lr=0.0), ValueError, r"^lr: expected a finite learning rate > 0"),
+    "lr-negative": (dict(lr=-1.0), ValueError, r"^lr: expected a finite learning rate > 0"),
+    "lr-nan": (dict(lr=float("nan")), ValueError, r"^lr: expected a finite learning rate > 0"),
+    "batches-empty-list": (dict(batches=[]), ValueError, r"^batches: expected a non-empty list"),
+    "batch-empty": (dict(batches=[np.arange(2), np.arange(0)]), ValueError, r"^batches\[1\]"),
+    "batch-index-out-of-range": (dict(batches=[np.arange(2), np.array([4, 5])]), ValueError,
+                                 r"^batches\[1\]: indices must lie in \[0, 5\)"),
+    "batch-negative-index": (dict(batches=[np.array([-1, 0])]), ValueError, r"^batches\[0\]"),
+    "batch-float-indices": (dict(batches=[np.array([0.0, 1.0])]), TypeError,
+                            r"^batches\[0\]: expected integer indices"),
+}
+
+
+class Backend:
+    """How one backend receives arrays and which of its entry points take them."""
+
+    def __init__(self, name, module, convert, entry_points, context=None):
+        self.name, self.module, self.convert = name, module, convert
+        self.entry_points, self.context = entry_points, context
+
+
+def _torch():
+    import torch
+
+    import torch_impl
+
+    def convert(a):
+        return torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
+    return dict(gradients=[torch_impl.manual.backprop, torch_impl.autograd.backprop,
+                           torch_impl.module.gradients],
+                train=[torch_impl.manual.train, torch_impl.autograd.train, torch_impl.module.train],
+                convert=convert, context=None)
+
+
+def _jax():
+    import jax
+
+    import jax_impl
+
+    def convert(a):
+        return jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a
+    return dict(gradients=[jax_impl.manual.backprop, jax_impl.autodiff.backprop],
+                train=[jax_impl.manual.train, jax_impl.autodiff.train,
+                       jax_impl.manual.train_compiled],
+                convert=convert, context=lambda: jax.enable_x64(True))
+
+
+def _reference():
+    return dict(gradients=[reference.backprop], train=[reference.train], convert=lambda a: a,
+                context=None)
+
+
+BACKENDS = {"reference": (None, _reference), "torch": ("torch", _torch), "jax": ("jax", _jax)}
+
+
+def backend(name):
+    framework, build = BACKENDS[name]
+    if framework and not available(framework):
+        pytest.skip(f"{framework} is not installed")
+    return build()
+
+
+def call_all(b, kind, args):
+    """Yield one zero-argument call per entry point, arguments converted inside the backend's
+    context (JAX: x64 on, else its asarray would already have turned float64 into float32)."""
+    import contextlib
+
+    conv = b["convert"]
+    with (b["context"] or contextlib.nullcontext)():
+        params = [(conv(W), conv(bias)) for W, bias in args["params"]]
+        x, y, spec = conv(args["x"]), conv(args["y"]), args["spec"]
+        batches = [conv(i) for i in args["batches"]]
+        for fn in b[kind]:
+            if kind == "gradients":
+                yield lambda fn=fn: fn(spec, params, x, y)
+            else:
+                yield lambda fn=fn: fn(spec, params, x, y, lr=args["lr"], batches=batches)
+
+
+def _check(name, kind, changes, exc, pattern):
+    b = backend(name)
+    args = dict(spec=GOOD.spec, params=GOOD.params, x=GOOD.x, y=GOOD.y, lr=0.5,
+                batches=[np.arange(2), np.arange(2, 5)])
+    args.update(changes)
+    kinds = [kind] if kind == "train" else ["gradients", "train"]
+    for k in kinds:
+        for call in call_all(b, k, args):
+            with pytest.raises(exc, match=pattern):
+                call()
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_input(case, backend_name):
+    _check(backend_name, "gradients", *CASES[case])
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+@pytest.mark.parametrize("case", list(TRAIN_CASES))
+def test_bad_training_input(case, backend_name):
+    _check(backend_name, "train", *TRAIN_CASES[case])
+
+
+def test_good_input_passes_everywhere():
+    """The baseline the bad cases are derived from is itself accepted (so each case tests one thing)."""
+    for name in BACKENDS:
+        framework, build = BACKENDS[name]
+        if framework and not available(framework):
+            continue
+        b = build()
+        for kind in ("gradients", "train"):
+            args = dict(spec=GOOD.spec, params=GOOD.params, x=GOOD.x, y=GOOD.y, lr=0.5,
+                        batches=[np.arange(2), np.arange(2, 5)])
+            for call in call_all(b, kind, args):
+                call()
+
+
+def test_one_hot_labels_out_of_range():
+    with pytest.raises(ValueError, match=r"^labels: class labels must lie in \[0, 10\)"):
+        reference.one_hot(np.array([0, 3, 10]), 10)
+    with pytest.raises(TypeError, match=r"^labels: expected a 1-D integer array"):
+        reference.one_hot(np.array([0.0, 1.0]), 10)
+
+
+def test_spec_validates_on_construction():
+    with pytest.raises(ValueError, match=r"^spec\.loss: 'quadratic' cannot be paired"):
+        Spec((3, 2), "sigmoid", "softmax", "quadratic")
+
+
+def test_jax_float64_without_x64_is_refused():
+    """Without x64, float64 would silently become float32: refused, with how to enable x64."""
+    if not available("jax"):
+        pytest.skip("jax is not installed")
+    import jax_impl
+
+    with pytest.raises(TypeError, match=r"^params\[0\]\.W \(layer 1\): float64 input while JAX's x64"):
+        jax_impl.manual.backprop(GOOD.spec, GOOD.params, GOOD.x, GOOD.y)

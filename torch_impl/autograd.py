@@ -1,0 +1,48 @@
+"""The same network, with the gradients from torch.autograd instead of BP1–BP4 by hand.
+
+The forward pass is the one of manual.py; the backward pass is ``torch.autograd.grad`` of the batch
+cost with respect to every W^l, b^l and z^l. The gradient with respect to z^l is the batch δ:
+∂C/∂z^l_x = (1/m) ∂C_x/∂z^l_x, so multiplying by m gives the contract's per-example δ^l, which the
+suite compares with manual.py's BP1/BP2 layer by layer.
+"""
+
+import torch
+
+from .activations import ACTIVATIONS
+from .costs import cost
+from .training import Gradients, sgd
+from .validation import check_inputs
+
+
+def backprop(spec, params, x, y):
+    """Validate, then forward and autograd backward: a Gradients like manual.backprop's."""
+    check_inputs(spec, params, x, y)
+    return backprop_unchecked(spec, params, x, y)
+
+
+def backprop_unchecked(spec, params, x, y):
+    m, L = x.shape[0], len(params)
+    leaves = [(W.detach().requires_grad_(True), b.detach().requires_grad_(True)) for W, b in params]
+    with torch.enable_grad():
+        zs, activations = [], [x]
+        a = x
+        for l, (W, b) in enumerate(leaves, start=1):
+            g, _ = ACTIVATIONS[spec.output if l == L else spec.activation]
+            z = a @ W.T + b  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+            a = g(z)
+            zs.append(z)
+            activations.append(a)
+        C = cost(spec.loss, zs[-1], activations[-1], y).mean()  # (1/m) Σ_x C_x
+        C = C + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in leaves)  # + (λ/2) Σ‖W‖²
+        flat = [t for pair in leaves for t in pair]
+        derivatives = torch.autograd.grad(C, flat + zs)  # ∂C/∂W^l, ∂C/∂b^l ..., then ∂C/∂z^l
+
+    grads = list(zip(derivatives[0:2 * L:2], derivatives[1:2 * L:2]))  # (∂C/∂W^l, ∂C/∂b^l)
+    deltas = [m * dz for dz in derivatives[2 * L:]]  # per-example δ^l = m ∂C/∂z^l
+    detach = [t.detach() for t in zs], [t.detach() for t in activations]
+    return Gradients(float(C.detach()), grads, *detach, deltas)
+
+
+def train(spec, params, x, y, *, lr, batches):
+    """Mini-batch SGD over the given batch order with autograd gradients."""
+    return sgd(backprop_unchecked, spec, params, x, y, lr=lr, batches=batches)

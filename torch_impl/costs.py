@@ -1,0 +1,28 @@
+"""Per-example costs C_x and the BP1 output error for torch tensors (see reference/costs.py).
+
+The log costs are computed from the logits z^L with torch's overflow-free primitives, never as
+ln(a): binary_cross_entropy_with_logits for cross_entropy, log_softmax for log_likelihood.
+"""
+
+import torch
+import torch.nn.functional as F
+
+PAIRINGS = {"quadratic": None, "cross_entropy": "sigmoid", "log_likelihood": "softmax"}
+
+
+def cost(name, z, a, y):
+    """C_x for every example: (m, n_L) in, (m,) out."""
+    if name == "quadratic":
+        return 0.5 * torch.sum((a - y) ** 2, dim=1)  # ½‖a − y‖²
+    if name == "cross_entropy":
+        return F.binary_cross_entropy_with_logits(z, y, reduction="none").sum(dim=1)
+    if name == "log_likelihood":
+        return -torch.sum(y * torch.log_softmax(z, dim=1), dim=1)
+    raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
+
+
+def output_error(name, z, a, y, g_prime):
+    """BP1: δ^L = ∇_a C_x ⊙ g'(z^L); a − y for sigmoid+cross_entropy and softmax+log_likelihood."""
+    if name == "quadratic":
+        return (a - y) * g_prime(z)
+    return a - y

@@ -1,0 +1,68 @@
+"""Backpropagation written out by hand with torch tensor operations, no autograd.
+
+A line-by-line translation of reference/network.py (compare them side by side): the same forward
+pass, the same four equations (seeds 001, 003, 004), on tensors of the caller's dtype and device.
+Everything runs under ``torch.no_grad()``: no graph is built, so these really are manual deltas.
+
+    BP1  δ^L = ∇_a C_x ⊙ g'(z^L)            BP3  ∂C/∂b^l = (1/m) Σ_x δ^l_x
+    BP2  δ^l = (δ^{l+1} W^{l+1}) ⊙ g'(z^l)   BP4  ∂C/∂W^l = (1/m) (δ^l).T a^{l-1} + λ W^l
+"""
+
+import torch
+
+from .activations import ACTIVATIONS
+from .costs import cost, output_error
+from .training import Gradients, sgd
+from .validation import check_inputs
+
+
+def feedforward(params, x, activation, output):
+    """Return (zs, activations) for layers 1..L, with activations[0] = x."""
+    L = len(params)
+    zs, activations = [], [x]
+    a = x
+    for l, (W, b) in enumerate(params, start=1):
+        g, _ = ACTIVATIONS[output if l == L else activation]
+        z = a @ W.T + b  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+        a = g(z)
+        zs.append(z)
+        activations.append(a)
+    return zs, activations
+
+
+def backprop(spec, params, x, y):
+    """Validate, then forward and backward: a Gradients with loss, grads, zs, activations, deltas."""
+    check_inputs(spec, params, x, y)
+    return backprop_unchecked(spec, params, x, y)
+
+
+@torch.no_grad()
+def backprop_unchecked(spec, params, x, y):
+    m, L = x.shape[0], len(params)
+    zs, activations = feedforward(params, x, spec.activation, spec.output)
+    g_prime = ACTIVATIONS[spec.activation][1]
+
+    deltas = [None] * L
+    delta = output_error(spec.loss, zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])  # BP1
+    deltas[L - 1] = delta
+    for l in range(L - 1, 0, -1):  # layers L-1 .. 1; list index l-1 holds layer l
+        W_next = params[l][0]  # W^{l+1}: (n_{l+1}, n_l)
+        delta = (delta @ W_next) * g_prime(zs[l - 1])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
+        deltas[l - 1] = delta
+
+    grads = []
+    for l in range(1, L + 1):
+        delta, a_prev, W = deltas[l - 1], activations[l - 1], params[l - 1][0]
+        nabla_b = delta.sum(dim=0) / m  # BP3 (n_l,)
+        nabla_w = (delta.T @ a_prev) / m + spec.weight_decay * W  # BP4 (n_l, n_{l-1})
+        grads.append((nabla_w, nabla_b))
+
+    # C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²
+    loss = cost(spec.loss, zs[-1], activations[-1], y).mean()
+    loss = loss + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in params)
+    return Gradients(float(loss), grads, zs, activations, deltas)
+
+
+def train(spec, params, x, y, *, lr, batches):
+    """Mini-batch SGD over the given batch order with the hand-written gradients."""
+    return sgd(backprop_unchecked, spec, params, x, y, lr=lr, batches=batches)
