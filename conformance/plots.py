@@ -1,0 +1,66 @@
+"""PNG plots (matplotlib, Agg backend: no display needed). Every plot has a title with the
+configuration, labelled axes and a legend."""
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+SIZE = (8, 5)  # inches; at DPI 100 every PNG is 800 x 500 pixels
+DPI = 100
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    _pyplot().close(fig)
+    return path
+
+
+def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None):
+    """One line per implementation: series = {name: (x, y)}; ``hline`` = (value, label) marks a
+    threshold such as a tolerance."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=SIZE)
+    styles = ["-", "--", ":", "-."]
+    for k, (name, (xs, ys)) in enumerate(series.items()):
+        ys = np.asarray(ys, dtype=float)
+        if log:  # exact agreement (0) cannot be drawn on a log axis: shown at the axis floor
+            ys = np.maximum(ys, 1e-18)
+        ax.plot(xs, ys, styles[k % len(styles)], marker="o" if len(xs) <= 30 else None,
+                markersize=3, label=name, linewidth=1.5)
+    if hline is not None:
+        ax.axhline(hline[0], color="red", linestyle="--", label=hline[1])
+    if log:
+        ax.set_yscale("log")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", ncol=2)
+    return _save(fig, path)
+
+
+def layer_errors(path, errors, tolerance, *, title):
+    """Per-layer gradient error: errors = {impl: {layer: rel}}, with the tolerance as a line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=SIZE)
+    names = list(errors)
+    layers = sorted({layer for e in errors.values() for layer in e})
+    width = 0.8 / max(len(names), 1)
+    for k, name in enumerate(names):
+        vals = [max(errors[name].get(layer, np.nan), 1e-18) for layer in layers]
+        ax.bar(np.arange(len(layers)) + k * width, vals, width, label=name)
+    ax.axhline(tolerance, color="red", linestyle="--", label=f"tolerance {tolerance:.0e}")
+    ax.set_yscale("log")
+    ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, [f"layer {layer}" for layer in layers])
+    ax.set(title=title, xlabel="layer l",
+           ylabel=r"$\|\partial C/\partial W^l - \mathrm{ref}\| \,/\, \|\mathrm{ref}\|$")
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(fontsize="small", ncol=2)
+    return _save(fig, path)

@@ -1,0 +1,172 @@
+"""Run the conformance matrix and write it down: a terminal table, report.json (schema in
+report_schema.json), report.md, and PNG plots. Shared by ``report`` and ``check``."""
+
+import datetime
+import fnmatch
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .checks import check_gradients, check_training, supports
+from .environment import configure
+from .problems import CATALOGUE, make_problem
+from .registry import Unavailable
+from .spec import Spec
+from .target import load_target
+from .tolerances import TOLERANCES
+
+FAMILIES = ("forward", "deltas", "grads", "loss", "trajectory")
+SCHEMA = Path(__file__).with_name("report_schema.json")
+
+
+@dataclass
+class Matrix:
+    results: list = field(default_factory=list)  # CheckResult
+    skipped: list = field(default_factory=list)  # {impl, problem, reason}
+    impls: dict = field(default_factory=dict)  # name -> loaded object
+
+    @property
+    def passed(self):
+        return bool(self.results) and all(r.passed for r in self.results)
+
+
+def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None):
+    """Every target on every catalogue problem matching the ``problems`` glob, in every dtype."""
+    matrix = Matrix()
+    chosen = [p for name, p in CATALOGUE.items() if fnmatch.fnmatch(name, problems)]
+    if not chosen:
+        raise ValueError(f"--problems: {problems!r} matches no problem; names: {', '.join(CATALOGUE)}")
+    for target in targets:
+        try:
+            impl = load_target(target)
+        except Unavailable as exc:
+            matrix.skipped.append(dict(impl=target, problem="*", reason=str(exc)))
+            continue
+        matrix.impls[impl.name] = impl
+        for problem in chosen:
+            if not supports(impl, problem.spec):
+                matrix.skipped.append(dict(impl=impl.name, problem=problem.name,
+                                           reason=f"does not support {problem.spec.label}"))
+                continue
+            for dtype in dtypes:
+                if impl.name == "reference" and dtype == "float64":
+                    continue  # identical by construction; pinned by the golden vectors
+                matrix.results += check_gradients(impl, problem, dtype)
+                matrix.results += check_training(impl, problem, dtype)
+            if progress:
+                progress()
+    return matrix
+
+
+def summary_rows(matrix):
+    """(impl, dtype) -> family -> (worst rel, tol, passed, count); 'structure'/'call' fold into 'grads'."""
+    rows = {}
+    for r in sorted(matrix.results, key=lambda r: (list(matrix.impls).index(r.impl)
+                                                   if r.impl in matrix.impls else 99, r.dtype != "float64")):
+        family = r.check if r.check in FAMILIES else "grads"
+        cell = rows.setdefault((r.impl, r.dtype), {}).setdefault(family, [0.0, r.tol, True, 0])
+        rel = r.rel if not math.isnan(r.rel) else math.inf
+        cell[0] = max(cell[0], rel)
+        cell[1] = r.tol if not math.isnan(r.tol) else cell[1]
+        cell[2] = cell[2] and r.passed
+        cell[3] += 1
+    return rows
+
+
+def _clean(value):
+    """JSON has no NaN or Infinity: write null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_json(matrix, *, seed=None):
+    env = configure()
+    checks = [{k: _clean(v) for k, v in r.to_dict().items()} | {"message": r.message}
+              for r in matrix.results]
+    failed = sum(not r.passed for r in matrix.results)
+    return {
+        "schema_version": 1,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "environment": env,
+        "seed": seed,
+        "tolerances": {fam: {np.dtype(k).name: v for k, v in tol.items()}
+                       for fam, tol in TOLERANCES.items()},
+        "summary": {"checks": len(checks), "passed": len(checks) - failed, "failed": failed,
+                    "skipped": len(matrix.skipped), "verdict": "pass" if matrix.passed else "fail"},
+        "implementations": sorted(matrix.impls),
+        "skipped": matrix.skipped,
+        "checks": checks,
+    }
+
+
+def to_markdown(matrix, report):
+    rows = summary_rows(matrix)
+    lines = ["# Backprop conformance report", "",
+             f"Verdict: **{report['summary']['verdict'].upper()}** — {report['summary']['passed']} of "
+             f"{report['summary']['checks']} checks passed, {report['summary']['skipped']} skipped.",
+             "", "Each cell: worst normwise relative error against the float64 NumPy reference / "
+             "tolerance.", "", "| implementation | dtype | " + " | ".join(FAMILIES) + " |",
+             "|---|---|" + "---|" * len(FAMILIES)]
+    for (impl, dtype), cells in rows.items():
+        fmt = [(f"{'✅' if c[2] else '❌'} {c[0]:.1e} / {c[1]:.0e}" if c else "—")
+               for c in (cells.get(f) for f in FAMILIES)]
+        lines.append(f"| {impl} | {dtype} | " + " | ".join(fmt) + " |")
+    failures = [r.message for r in matrix.results if not r.passed]
+    if failures:
+        lines += ["", "## Failures", ""] + [f"- `{m}`" for m in failures[:200]]
+    if matrix.skipped:
+        lines += ["", "## Skipped", ""] + [f"- {s['impl']} / {s['problem']}: {s['reason']}"
+                                            for s in matrix.skipped]
+    env = report["environment"]
+    lines += ["", "## Environment", ""] + [f"- {k}: `{v}`" for k, v in env.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write(matrix, out, *, seed=None):
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    report = to_json(matrix, seed=seed)
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (out / "report.md").write_text(to_markdown(matrix, report))
+    return report
+
+
+def report_plots(matrix, out, *, seed=0):
+    """Trajectory overlay and per-step divergence on a 100-step problem; per-layer dW error."""
+    out = Path(out)
+    spec = Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic")
+    problem = make_problem(spec, seed, m=200, batch_size=10, epochs=5, lr=3.0, name="plot")
+    runs = {name: impl.train(spec, problem.params, problem.x, problem.y, lr=problem.lr,
+                             batches=problem.batches) for name, impl in matrix.impls.items()}
+    ref = np.asarray(runs["reference"].losses) if "reference" in runs else None
+    steps = np.arange(len(problem.batches))
+    title = f"{spec.label}, η={problem.lr}, batch 10, random data, seed {seed}, float64"
+    paths = [plots.lines(out / "trajectory.png",
+                         {n: (steps, r.losses) for n, r in runs.items()},
+                         title=f"Training cost per step, every implementation overlaid\n{title}",
+                         xlabel="SGD step", ylabel="batch cost C before the step")]
+    if ref is not None:
+        paths.append(plots.lines(
+            out / "divergence.png",
+            {n: (steps, np.maximum.accumulate(np.abs(np.asarray(r.losses) - ref) / np.abs(ref)))
+             for n, r in runs.items() if n != "reference"},
+            title=f"Divergence of the cost from the NumPy reference (running maximum)\n{title}",
+            xlabel="SGD step", ylabel="max over steps so far of |C − C_ref| / |C_ref|", log=True,
+            hline=(TOLERANCES["trajectory"][np.float64], "float64 trajectory tolerance")))
+    for dtype in ("float64", "float32"):
+        errors = {}
+        for r in matrix.results:
+            if r.check == "grads" and r.quantity.startswith("dW") and r.dtype == dtype:
+                best = errors.setdefault(r.impl, {})
+                best[r.layer] = max(best.get(r.layer, 0.0), r.rel)
+        if errors:
+            paths.append(plots.layer_errors(
+                out / f"layer_errors_{dtype}.png", errors, TOLERANCES["grads"][np.dtype(dtype).type],
+                title=f"Worst ∂C/∂W error per layer over the conformance catalogue\n"
+                      f"{dtype}, every implementation against the float64 NumPy reference"))
+    return paths
