@@ -80,9 +80,11 @@ def train(args):
     epochs = np.arange(1, args.epochs + 1)
     series = lambda key: {n: (epochs, [e[key] for e in h.epochs]) for n, h in histories.items()}  # noqa: E731
     plots.lines(out / "accuracy.png", series("accuracy"),
-                title=f"Test accuracy after each epoch\n{config}", xlabel="epoch", ylabel=f"fraction of {len(data.x_test)} test digits correct")
+                title=f"Test accuracy after each epoch\n{config}", xlabel="epoch",
+                ylabel=f"fraction of {len(data.x_test)} test digits correct")
     plots.lines(out / "cost.png", series("cost"),
-                title=f"Training cost (mean batch cost over the epoch)\n{config}", xlabel="epoch", ylabel="mean batch cost C over the epoch")
+                title=f"Training cost (mean batch cost over the epoch)\n{config}", xlabel="epoch",
+                ylabel="mean batch cost C over the epoch")
     plots.lines(out / "divergence.png", {n: s for n, s in series("divergence").items()
                                          if n != "reference"},
                 title=f"Parameter divergence from the NumPy reference\n{config}", xlabel="epoch",
