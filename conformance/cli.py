@@ -45,11 +45,20 @@ def _impls(text):
     return names
 
 
+class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends '(default: ...)' to every option except those whose help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or "(default:" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def parser():
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                formatter_class=_Formatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,report,check}")
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Formatter
 
     t = sub.add_parser("train", help="train all implementations side by side", formatter_class=fmt,
                        description="Train every available implementation from the same seed, the "
@@ -98,7 +107,7 @@ def _matrix_options(p, out):
     p.add_argument("--seed", type=int, default=0, help="seed of the plotted 100-step trajectory")
     p.add_argument("--out", type=Path, default=out,
                    help="folder for report.json, report.md and plots"
-                        + ("" if out else " (none: table only)"))
+                        + ("" if out else " (default: none, the table only)"))
 
 
 def main(argv=None):

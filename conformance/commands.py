@@ -111,10 +111,11 @@ def _matrix_command(args, targets, title):
             (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
             for c in (cells.get(f) for f in FAMILIES)], tol)
     console.print(table)
-    for r in [r for r in matrix.results if not r.passed][:20]:
-        console.print(f"[red]{r.message}[/]", highlight=False)
+    for r in [r for r in matrix.results if not r.passed][:20]:  # messages hold [..]: no markup
+        console.print(r.message, style="red", markup=False, highlight=False)
     for s in matrix.skipped:
-        console.print(f"skipped {s['impl']} / {s['problem']}: {s['reason']}", highlight=False)
+        console.print(f"skipped {s['impl']} / {s['problem']}: {s['reason']}", markup=False,
+                      highlight=False)
     n_failed = sum(not r.passed for r in matrix.results)
     console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
                   + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")

@@ -1,0 +1,106 @@
+"""Known-bad implementations: the classic backprop bugs, one switch each.
+
+Teaching material and the suite's own test: tests/test_mutants.py proves that every bug below is
+caught, by the check that names the quantity it breaks. Each is a student's NumPy backprop that is
+right except for the one line marked ``# BUG`` — read it next to reference/network.py.
+
+    python -m conformance check conformance.mutants:bp2_w_not_transposed --problems square-4-4-4-4
+"""
+
+import numpy as np
+
+from reference.activations import ACTIVATIONS
+from reference.costs import cost as per_example_cost
+from reference.costs import output_error
+from reference.training import Trajectory
+from reference.validation import check_batches, check_data, check_lr, check_params, check_spec
+
+# bug -> (what it gets wrong, the check family that must catch it, a quantity it must name)
+BUGS = {
+    "missing_sigma_prime_bp1": ("BP1 without g'(z^L): δ^L = a − y for the quadratic cost",
+                                "deltas", "delta[layer"),
+    "bp2_w_not_transposed": ("BP2 with W^{l+1}.T where W^{l+1} is needed (Nielsen's W vs W.T)",
+                             "deltas", "delta[layer"),
+    "bias_summed": ("BP3 summed over the batch instead of averaged", "grads", "db[layer"),
+    "update_sign": ("SGD step W + η∂C/∂W: gradient ascent", "trajectory", "losses"),
+    "relu_prime_one_at_zero": ("ReLU'(0) = 1 (seed 002's convention) instead of 0", "deltas",
+                               "delta[layer"),
+    "decay_on_biases": ("weight decay λb added to the bias gradient too", "grads", "db[layer"),
+    "float32_internally": ("float64 input computed in float32, cast back to float64", "forward",
+                           "z[layer"),
+    "quadratic_half_dropped": ("quadratic cost ‖a − y‖² without the ½", "loss", "loss"),
+    "stale_gradient": ("each step applies the previous batch's gradient", "trajectory", "losses"),
+}
+
+
+class Mutant:
+    """A backprop with at most one bug (``bug=None`` is correct: the meta-test's control)."""
+
+    def __init__(self, bug=None):
+        if bug is not None and bug not in BUGS:
+            raise ValueError(f"bug: unknown mutant {bug!r}; expected one of {list(BUGS)}")
+        self.bug = bug
+        self.name = f"mutant.{bug}" if bug else "mutant.none"
+
+    def gradients(self, spec, params, x, y):
+        sizes, *_ = check_spec(spec)
+        check_data(x, y, sizes, check_params(params, sizes), spec.loss)
+        return self._backprop(spec, params, x, y)
+
+    def _backprop(self, spec, params, x, y):
+        bug, dtype, L, m = self.bug, x.dtype, len(params), x.shape[0]
+        if bug == "float32_internally":
+            params = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+            x, y = x.astype(np.float32), y.astype(np.float32)
+        zs, activations = [], [x]
+        for l, (W, b) in enumerate(params, start=1):
+            zs.append(activations[-1] @ W.T + b)
+            activations.append(ACTIVATIONS[spec.output if l == L else spec.activation][0](zs[-1]))
+        g_prime = ACTIVATIONS[spec.activation][1]
+        if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
+            g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
+        if bug == "missing_sigma_prime_bp1":
+            delta = output_error(spec.loss, zs[-1], activations[-1], y, np.ones_like)  # BUG
+        else:
+            delta = output_error(spec.loss, zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])
+        deltas = [delta]
+        for l in range(L - 1, 0, -1):
+            W_next = params[l][0].T if bug == "bp2_w_not_transposed" else params[l][0]  # BUG if .T
+            deltas.insert(0, (deltas[0] @ W_next) * g_prime(zs[l - 1]))
+        grads = []
+        for (W, b), d, a_prev in zip(params, deltas, activations):
+            db = d.sum(axis=0) if bug == "bias_summed" else d.sum(axis=0) / m  # BUG if not / m
+            if bug == "decay_on_biases":
+                db = db + spec.weight_decay * b  # BUG
+            grads.append(((d.T @ a_prev) / m + spec.weight_decay * W, db))
+        C_x = per_example_cost(spec.loss, zs[-1], activations[-1], y)
+        if bug == "quadratic_half_dropped" and spec.loss == "quadratic":
+            C_x = 2 * C_x  # BUG: ‖a − y‖² instead of ½‖a − y‖²
+        loss = float(np.mean(C_x) + 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params))
+        back = lambda arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
+        return _Result(loss, [tuple(back(p)) for p in grads], back(zs), back(activations), back(deltas))
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        sizes, *_ = check_spec(spec)
+        check_data(x, y, sizes, check_params(params, sizes), spec.loss)
+        lr, batches = check_lr(lr), check_batches(batches, x.shape[0])
+        sign = 1 if self.bug == "update_sign" else -1  # BUG if +1
+        losses, previous = [], None
+        for idx in batches:
+            result = self._backprop(spec, params, x[idx], y[idx])
+            losses.append(result.loss)
+            grads = result.grads
+            if self.bug == "stale_gradient":
+                grads, previous = (previous or grads), grads  # BUG: last step's gradient
+            params = [(W + sign * lr * dW, b + sign * lr * db) for (W, b), (dW, db) in zip(params, grads)]
+        return Trajectory(losses, params)
+
+
+class _Result:
+    def __init__(self, loss, grads, zs, activations, deltas):
+        self.loss, self.grads, self.zs, self.activations, self.deltas = loss, grads, zs, activations, deltas
+
+
+# module-level instances, so that ``check conformance.mutants:bias_summed`` works
+for _bug in BUGS:
+    globals()[_bug] = Mutant(_bug)

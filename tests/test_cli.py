@@ -1,0 +1,220 @@
+"""The command line through its real entry point (``python -m conformance`` in a subprocess):
+success paths on tiny data, every bad option, corrupt IDX files, report.json against its schema,
+and the PNGs (real PNG files of the stated size)."""
+
+import gzip
+import json
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conformance.environment import available
+from conformance.report import SCHEMA
+
+pytestmark = pytest.mark.skipif(not (available("matplotlib") and available("rich")
+                                     and available("sklearn")),
+                                reason="the command line needs the [cli] extra")
+PNG_SIZE = (800, 500)  # plots.SIZE at plots.DPI
+
+STUDENT = '''
+"""A student's backprop for sigmoid + quadratic only: checked on what it supports."""
+import numpy as np
+
+name = "student"
+
+def supports(spec):
+    return spec.activation == spec.output == "sigmoid" and spec.loss == "quadratic"
+
+def _sigmoid(z):
+    return 1 / (1 + np.exp(-z))
+
+class _G:
+    pass
+
+def gradients(spec, params, x, y):
+    m = len(x)
+    acts, zs = [x], []
+    for W, b in params:
+        zs.append(acts[-1] @ W.T + b)
+        acts.append(_sigmoid(zs[-1]))
+    delta = (acts[-1] - y) * acts[-1] * (1 - acts[-1]){bug}
+    grads = []
+    for l in range(len(params), 0, -1):
+        grads.insert(0, ((delta.T @ acts[l - 1]) / m + spec.weight_decay * params[l - 1][0],
+                         delta.mean(axis=0)))
+        if l > 1:
+            s = _sigmoid(zs[l - 2])
+            delta = (delta @ params[l - 1][0]) * s * (1 - s)
+    g = _G()
+    g.loss = float(0.5 * np.sum((acts[-1] - y) ** 2) / m
+                   + 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params))
+    g.grads = grads
+    return g
+
+def train(spec, params, x, y, *, lr, batches):
+    losses = []
+    for idx in batches:
+        g = gradients(spec, params, x[idx], y[idx])
+        losses.append(g.loss)
+        params = [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, g.grads)]
+    t = _G()
+    t.losses, t.params = losses, params
+    return t
+'''
+
+
+def cli(*args, cwd=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "conformance", *map(str, args)], cwd=cwd,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def png_size(path):
+    data = Path(path).read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_train_on_digits_tiny(tmp_path):
+    r = cli("train", "--epochs", "2", "--impl", "reference,torch.manual", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "torch.manual" in r.stdout and "epoch 2" in r.stdout
+    history = json.loads((tmp_path / "train.json").read_text())["histories"]
+    assert len(history["torch.manual"]["epochs"]) == 2
+    assert history["torch.manual"]["epochs"][-1]["divergence"] < 1e-10  # float64: ~1e-15 measured
+    assert history["reference"]["epochs"][-1]["accuracy"] > 0.5  # 10 classes: chance is 0.1
+    for name in ("accuracy.png", "cost.png", "divergence.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
+def test_report_json_matches_schema_and_pngs_exist(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    r = cli("report", "--problems", "nielsen*", "--impl", "reference,torch.manual", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    report = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    assert report["summary"]["verdict"] == "pass" and report["summary"]["checks"] > 0
+    assert "| torch.manual | float64 |" in (tmp_path / "report.md").read_text()
+    for name in ("trajectory.png", "divergence.png", "layer_errors_float64.png",
+                 "layer_errors_float32.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
+def test_check_student_file_outside_the_repository(tmp_path):
+    """A partial implementation (sigmoid + quadratic only) conforms where it claims to; the rest is
+    reported as skipped; the exit code is 0."""
+    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
+    r = cli("check", tmp_path / "student.py", "--out", tmp_path / "out", cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "skipped student / relu-kink: does not support" in r.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["summary"]["failed"] == 0 and report["summary"]["checks"] > 50
+
+
+def test_check_student_with_a_bug_fails_naming_it(tmp_path):
+    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", " * 2"))  # δ^L doubled
+    r = cli("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", cwd=tmp_path)
+    assert r.returncode == 1
+    assert "dW[layer 2]" in r.stdout and "FAIL" in r.stdout
+
+
+def test_check_a_shipped_mutant_by_module_path():
+    r = cli("check", "conformance.mutants:bias_summed", "--problems", "deep*", "--dtype", "float64")
+    assert r.returncode == 1 and "db[layer 1]" in r.stdout
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["train", "--lr", "0"], "--lr: expected a number > 0"),
+    (["train", "--lr", "abc"], "--lr: invalid"),
+    (["train", "--batch-size", "-3"], "--batch-size: expected a number > 0"),
+    (["train", "--epochs", "0"], "--epochs: expected a number > 0"),
+    (["train", "--sizes", "64-x-10"], "--sizes: expected layer sizes like 64-30-10"),
+    (["train", "--sizes", "64"], "--sizes: expected at least two"),
+    (["train", "--sizes", "63-30-10", "--epochs", "1"], "--sizes: 63-30-10 does not fit digits"),
+    (["train", "--activation", "swish"], "--activation: invalid choice"),
+    (["train", "--impl", "torch.nope"], "--impl: unknown implementation 'torch.nope'"),
+    (["train", "--output", "softmax", "--epochs", "1"], "spec.loss: 'quadratic' cannot be paired"),
+    (["train", "--weight-decay", "-1", "--epochs", "1"], "spec.weight_decay"),
+    (["train", "--dataset", "imagenet"], "dataset: 'imagenet' is not"),
+    (["report", "--problems", "nothing*"], "--problems: 'nothing*' matches no problem"),
+    (["check", "no_such_file.py"], "target: no such file"),
+    (["check", "no_such_module:thing"], "target: cannot import module"),
+    (["check", "conformance.mutants:nothing"], "has no attribute 'nothing'"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_option_is_one_line_and_nonzero(args, message):
+    r = cli(*args)
+    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
+    assert message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def _idx(path, magic, dims, payload, gz=False):
+    raw = struct.pack(">I", magic) + struct.pack(f">{len(dims)}I", *dims) + payload
+    (gzip.open if gz else open)(path, "wb").write(raw)
+
+
+def _mnist_dir(tmp_path, n=20, **broken):
+    rng = np.random.default_rng(0)
+    d = tmp_path / "mnist"
+    d.mkdir()
+    spec = {"train-images-idx3-ubyte": (2051, (n, 28, 28)), "train-labels-idx1-ubyte": (2049, (n,)),
+            "t10k-images-idx3-ubyte": (2051, (n, 28, 28)), "t10k-labels-idx1-ubyte": (2049, (n,))}
+    for name, (magic, dims) in spec.items():
+        magic, dims, extra = broken.get(name, (magic, dims, 0))
+        size = int(np.prod(dims)) + extra
+        payload = (rng.integers(0, 10, size) if "labels" in name else rng.integers(0, 256, size))
+        _idx(d / (name + ".gz"), magic, dims, payload.astype(np.uint8).tobytes(), gz=True)
+    return d
+
+
+def test_train_on_idx_directory(tmp_path):
+    d = _mnist_dir(tmp_path)
+    r = cli("train", "--dataset", d, "--epochs", "1", "--impl", "reference", "--out", tmp_path / "o")
+    assert r.returncode == 0, r.stderr
+    assert "784-30-10" in r.stdout
+
+
+@pytest.mark.parametrize(("broken", "message"), [
+    ({"train-images-idx3-ubyte": (2049, (20, 28, 28), 0)}, "magic number 2049 (0x00000801), expected 2051"),
+    ({"t10k-labels-idx1-ubyte": (2049, (20,), -5)}, "header says 20 = 20 bytes of data, the file has 15"),
+    ({"train-labels-idx1-ubyte": (2049, (19,), 0)}, "train has 20 images but 19 labels"),
+    ({"t10k-images-idx3-ubyte": (2051, (20, 27, 27), 0)}, "images are 27x27, expected 28x28"),
+])
+def test_corrupt_idx_file_is_named(tmp_path, broken, message):
+    d = _mnist_dir(tmp_path, **broken)
+    r = cli("train", "--dataset", d, "--epochs", "1", "--impl", "reference")
+    assert r.returncode == 2 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_missing_idx_file_is_named(tmp_path):
+    d = _mnist_dir(tmp_path)
+    (d / "t10k-labels-idx1-ubyte.gz").unlink()
+    r = cli("train", "--dataset", d, "--epochs", "1")
+    assert r.returncode == 2 and "has no t10k-labels-idx1-ubyte" in r.stderr
+
+
+def test_help_documents_every_option_with_its_default():
+    r = cli("train", "--help")
+    assert r.returncode == 0
+    for option in ("--dataset", "--sizes", "--activation", "--output", "--loss", "--lr",
+                   "--batch-size", "--epochs", "--weight-decay", "--init", "--seed", "--dtype",
+                   "--impl", "--out"):
+        assert option in r.stdout, option
+    text = " ".join(r.stdout.split())  # argparse wraps lines
+    assert "(default: 3.0)" in text and "(default: digits)" in text and "(default: None)" not in text
+
+
+def test_pytest_impl_option_runs_the_suite_on_a_file(tmp_path):
+    """``pytest --pyargs conformance.suite --impl=student.py`` from outside the repository."""
+    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
+                        "--pyargs", "conformance.suite", f"--impl={tmp_path / 'student.py'}",
+                        "-k", "nielsen or hypothesis"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:]
+    assert " passed" in r.stdout
