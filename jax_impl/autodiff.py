@@ -23,12 +23,12 @@ def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss):
     a = x
     for l, ((W, b), s) in enumerate(zip(params, shifts), start=1):
         g, _ = ACTIVATIONS[output if l == L else activation]
-        z = a @ W.T + b + s  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,) + (m, n_l)
-        a = g(z)
+        z = a @ W.T + b + s  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,) + (m, n_l)
+        a = g(z)  # BP-a
         zs.append(z)
         activations.append(a)
-    C = cost(loss, zs[-1], activations[-1], y).mean()
-    C = C + 0.5 * weight_decay * sum(jnp.sum(W * W) for W, _ in params)
+    C = cost(loss, zs[-1], activations[-1], y).mean()  # BP-C
+    C = C + 0.5 * weight_decay * sum(jnp.sum(W * W) for W, _ in params)  # BP-C
     return C, (zs, activations)
 
 
@@ -37,11 +37,12 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss):
     """(C, grads, zs, activations, deltas) from one jax.value_and_grad call."""
     m = x.shape[0]
     shifts = [jnp.zeros((m, W.shape[0]), dtype=x.dtype) for W, _ in params]
-    value_and_grad = jax.value_and_grad(batch_cost, argnums=(0, 1), has_aux=True)
-    (C, (zs, activations)), (grads, dC_dz) = value_and_grad(
-        params, shifts, x, y, weight_decay, activation, output, loss)
-    deltas = [m * d for d in dC_dz]  # per-example δ^l = m ∂C/∂z^l
-    return C, [tuple(g) for g in grads], zs, activations, deltas
+    value_and_grad = jax.value_and_grad(batch_cost, argnums=(0, 1), has_aux=True)  # BP-grad
+    (C, (zs, activations)), (grads, dC_dz) = value_and_grad(  # BP-grad
+        params, shifts, x, y, weight_decay, activation, output, loss)  # BP-grad
+    deltas = [m * d for d in dC_dz]  # BP-delta per-example δ^l = m ∂C/∂z^l
+    grads = [tuple(g) for g in grads]  # BP-dC (∂C/∂W^l, ∂C/∂b^l) per layer
+    return C, grads, zs, activations, deltas
 
 
 @partial(jax.jit, static_argnames=("activation", "output", "loss"))

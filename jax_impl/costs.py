@@ -22,6 +22,5 @@ def cost(name, z, a, y):
 
 def output_error(name, z, a, y, g_prime):
     """BP1: δ^L = ∇_a C_x ⊙ g'(z^L); a − y for sigmoid+cross_entropy and softmax+log_likelihood."""
-    if name == "quadratic":
-        return (a - y) * g_prime(z)
-    return a - y
+    nabla_a = a - y  # BP-out ∇_a C_x for ½‖a − y‖²; for the log costs ∇_a C_x ⊙ g' cancels to a − y
+    return nabla_a * g_prime(z) if name == "quadratic" else nabla_a  # BP-out

@@ -25,8 +25,8 @@ def feedforward(params, x, activation, output):
     a = x
     for l, (W, b) in enumerate(params, start=1):
         g, _ = ACTIVATIONS[output if l == L else activation]
-        z = a @ W.T + b  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
-        a = g(z)
+        z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+        a = g(z)  # BP-a
         zs.append(z)
         activations.append(a)
     return zs, activations
@@ -55,8 +55,8 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss):
         grads.append((nabla_w, nabla_b))
 
     # C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²
-    C = cost(loss, zs[-1], activations[-1], y).mean()
-    C = C + 0.5 * weight_decay * sum(jnp.sum(W * W) for W, _ in params)
+    C = cost(loss, zs[-1], activations[-1], y).mean()  # BP-C
+    C = C + 0.5 * weight_decay * sum(jnp.sum(W * W) for W, _ in params)  # BP-C
     return C, grads, zs, activations, deltas
 
 

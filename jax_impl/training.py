@@ -33,7 +33,7 @@ class Trajectory(NamedTuple):
 
 def sgd_update(params, grads, lr):
     """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b."""
-    return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]
+    return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]  # BP-SGD
 
 
 @partial(jax.jit, static_argnames=("loss_and_grads", "activation", "output", "loss"))

@@ -43,8 +43,7 @@ def output_error(name, z, a, y, g_prime):
     For sigmoid + cross_entropy and softmax + log_likelihood the σ' (or softmax Jacobian) cancels
     against ∇_a C_x and δ^L = a − y exactly (Nielsen ch. 3; seed 004), so it is written that way.
     """
-    if name == "quadratic":
-        return (a - y) * g_prime(z)  # ∇_a ½‖a − y‖² = a − y
-    if name in ("cross_entropy", "log_likelihood"):
-        return a - y
-    raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
+    if name not in PAIRINGS:
+        raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
+    nabla_a = a - y  # BP-out ∇_a C_x for ½‖a − y‖²; for the log costs ∇_a C_x ⊙ g' cancels to a − y
+    return nabla_a * g_prime(z) if name == "quadratic" else nabla_a  # BP-out

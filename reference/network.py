@@ -41,8 +41,8 @@ def feedforward(params, x, activation, output):
     a = x
     for l, (W, b) in enumerate(params, start=1):
         g, _ = ACTIVATIONS[output if l == L else activation]
-        z = a @ W.T + b  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
-        a = g(z)
+        z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+        a = g(z)  # BP-a
         zs.append(z)
         activations.append(a)
     return zs, activations
@@ -50,8 +50,8 @@ def feedforward(params, x, activation, output):
 
 def batch_cost(spec, params, zs, activations, y):
     """C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²  (biases are not decayed)."""
-    data_cost = np.mean(cost(spec.loss, zs[-1], activations[-1], y))
-    penalty = 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params)
+    data_cost = np.mean(cost(spec.loss, zs[-1], activations[-1], y))  # BP-C
+    penalty = 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params)  # BP-C
     return float(data_cost + penalty)
 
 

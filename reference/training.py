@@ -63,7 +63,8 @@ def batch_order(n, batch_size, epochs, seed):
 
 def sgd_step(params, grads, lr):
     """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (Nielsen's w − (η/m) Σ ∇C_x, the 1/m already in grads)."""
-    return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in zip(params, grads)]
+    return [(W - lr * nabla_w, b - lr * nabla_b)  # BP-SGD
+            for (W, b), (nabla_w, nabla_b) in zip(params, grads)]  # BP-SGD
 
 
 def train(spec, params, x, y, *, lr, batches):

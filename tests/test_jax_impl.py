@@ -82,7 +82,8 @@ def test_copy_jax_impl_alone_trains(tmp_path):
         spec = SimpleNamespace(sizes=(4, 5, 3), activation="tanh", output="sigmoid",
                                loss="cross_entropy", weight_decay=0.01)
         k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
-        params = [(jax.random.normal(k1, (5, 4)), jnp.zeros(5)), (jax.random.normal(k2, (3, 5)), jnp.zeros(3))]
+        params = [(jax.random.normal(k1, (5, 4)), jnp.zeros(5)),
+                  (jax.random.normal(k2, (3, 5)), jnp.zeros(3))]
         x = jax.random.normal(k3, (12, 4))
         y = jax.nn.one_hot(jnp.arange(12) % 3, 3)
         batches = [jnp.arange(k, k + 4) for k in (0, 4, 8)] * 5

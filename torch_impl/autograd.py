@@ -28,17 +28,17 @@ def backprop_unchecked(spec, params, x, y):
         a = x
         for l, (W, b) in enumerate(leaves, start=1):
             g, _ = ACTIVATIONS[spec.output if l == L else spec.activation]
-            z = a @ W.T + b  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
-            a = g(z)
+            z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+            a = g(z)  # BP-a
             zs.append(z)
             activations.append(a)
-        C = cost(spec.loss, zs[-1], activations[-1], y).mean()  # (1/m) Σ_x C_x
-        C = C + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in leaves)  # + (λ/2) Σ‖W‖²
+        C = cost(spec.loss, zs[-1], activations[-1], y).mean()  # BP-C (1/m) Σ_x C_x
+        C = C + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in leaves)  # BP-C + (λ/2)Σ‖W‖²
         flat = [t for pair in leaves for t in pair]
-        derivatives = torch.autograd.grad(C, flat + zs)  # ∂C/∂W^l, ∂C/∂b^l ..., then ∂C/∂z^l
+        derivatives = torch.autograd.grad(C, flat + zs)  # BP-grad ∂C/∂W^l, ∂C/∂b^l, then ∂C/∂z^l
 
-    grads = list(zip(derivatives[0:2 * L:2], derivatives[1:2 * L:2]))  # (∂C/∂W^l, ∂C/∂b^l)
-    deltas = [m * dz for dz in derivatives[2 * L:]]  # per-example δ^l = m ∂C/∂z^l
+    grads = list(zip(derivatives[0:2 * L:2], derivatives[1:2 * L:2]))  # BP-dC (∂C/∂W^l, ∂C/∂b^l)
+    deltas = [m * dz for dz in derivatives[2 * L:]]  # BP-delta per-example δ^l = m ∂C/∂z^l
     detach = [t.detach() for t in zs], [t.detach() for t in activations]
     return Gradients(float(C.detach()), grads, *detach, deltas)
 

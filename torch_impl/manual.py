@@ -23,8 +23,8 @@ def feedforward(params, x, activation, output):
     a = x
     for l, (W, b) in enumerate(params, start=1):
         g, _ = ACTIVATIONS[output if l == L else activation]
-        z = a @ W.T + b  # (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
-        a = g(z)
+        z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+        a = g(z)  # BP-a
         zs.append(z)
         activations.append(a)
     return zs, activations
@@ -58,8 +58,8 @@ def backprop_unchecked(spec, params, x, y):
         grads.append((nabla_w, nabla_b))
 
     # C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²
-    loss = cost(spec.loss, zs[-1], activations[-1], y).mean()
-    loss = loss + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in params)
+    loss = cost(spec.loss, zs[-1], activations[-1], y).mean()  # BP-C
+    loss = loss + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in params)  # BP-C
     return Gradients(float(loss), grads, zs, activations, deltas)
 
 

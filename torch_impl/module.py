@@ -86,7 +86,7 @@ def gradients(spec, params, x, y):
     check_inputs(spec, params, x, y)
     model = build(spec, params)
     C = data_cost(model, spec.loss, x, y) + penalty(model, spec.weight_decay)
-    C.backward()
+    C.backward()  # gradients into .grad of every nn.Linear weight and bias
     grads = [(lin.weight.grad, lin.bias.grad) for lin in model.linears()]
     return Gradients(float(C.detach()), grads)
 
@@ -106,6 +106,6 @@ def train(spec, params, x, y, *, lr, batches):
         C = data_cost(model, spec.loss, x[idx], y[idx])
         with torch.no_grad():  # the recorded cost includes (λ/2)‖W‖², the optimizer adds its gradient
             losses.append(float(C + penalty(model, spec.weight_decay)))
-        C.backward()
-        optimizer.step()
+        C.backward()  # gradients of the data cost; the optimizer adds λW itself
+        optimizer.step()  # BP-SGD W ← W − η(∂C/∂W + λW), b ← b − η ∂C/∂b
     return Trajectory(losses, model.params())

@@ -1,0 +1,61 @@
+"""docs/rosetta.md is generated from the tagged source lines: stale pages, edited tagged lines,
+missing and duplicated tags all fail."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location("generate", ROOT / "docs" / "generate.py")
+generate = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(generate)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """A copy of the files the generator reads, to edit freely."""
+    for path in {p for files in generate.COLUMNS.values() for p in files} | {"docs/crosswalk.md"}:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, tmp_path / path)
+    return tmp_path
+
+
+def edit(tree, path, old, new):
+    text = (tree / path).read_text()
+    assert text.count(old) == 1, f"{path}: expected one {old!r}"
+    (tree / path).write_text(text.replace(old, new))
+
+
+def test_committed_page_is_current():
+    assert generate.PAGE.read_text() == generate.render(), (
+        "docs/rosetta.md is stale: run `python docs/generate.py` (or `nox -s docs`)")
+
+
+def test_changing_a_tagged_line_makes_the_page_stale(tree):
+    edit(tree, "torch_impl/manual.py", "delta = (delta @ W_next) * g_prime(zs[l - 1])",
+         "delta = (delta @ W_next.T) * g_prime(zs[l - 1])")
+    page = generate.render(tree)
+    assert page != generate.PAGE.read_text()
+    assert "delta = (delta @ W_next.T) * g_prime(zs[l - 1])" in page
+
+
+def test_missing_tag_is_an_error(tree):
+    edit(tree, "jax_impl/manual.py", "# BP3 (n_l,)", "# (n_l,)")
+    with pytest.raises(generate.TagError, match=r"JAX manual: no line tagged '# BP3'"):
+        generate.render(tree)
+
+
+def test_duplicated_tag_is_an_error(tree):
+    edit(tree, "reference/network.py", "a = g(z)  # BP-a", "a = g(z)  # BP4")
+    with pytest.raises(generate.TagError, match=r"NumPy reference: tag '# BP4' appears in 2 places"):
+        generate.render(tree)
+
+
+def test_every_equation_has_a_line_in_every_column():
+    page = generate.PAGE.read_text()
+    for title, *_ in generate.EQUATIONS:
+        section = page.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+        for column in generate.COLUMNS:
+            assert f"| {column} | <code>" in section, f"{title}: no {column} line"
