@@ -48,7 +48,7 @@ def test_missing_tag_is_an_error(tree):
 
 
 def test_duplicated_tag_is_an_error(tree):
-    edit(tree, "reference/network.py", "a = g(z)  # BP-a", "a = g(z)  # BP4")
+    edit(tree, "reference/network.py", "        zs.append(z)\n", "        zs.append(z)  # BP4\n")
     with pytest.raises(generate.TagError, match=r"NumPy reference: tag '# BP4' appears in 2 places"):
         generate.render(tree)
 
