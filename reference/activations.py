@@ -16,9 +16,11 @@ import numpy as np
 
 
 def sigmoid(z):
-    """σ(z) = 1 / (1 + e^{-z}), evaluated through e^{-|z|} ∈ (0, 1] so that nothing overflows."""
+    """σ(z) = 1 / (1 + e^{-z}), evaluated through e^{-|z|} ∈ (0, 1] so that nothing overflows:
+    for z < 0, σ(z) = e^{z} / (1 + e^{z}) = e · σ(|z|)."""
     e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    s = 1 / (1 + e)  # σ(|z|)
+    return np.where(z >= 0, s, e * s)
 
 
 def sigmoid_prime(z):

