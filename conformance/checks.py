@@ -92,14 +92,25 @@ def _loss_ok(results, ctx, quantity, loss):
     return True
 
 
+def _run(impl, problem, dtype, kind):
+    """Call ``impl.gradients`` or ``impl.train`` on the problem cast to dtype; return
+    (context, the reference's answer, what the implementation returned or None, results so far)."""
+    ctx = (getattr(impl, "name", type(impl).__name__), problem.name, str(np.dtype(dtype)))
+    p = problem.as_dtype(dtype)
+    gradients, trajectory = _expected(problem, np.dtype(dtype))
+    results = []
+    if kind == "gradients":
+        got = _call(results, ctx, kind, lambda: impl.gradients(p.spec, p.params, p.x, p.y))
+        return ctx, gradients, got, results
+    got = _call(results, ctx, kind, lambda: impl.train(p.spec, p.params, p.x, p.y, lr=p.lr,
+                                                       batches=p.batches))
+    return ctx, trajectory, got, results
+
+
 def check_gradients(impl, problem, dtype):
     """forward (z, a), deltas, grads (BP3, BP4) and loss of one backward pass."""
-    name = getattr(impl, "name", type(impl).__name__)
-    p = problem.as_dtype(dtype)
-    ctx = (name, problem.name, str(np.dtype(dtype)))
-    want = _expected(problem, np.dtype(dtype))[0]
-    results = []
-    got = _call(results, ctx, "gradients", lambda: impl.gradients(p.spec, p.params, p.x, p.y))
+    ctx, want, got, results = _run(impl, problem, dtype, "gradients")
+    name = ctx[0]
     if got is None:
         return results
     loss = getattr(got, "loss", None)
@@ -118,13 +129,7 @@ def check_gradients(impl, problem, dtype):
 
 def check_training(impl, problem, dtype):
     """Per-step losses (the first diverging step is named) and final parameters of a whole run."""
-    name = getattr(impl, "name", type(impl).__name__)
-    p = problem.as_dtype(dtype)
-    ctx = (name, problem.name, str(np.dtype(dtype)))
-    want = _expected(problem, np.dtype(dtype))[1]
-    results = []
-    got = _call(results, ctx, "train", lambda: impl.train(p.spec, p.params, p.x, p.y, lr=p.lr,
-                                                           batches=p.batches))
+    ctx, want, got, results = _run(impl, problem, dtype, "train")
     if got is None:
         return results
     losses = getattr(got, "losses", None)
