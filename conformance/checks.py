@@ -40,7 +40,7 @@ def _call(results, ctx, name, fn):
         return None
 
 
-def _array_ok(results, ctx, family, quantity, got, shape, layer=None):
+def _array_ok(results, ctx, quantity, got, shape, layer=None):
     """Shape and dtype before values; append a failure and return False if either is wrong."""
     dtype = np.dtype(ctx[2])
     if not isinstance(got, np.ndarray):
@@ -66,7 +66,7 @@ def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
     for i, (got, want) in enumerate(zip(got_list, want_list)):
         layer = i + offset
         quantity = f"{name}[layer {layer}]"
-        if _array_ok(results, ctx, family, quantity, got, want.shape, layer):
+        if _array_ok(results, ctx, quantity, got, want.shape, layer):
             results.append(compare(got, want, impl=ctx[0], problem=ctx[1], dtype=ctx[2],
                                    check=family, quantity=quantity, layer=layer))
 
@@ -79,7 +79,7 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix):
     for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
         for (q, got), want in zip(zip(("W", "b"), got_pair), want_pair):
             quantity = f"{prefix}{q}[layer {l}]"
-            if _array_ok(results, ctx, family, quantity, got, want.shape, l):
+            if _array_ok(results, ctx, quantity, got, want.shape, l):
                 results.append(compare(got, want, impl=ctx[0], problem=ctx[1], dtype=ctx[2],
                                        check=family, quantity=quantity, layer=l))
 
