@@ -40,21 +40,21 @@ def _call(results, ctx, name, fn):
         return None
 
 
-def _array_ok(results, ctx, quantity, got, shape, layer=None):
-    """Shape and dtype before values; append a failure and return False if either is wrong."""
+def _check_array(results, ctx, family, quantity, got, want, layer=None):
+    """Type, shape and dtype first (a structure failure if any is wrong), then the values."""
     dtype = np.dtype(ctx[2])
     if not isinstance(got, np.ndarray):
         results.append(failure(*ctx, "structure", quantity,
                                f"expected a numpy array, got {type(got).__name__}", layer))
-    elif got.shape != tuple(shape):
+    elif got.shape != want.shape:
         results.append(failure(*ctx, "structure", quantity,
-                               f"shape {got.shape}, expected {tuple(shape)}", layer))
+                               f"shape {got.shape}, expected {want.shape}", layer))
     elif got.dtype != dtype:
         results.append(failure(*ctx, "structure", quantity,
                                f"dtype {got.dtype}, expected {dtype} (no silent casts)", layer))
     else:
-        return True
-    return False
+        results.append(compare(got, want, impl=ctx[0], problem=ctx[1], dtype=ctx[2], check=family,
+                               quantity=quantity, layer=layer))
 
 
 def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
@@ -65,10 +65,7 @@ def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
         return
     for i, (got, want) in enumerate(zip(got_list, want_list)):
         layer = i + offset
-        quantity = f"{name}[layer {layer}]"
-        if _array_ok(results, ctx, quantity, got, want.shape, layer):
-            results.append(compare(got, want, impl=ctx[0], problem=ctx[1], dtype=ctx[2],
-                                   check=family, quantity=quantity, layer=layer))
+        _check_array(results, ctx, family, f"{name}[layer {layer}]", got, want, layer)
 
 
 def _compare_params(results, ctx, family, got_params, want_params, prefix):
@@ -78,10 +75,7 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix):
         return
     for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
         for (q, got), want in zip(zip(("W", "b"), got_pair), want_pair):
-            quantity = f"{prefix}{q}[layer {l}]"
-            if _array_ok(results, ctx, quantity, got, want.shape, l):
-                results.append(compare(got, want, impl=ctx[0], problem=ctx[1], dtype=ctx[2],
-                                       check=family, quantity=quantity, layer=l))
+            _check_array(results, ctx, family, f"{prefix}{q}[layer {l}]", got, want, l)
 
 
 def _loss_ok(results, ctx, quantity, loss):
@@ -110,16 +104,13 @@ def _run(impl, problem, dtype, kind):
 def check_gradients(impl, problem, dtype):
     """forward (z, a), deltas, grads (BP3, BP4) and loss of one backward pass."""
     ctx, want, got, results = _run(impl, problem, dtype, "gradients")
-    name = ctx[0]
     if got is None:
         return results
     loss = getattr(got, "loss", None)
     if _loss_ok(results, ctx, "loss", loss):
-        results.append(compare(np.float64(loss), want.loss, impl=name, problem=problem.name,
-                               dtype=dtype, check="loss", quantity="loss"))
-    grads = getattr(got, "grads", None)
-    want_grads = [(dW, db) for dW, db in want.grads]
-    _compare_params(results, ctx, "grads", grads, want_grads, "d")
+        results.append(compare(np.float64(loss), want.loss, impl=ctx[0], problem=ctx[1],
+                               dtype=ctx[2], check="loss", quantity="loss"))
+    _compare_params(results, ctx, "grads", getattr(got, "grads", None), want.grads, "d")
     for attr, family, quantity, extra in PER_LAYER:
         value = getattr(got, attr, None)
         if value is not None:  # optional in the contract

@@ -121,8 +121,6 @@ def _matrix_command(args, targets, title):
                   + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")
     if args.out is not None:
         write(matrix, args.out, seed=args.seed)
-        if "reference" not in matrix.impls:
-            matrix.impls = {"reference": load("reference"), **matrix.impls}
         paths = report_plots(matrix, args.out, seed=args.seed)
         console.print(f"wrote {args.out}/report.json, report.md, " + ", ".join(p.name for p in paths))
     return 0 if matrix.passed else 1

@@ -12,6 +12,7 @@ import numpy as np
 from reference.activations import ACTIVATIONS
 from reference.costs import cost as per_example_cost
 from reference.costs import output_error
+from reference.network import Gradients
 from reference.training import Trajectory
 from reference.validation import check_batches, check_data, check_lr, check_params, check_spec
 
@@ -78,7 +79,8 @@ class Mutant:
             C_x = 2 * C_x  # BUG: ‖a − y‖² instead of ½‖a − y‖²
         loss = float(np.mean(C_x) + 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params))
         back = lambda arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
-        return _Result(loss, [tuple(back(p)) for p in grads], back(zs), back(activations), back(deltas))
+        return Gradients(loss, [tuple(back(p)) for p in grads], back(zs), back(activations),
+                         back(deltas))
 
     def train(self, spec, params, x, y, *, lr, batches):
         sizes, *_ = check_spec(spec)
@@ -94,11 +96,6 @@ class Mutant:
                 grads, previous = (previous or grads), grads  # BUG: last step's gradient
             params = [(W + sign * lr * dW, b + sign * lr * db) for (W, b), (dW, db) in zip(params, grads)]
         return Trajectory(losses, params)
-
-
-class _Result:
-    def __init__(self, loss, grads, zs, activations, deltas):
-        self.loss, self.grads, self.zs, self.activations, self.deltas = loss, grads, zs, activations, deltas
 
 
 # module-level instances, so that ``check conformance.mutants:bias_summed`` works

@@ -137,27 +137,28 @@ def write(matrix, out, *, seed=None):
 
 
 def report_plots(matrix, out, *, seed=0):
-    """Trajectory overlay and per-step divergence on a 100-step problem; per-layer dW error."""
+    """Trajectory overlay and per-step divergence on a 100-step problem; per-layer dW error.
+    The reference is always plotted, as the baseline, even when only a target was checked."""
     out = Path(out)
+    impls = {"reference": load_target("reference"), **matrix.impls}
     spec = Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic")
     problem = make_problem(spec, seed, m=200, batch_size=10, epochs=5, lr=3.0, name="plot")
     runs = {name: impl.train(spec, problem.params, problem.x, problem.y, lr=problem.lr,
-                             batches=problem.batches) for name, impl in matrix.impls.items()}
-    ref = np.asarray(runs["reference"].losses) if "reference" in runs else None
+                             batches=problem.batches) for name, impl in impls.items()}
+    ref = np.asarray(runs["reference"].losses)
     steps = np.arange(len(problem.batches))
     title = f"{spec.label}, η={problem.lr}, batch 10, random data, seed {seed}, float64"
     paths = [plots.lines(out / "trajectory.png",
                          {n: (steps, r.losses) for n, r in runs.items()},
                          title=f"Training cost per step, every implementation overlaid\n{title}",
-                         xlabel="SGD step", ylabel="batch cost C before the step")]
-    if ref is not None:
-        paths.append(plots.lines(
-            out / "divergence.png",
-            {n: (steps, np.maximum.accumulate(np.abs(np.asarray(r.losses) - ref) / np.abs(ref)))
-             for n, r in runs.items() if n != "reference"},
-            title=f"Divergence of the cost from the NumPy reference (running maximum)\n{title}",
-            xlabel="SGD step", ylabel="max over steps so far of |C − C_ref| / |C_ref|", log=True,
-            hline=(TOLERANCES["trajectory"][np.float64], "float64 trajectory tolerance")))
+                         xlabel="SGD step", ylabel="batch cost C before the step"),
+             plots.lines(
+                 out / "divergence.png",
+                 {n: (steps, np.maximum.accumulate(np.abs(np.asarray(r.losses) - ref) / np.abs(ref)))
+                  for n, r in runs.items() if n != "reference"},
+                 title=f"Divergence of the cost from the NumPy reference (running maximum)\n{title}",
+                 xlabel="SGD step", ylabel="max over steps so far of |C − C_ref| / |C_ref|",
+                 log=True, hline=(TOLERANCES["trajectory"][np.float64], "float64 trajectory tolerance"))]
     for dtype in ("float64", "float32"):
         errors = {}
         for r in matrix.results:
