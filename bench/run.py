@@ -29,7 +29,7 @@ IMPLS = ["nielsen-per-example", "reference", "torch.manual", "torch.autograd", "
 def problem(batch_size, dtype, seed=0):
     import reference
     from conformance import Spec
-    from conformance.data import mnist5k
+    from conformance.cli.data import mnist5k
 
     data = mnist5k(seed)
     spec = Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")

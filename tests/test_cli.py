@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conformance.cli.report import SCHEMA
 from conformance.environment import available
-from conformance.report import SCHEMA
 
 pytestmark = pytest.mark.skipif(not (available("matplotlib") and available("rich")
                                      and available("sklearn")),

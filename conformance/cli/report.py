@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..checks import check_gradients, check_training, supports
+from ..environment import configure
+from ..problems import CATALOGUE, make_problem
+from ..registry import Unavailable
+from ..spec import Spec
+from ..target import load_target
+from ..tolerances import TOLERANCES
 from . import plots
-from .checks import check_gradients, check_training, supports
-from .environment import configure
-from .problems import CATALOGUE, make_problem
-from .registry import Unavailable
-from .spec import Spec
-from .target import load_target
-from .tolerances import TOLERANCES
 
 FAMILIES = ("forward", "deltas", "grads", "loss", "trajectory")
 SCHEMA = Path(__file__).with_name("report_schema.json")

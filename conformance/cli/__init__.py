@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .registry import NAMES
+from ..registry import NAMES
 
 PROG = "backprop-conformance"
 

@@ -1,4 +1,4 @@
-"""What each subcommand does (cli.py parses; this file runs). rich draws the progress bars and
+"""What each subcommand does (the package's __init__ parses; this file runs). rich draws the progress bars and
 tables; matplotlib the plots."""
 
 import json
@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..registry import available_names, load
+from ..spec import Spec
+from ..tolerances import TOLERANCES
 from . import plots
 from .data import load_dataset
-from .registry import available_names, load
 from .report import FAMILIES, report_plots, run_matrix, summary_rows, write
-from .spec import Spec
-from .tolerances import TOLERANCES
 from .trainer import train_side_by_side
 
 

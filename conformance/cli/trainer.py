@@ -13,7 +13,7 @@ import numpy as np
 
 import reference
 
-from .spec import Spec
+from ..spec import Spec
 
 
 @dataclass
