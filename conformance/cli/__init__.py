@@ -108,6 +108,8 @@ def _matrix_options(p, out):
     p.add_argument("--out", type=Path, default=out,
                    help="folder for report.json, report.md and plots"
                         + ("" if out else " (default: none, the table only)"))
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print every failure line and every skipped problem")
 
 
 def main(argv=None):

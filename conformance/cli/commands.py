@@ -11,8 +11,10 @@ from ..spec import Spec
 from ..tolerances import TOLERANCES
 from . import plots
 from .data import load_dataset
-from .report import FAMILIES, report_plots, run_matrix, summary_rows, write
+from .report import FAMILIES, report_plots, run_matrix, skip_lines, summary_rows, write
 from .trainer import train_side_by_side
+
+MAX_LINES = 40  # failure and diagnosis lines printed without -v (report.json and report.md have all)
 
 
 def _rich():
@@ -93,7 +95,7 @@ def train(args):
     return 0
 
 
-def _matrix_command(args, targets, title):
+def _matrix_command(args, targets, title, self_check=False):
     console, Progress, Table = _rich()
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     with Progress(console=console, transient=True) as progress:
@@ -111,11 +113,19 @@ def _matrix_command(args, targets, title):
             (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
             for c in (cells.get(f) for f in FAMILIES)], tol)
     console.print(table)
-    for r in [r for r in matrix.results if not r.passed][:20]:  # messages hold [..]: no markup
-        console.print(r.message, style="red", markup=False, highlight=False)
-    for s in matrix.skipped:
-        console.print(f"skipped {s['impl']} / {s['problem']}: {s['reason']}", markup=False,
+    lines = matrix.failure_lines()
+    shown = lines if args.verbose else lines[:MAX_LINES]
+    for line in shown:  # messages hold [..]: no markup
+        console.print(line, style="yellow" if line.startswith("  ") else "red", markup=False,
                       highlight=False)
+    if len(shown) < len(lines):
+        console.print(f"... {len(lines) - len(shown)} more lines (-v shows them all)", markup=False)
+    for line in skip_lines(matrix, args.verbose):
+        console.print(line, markup=False, highlight=False)
+    for name in matrix.impls if self_check else ():
+        verdict = matrix.self_consistency(name)
+        console.print(f"{name} {verdict.line}" if len(matrix.impls) > 1 else verdict.line,
+                      style="green" if verdict.passed else "red", markup=False, highlight=False)
     n_failed = sum(not r.passed for r in matrix.results)
     console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
                   + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")
@@ -131,4 +141,4 @@ def report(args):
 
 
 def check(args):
-    return _matrix_command(args, [args.target], f"Conformance of {args.target}")
+    return _matrix_command(args, [args.target], f"Conformance of {args.target}", self_check=True)
