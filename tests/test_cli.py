@@ -105,20 +105,38 @@ def test_report_json_matches_schema_and_pngs_exist(tmp_path):
 
 def test_check_student_file_outside_the_repository(tmp_path):
     """A partial implementation (sigmoid + quadratic only) conforms where it claims to; the rest is
-    reported as skipped; the exit code is 0."""
+    summarised in one line (listed with -v); its loss and gradients agree; the exit code is 0."""
     (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
     r = cli("check", tmp_path / "student.py", "--out", tmp_path / "out", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "skipped student / relu-kink: does not support" in r.stdout
+    assert "problems skipped: student does not support activation tanh, relu, identity;" in r.stdout
+    assert "skipped student / relu-kink" not in r.stdout and "self-consistency: PASS" in r.stdout
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["failed"] == 0 and report["summary"]["checks"] > 50
+    assert report["diagnoses"] == [] and report["self_consistency"]["student"]["verdict"] == "pass"
+    r = cli("check", tmp_path / "student.py", "--problems", "relu-kink", "-v", cwd=tmp_path)
+    assert "skipped student / relu-kink: does not support 5-4-4-3 relu/sigmoid" in r.stdout
 
 
-def test_check_student_with_a_bug_fails_naming_it(tmp_path):
-    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", " * 2"))  # δ^L doubled
-    r = cli("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", cwd=tmp_path)
+def test_check_student_who_forgot_the_1_over_m(tmp_path):
+    """The classic: BP3 and BP4 summed over the batch. One line per quantity family with its layers,
+    the likely cause naming c = m, and the self-consistency verdict that makes it a bug."""
+    jsonschema = pytest.importorskip("jsonschema")
+    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", "").replace(
+        "/ m + spec.weight_decay", "+ spec.weight_decay").replace("delta.mean(axis=0)", "delta.sum(axis=0)"))
+    r = cli("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", "--dtype", "float64",
+            "--out", tmp_path, cwd=tmp_path)
     assert r.returncode == 1
-    assert "dW[layer 2]" in r.stdout and "FAIL" in r.stdout
+    out = " ".join(r.stdout.split())  # rich wraps long lines
+    assert "grads: dW[layers 1, 2] max|Δ|=" in out and "grads: db[layers 1, 2]" in out
+    assert ("likely cause: ∂C/∂W (BP4), ∂C/∂b (BP3) are c = 10 = m times the reference's in every "
+            "layer: summed over the m examples of the batch instead of averaged") in out
+    assert "A bug: your gradients are not the derivative of your own loss" in out
+    assert "self-consistency: FAIL (dW[layer 1], db[layer 1]" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    assert {d["signature"] for d in report["diagnoses"]} == {"constant_multiple", "consequence"}
+    assert "c = 10 = m" in (tmp_path / "report.md").read_text()
 
 
 def test_check_a_shipped_mutant_by_module_path():

@@ -64,6 +64,7 @@ def _verdict(impl_name, problem, dtype, kinds):
     if failed:
         pytest.fail(f"{failed} of {len(outcome.results)} checks failed:\n" + "\n".join(outcome.lines()),
                     pytrace=False)
+    assert not outcome.diagnoses, "a run without failures must get no diagnosis"
 
 
 def _run(kind, impl_name, problem, dtype):
