@@ -49,7 +49,8 @@ class SelfConsistency:
         if self.passed:
             return (f"self-consistency: PASS (own gradients match the five-point differences of own loss "
                     f"on {', '.join(self.problems)}; worst {self.worst:.0e} <= {TOL:.0e})")
-        return f"self-consistency: FAIL ({'; '.join(self.disagreements)})"
+        return (f"self-consistency: FAIL (own gradients vs the differences of own loss, tol {TOL:.0e}: "
+                f"{'; '.join(self.disagreements)})")
 
     def to_dict(self):
         return {"verdict": {None: "not run", True: "pass", False: "fail"}[self.passed],
@@ -121,7 +122,6 @@ def self_consistency(impl, problems=None):
         worst = max([worst, *rels])
         bad = [q for q, rel in errors if not rel <= TOL]  # NaN disagrees
         if bad:
-            disagreements.append(f"{', '.join(bad)} on {p.name}: own gradients vs the differences of "
-                                 f"own loss, rel up to {max(rels):.1e} > {TOL:.0e}")
+            disagreements.append(f"{', '.join(bad)} on {p.name} (rel up to {max(rels):.1e})")
     return SelfConsistency(not disagreements, tuple(p.name for p in problems), worst,
                            tuple(disagreements))

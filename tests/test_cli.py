@@ -132,7 +132,8 @@ def test_check_student_who_forgot_the_1_over_m(tmp_path):
     assert ("likely cause: ∂C/∂W (BP4), ∂C/∂b (BP3) are c = 10 = m times the reference's in every "
             "layer: summed over the m examples of the batch instead of averaged") in out
     assert "A bug: your gradients are not the derivative of your own loss" in out
-    assert "self-consistency: FAIL (dW[layer 1], db[layer 1]" in out
+    assert ("self-consistency: FAIL (own gradients vs the differences of own loss, tol 1e-07: "
+            "dW[layer 1], db[layer 1]") in out
     report = json.loads((tmp_path / "report.json").read_text())
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert {d["signature"] for d in report["diagnoses"]} == {"constant_multiple", "consequence"}

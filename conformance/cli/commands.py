@@ -117,15 +117,16 @@ def _matrix_command(args, targets, title, self_check=False):
     shown = lines if args.verbose else lines[:MAX_LINES]
     for line in shown:  # messages hold [..]: no markup
         console.print(line, style="yellow" if line.startswith("  ") else "red", markup=False,
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     if len(shown) < len(lines):
         console.print(f"... {len(lines) - len(shown)} more lines (-v shows them all)", markup=False)
     for line in skip_lines(matrix, args.verbose):
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     for name in matrix.impls if self_check else ():
         verdict = matrix.self_consistency(name)
         console.print(f"{name} {verdict.line}" if len(matrix.impls) > 1 else verdict.line,
-                      style="green" if verdict.passed else "red", markup=False, highlight=False)
+                      style="green" if verdict.passed else "red", markup=False, highlight=False,
+                      soft_wrap=True)
     n_failed = sum(not r.passed for r in matrix.results)
     console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
                   + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")
