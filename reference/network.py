@@ -21,7 +21,7 @@ import numpy as np
 
 from .activations import ACTIVATIONS
 from .costs import cost, output_error
-from .validation import check_data, check_params, check_spec
+from .validation import check_inputs
 
 
 class Gradients(NamedTuple):
@@ -57,8 +57,7 @@ def batch_cost(spec, params, zs, activations, y):
 
 def backprop(spec, params, x, y):
     """Validate the inputs, then run forward and backward; return a :class:`Gradients`."""
-    sizes, _, _, loss, _ = check_spec(spec)
-    check_data(x, y, sizes, check_params(params, sizes), loss)
+    check_inputs(spec, params, x, y)
     return backprop_unchecked(spec, params, x, y)
 
 

@@ -10,7 +10,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .network import backprop_unchecked, feedforward
-from .validation import check_batches, check_data, check_lr, check_params, check_spec
+from .validation import check_batches, check_inputs, check_lr
 
 
 class Trajectory(NamedTuple):
@@ -69,8 +69,7 @@ def sgd_step(params, grads, lr):
 
 def train(spec, params, x, y, *, lr, batches):
     """One SGD step per index array in ``batches``; record each step's cost before its update."""
-    sizes, _, _, loss, _ = check_spec(spec)
-    check_data(x, y, sizes, check_params(params, sizes), loss)
+    check_inputs(spec, params, x, y)
     lr = check_lr(lr)
     batches = check_batches(batches, x.shape[0])
     losses = []
