@@ -125,3 +125,25 @@ def test_dtype_follows_the_input(dtype):
     assert {a.dtype for a in arrays} == {np.dtype(dtype)}
     assert [z.shape for z in g.zs[:2]] == [(2, 2, 6, 6), (2, 3, 4, 4)]
     assert [a.shape for a in g.activations[1:3]] == [(2, 2, 3, 3), (2, 3, 2, 2)]
+
+
+def test_tie_problem_routing_to_the_last_maximum_changes_dK(monkeypatch):
+    """The catalogue's max-pool tie problem really has ties that matter: routing each window's
+    gradient to its last maximum instead (the first one of the window flipped in both axes, which
+    reverses the row-major order) moves ∂K^1 by far more than any tolerance; ∂b^1 sums over all
+    positions and cannot tell."""
+    from conformance import CATALOGUE
+
+    p = CATALOGUE["conv-max-pool-tie"]
+    first = reference.backprop(p.spec, p.params, p.x, p.y).grads[0]
+
+    def flip(a):
+        return a[..., ::-1, ::-1]
+
+    def unpool_last(nabla_a, h, kind, size):
+        return flip(unpool(flip(nabla_a), flip(h), kind, size))
+
+    monkeypatch.setattr(reference.conv, "unpool", unpool_last)
+    last = reference.backprop(p.spec, p.params, p.x, p.y).grads[0]
+    assert np.linalg.norm(last[0] - first[0]) > 0.1 * np.linalg.norm(first[0])
+    np.testing.assert_allclose(last[1], first[1], rtol=1e-12)
