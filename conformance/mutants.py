@@ -9,7 +9,7 @@ right except for the one line marked ``# BUG`` — read it next to reference/net
 
 import numpy as np
 
-from reference.activations import ACTIVATIONS
+from reference.activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from reference.costs import cost as per_example_cost
 from reference.costs import output_error
 from reference.network import Gradients
@@ -61,9 +61,9 @@ class Mutant:
         if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
             g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
         if bug == "missing_sigma_prime_bp1":
-            delta = output_error(spec.loss, zs[-1], activations[-1], y, np.ones_like)  # BUG
+            delta = output_error(spec.loss, activations[-1], y, np.ones_like)  # BUG
         else:
-            delta = output_error(spec.loss, zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])
+            delta = output_error(spec.loss, activations[-1], y, PRIME_FROM_OUTPUT[spec.output])
         deltas = [delta]
         for l in range(L - 1, 0, -1):
             W_next = params[l][0].T if bug == "bp2_w_not_transposed" else params[l][0]  # BUG if .T

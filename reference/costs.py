@@ -37,8 +37,9 @@ def cost(name, z, a, y):
     raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
 
 
-def output_error(name, z, a, y, g_prime):
-    """δ^L = ∇_a C_x ⊙ g'(z^L) (BP1), per example, shape (m, n_L).
+def output_error(name, a, y, g_prime):
+    """δ^L = ∇_a C_x ⊙ g'(z^L) (BP1), per example, shape (m, n_L); ``g_prime`` gives g'(z^L) from the
+    output a = g(z^L) (activations.PRIME_FROM_OUTPUT), so σ is not evaluated again.
 
     For sigmoid + cross_entropy and softmax + log_likelihood the σ' (or softmax Jacobian) cancels
     against ∇_a C_x and δ^L = a − y exactly (Nielsen ch. 3; seed 004), so it is written that way.
@@ -46,4 +47,4 @@ def output_error(name, z, a, y, g_prime):
     if name not in PAIRINGS:
         raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
     nabla_a = a - y  # BP-out ∇_a C_x for ½‖a − y‖²; for the log costs ∇_a C_x ⊙ g' cancels to a − y
-    return nabla_a * g_prime(z) if name == "quadratic" else nabla_a  # BP-out
+    return nabla_a * g_prime(a) if name == "quadratic" else nabla_a  # BP-out g'(z^L) read from a^L

@@ -175,10 +175,12 @@ def check_batches(batches, m):
                              f"{idx.shape}")
         if not np.issubdtype(idx.dtype, np.integer):
             raise TypeError(f"batches[{k}]: expected integer indices, got dtype {idx.dtype}")
-        if idx.min() < 0 or idx.max() >= m:
-            raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples, got "
-                             f"[{idx.min()}, {idx.max()}]")
         checked.append(idx)
+    every = np.concatenate(checked)  # one range check for the whole order (hundreds of batches)
+    if every.min() < 0 or every.max() >= m:
+        k = next(k for k, idx in enumerate(checked) if idx.min() < 0 or idx.max() >= m)
+        raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples, got "
+                         f"[{checked[k].min()}, {checked[k].max()}]")
     return checked
 
 
