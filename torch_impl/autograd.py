@@ -31,23 +31,20 @@ def pooled(a, block):
 
 
 def backprop_unchecked(spec, params, x, y):
-    blocks = getattr(spec, "conv", ()) or ()
-    m, L, c = x.shape[0], len(params), len(blocks)
+    conv = getattr(spec, "conv", ()) or ()
+    m, L, c = x.shape[0], len(params), len(conv)
     leaves = [(W.detach().requires_grad_(True), b.detach().requires_grad_(True)) for W, b in params]
     with torch.enable_grad():
         zs, activations = [], [x]
-        a = x
-        for l, (W, b) in enumerate(leaves, start=1):
+        for block, (K, b) in zip(conv, leaves):  # K^l (C_l, C_{l-1}, k, k)
+            z = F.conv2d(activations[-1], K, b, stride=block.stride, padding=block.padding)  # BP-conv
+            zs.append(z)
+            activations.append(pooled(ACTIVATIONS[spec.activation][0](z), block))
+        a = activations[-1].flatten(1) if c else x  # BP-flatten (m, C_c·H_c·W_c), C order
+        for l, (W, b) in enumerate(leaves[c:], start=c + 1):
             g, _ = ACTIVATIONS[spec.output if l == L else spec.activation]
-            if l <= c:  # W is the kernel K^l (C_l, C_{l-1}, k, k)
-                block = blocks[l - 1]
-                z = F.conv2d(a, W, b, stride=block.stride, padding=block.padding)  # BP-conv (m, C_l, H, W)
-                a = pooled(g(z), block)
-            else:
-                if l == c + 1:
-                    a = a.flatten(1)  # BP-flatten (m, C_c·H_c·W_c), C order; no-op for an MLP
-                z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
-                a = g(z)  # BP-a
+            z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
+            a = g(z)  # BP-a
             zs.append(z)
             activations.append(a)
         C = cost(spec.loss, zs[-1], activations[-1], y).mean()  # BP-C (1/m) Σ_x C_x

@@ -22,6 +22,8 @@ No autograd anywhere: manual.py calls these under ``torch.no_grad()``.
 import torch
 import torch.nn.functional as F
 
+from .activations import ACTIVATIONS
+
 
 def output_size(n, block):
     """Positions along one side of z^l: ⌊(n + 2p − k)/s⌋ + 1 (torch's floor)."""
@@ -87,3 +89,34 @@ def kernel_gradients(delta, a_prev, K, block, weight_decay):
     nabla_K = torch.tensordot(delta, patches(a_prev, block), dims=([0, 2], [0, 2]))  # BP4-conv (C, C'kk)
     nabla_K = nabla_K.reshape(K.shape) / m + weight_decay * K  # BP4-conv (C, C', k, k)
     return nabla_K, nabla_b
+
+
+def forward(blocks, params, x, activation):
+    """(zs, activations, routes) of the conv blocks 1..c: z^l before activation and pooling, a^l
+    pooled, and each block's pooling route for the backward pass."""
+    g = ACTIVATIONS[activation][0]
+    zs, activations, routes = [], [x], []
+    for block, (K, b) in zip(blocks, params):
+        zs.append(correlate(activations[-1], K, b, block))
+        a, route = pool(g(zs[-1]), block)
+        activations.append(a)
+        routes.append(route)
+    return zs, activations, routes
+
+
+def backward(blocks, params, zs, activations, routes, nabla_a, activation, weight_decay):
+    """(deltas, grads) of the conv blocks c..1, from ∂C_x/∂a^c (the un-flattened δ^{c+1} W^{c+1}).
+
+    Per block: δ^l through the pooling and g'; BP3-conv and BP4-conv from δ^l; BP2-conv carries
+    ∂C_x/∂a^{l-1} down to the block below.
+    """
+    g_prime = ACTIVATIONS[activation][1]
+    c = len(blocks)
+    deltas, grads = [None] * c, [None] * c
+    for l in range(c, 0, -1):
+        block, K, a_prev = blocks[l - 1], params[l - 1][0], activations[l - 1]
+        deltas[l - 1] = delta = block_error(nabla_a, zs[l - 1], routes[l - 1], block, g_prime)
+        grads[l - 1] = kernel_gradients(delta, a_prev, K, block, weight_decay)
+        if l > 1:
+            nabla_a = correlate_transpose(delta, K, block, a_prev.shape)
+    return deltas, grads

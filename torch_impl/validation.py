@@ -66,12 +66,14 @@ def check_block(name, block, shape):
 
 def check_conv(spec, sizes):
     """A conv spec's input_shape and blocks; return (kernel shapes, input_shape), ((), None) for an MLP."""
-    blocks = getattr(spec, "conv", ()) or ()
-    if not blocks:
-        return (), None
+    blocks, shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
     if not isinstance(blocks, (list, tuple)):
         raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(blocks).__name__}")
-    shape = getattr(spec, "input_shape", None)
+    if not blocks:
+        if shape is not None:
+            raise ValueError(f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
+                             "takes x of shape (m, sizes[0])")
+        return (), None
     if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not positive_ints(shape):
         raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
                          f"integers; got {shape!r}")
