@@ -1,4 +1,4 @@
-"""The network specification every implementation receives (shared/design.md, harness contract)."""
+"""The network specification every implementation receives (docs/contract.md, the harness contract)."""
 
 from dataclasses import dataclass
 
