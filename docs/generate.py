@@ -13,15 +13,18 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "rosetta.md"
-TAG = re.compile(r"#\s*(BP(?:[1-4]|-[A-Za-z]+))\b")
+# BP1..BP4, BP-name, and BP2-conv etc.: a suffixed tag is its own tag, never read as the bare BP2
+TAG = re.compile(r"#\s*(BP(?:[1-4](?:-[A-Za-z]+)?|-[A-Za-z]+))(?![\w-])")
 
 # column title -> files searched, in order
 COLUMNS = {
-    "NumPy reference": ["reference/network.py", "reference/costs.py", "reference/training.py"],
-    "PyTorch manual": ["torch_impl/manual.py", "torch_impl/costs.py", "torch_impl/training.py"],
-    "JAX manual": ["jax_impl/manual.py", "jax_impl/costs.py", "jax_impl/training.py"],
-    "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py"],
-    "JAX autodiff": ["jax_impl/autodiff.py", "jax_impl/training.py"],
+    "NumPy reference": ["reference/network.py", "reference/costs.py", "reference/training.py",
+                        "reference/conv.py"],
+    "PyTorch manual": ["torch_impl/manual.py", "torch_impl/costs.py", "torch_impl/training.py",
+                       "torch_impl/conv.py"],
+    "JAX manual": ["jax_impl/manual.py", "jax_impl/costs.py", "jax_impl/training.py", "jax_impl/conv.py"],
+    "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py", "torch_impl/conv.py"],
+    "JAX autodiff": ["jax_impl/autodiff.py", "jax_impl/training.py", "jax_impl/conv.py"],
 }
 AUTODIFF = ("PyTorch autograd", "JAX autodiff")
 
@@ -47,6 +50,41 @@ EQUATIONS = [
      "torch.optim.SGD(weight_decay=λ) adds the λW of BP4 inside the optimizer."),
 ]
 
+# The convolutional extension (docs/contract.md, section 3): ã^{l-1} is a^{l-1} zero-padded by p,
+# s the stride; the autodiff columns get these numbers from the same BP-grad call as the dense ones.
+CONV_EQUATIONS = [
+    ("Convolution (cross-correlation)",
+     r"z^l_{n,c,i,j} = b^l_c + \sum_{c',p',q'} K^l_{c,c',p',q'}\, \tilde a^{l-1}_{n,c',\,si+p',\,sj+q'}",
+     ["BP-conv"], ["BP-conv"],
+     "No kernel flip: torch, JAX and this project correlate. H_z = ⌊(H + 2p − k)/s⌋ + 1."),
+    ("Pooling", r"a^l_{n,c,i,j} = \max_{(u,v) \in P_{ij}} g(z^l)_{n,c,u,v}\ \text{ or }\ "
+     r"\frac{1}{r^2}\sum_{(u,v) \in P_{ij}} g(z^l)_{n,c,u,v}", ["BP-pool"], ["BP-pool"],
+     "P_ij is the non-overlapping r × r window (r = pool_size) of output position (i, j)."),
+    ("Flatten", r"a^c_{n,\ cH_cW_c + iW_c + j} = a^c_{n,c,i,j}", ["BP-flatten"], ["BP-flatten"],
+     "C (row-major) order, torch's flatten(1)."),
+    ("Un-flatten", r"\frac{\partial C_x}{\partial a^c} = \operatorname{reshape}\big(\delta^{c+1} W^{c+1},\ "
+     r"(m, C_c, H_c, W_c)\big)", ["BP-unflatten"], ["BP-delta"], ""),
+    ("Un-pool",
+     r"\delta^l_{n,c,u,v} = g'(z^l_{n,c,u,v}) \cdot \begin{cases} \partial C_x / \partial a^l_{n,c,i,j} "
+     r"& \text{max: } (u,v) \text{ the first argmax of } P_{ij},\ 0 \text{ elsewhere} \\ "
+     r"\frac{1}{r^2}\, \partial C_x / \partial a^l_{n,c,i,j} & \text{avg} \end{cases}",
+     ["BP-unpool"], ["BP-delta"],
+     "At a tie the whole gradient goes to the first maximal element in row-major order, as torch "
+     "and JAX route it."),
+    ("BP2-conv: error to the layer below",
+     r"\frac{\partial C_x}{\partial \tilde a^{l-1}_{n,c',u,v}} = \sum_{c,i,j} \delta^l_{n,c,i,j}\, "
+     r"K^l_{c,c',\,u-si,\,v-sj}", ["BP2-conv"], ["BP-delta"],
+     "The transposed correlation: for stride 1, the full correlation of δ^l with the kernel rotated "
+     "by 180°; the padded border is then cut off, and the result is un-pooled for block l − 1."),
+    ("BP3-conv: conv bias gradient",
+     r"\frac{\partial C}{\partial b^l_c} = \frac{1}{m}\sum_n \sum_{i,j} \delta^l_{n,c,i,j}",
+     ["BP3-conv"], ["BP-dC"], "Summed over positions (one bias is shared by all), averaged over examples."),
+    ("BP4-conv: kernel gradient",
+     r"\frac{\partial C}{\partial K^l_{c,c',p',q'}} = \frac{1}{m}\sum_n \sum_{i,j} \delta^l_{n,c,i,j}\, "
+     r"\tilde a^{l-1}_{n,c',\,si+p',\,sj+q'} + \lambda K^l_{c,c',p',q'}", ["BP4-conv"], ["BP-dC"],
+     "The forward's correlation with δ^l in the kernel's place: no flip here."),
+]
+
 
 class TagError(ValueError):
     pass
@@ -67,6 +105,9 @@ def blocks(root, path):
 
 
 def lookup(root, column, tag):
+    missing = [path for path in COLUMNS[column] if not (root / path).is_file()]
+    if missing:
+        raise TagError(f"{column}: {', '.join(missing)} does not exist")
     hits = [(path, block) for path in COLUMNS[column] for block in blocks(root, path).get(tag, [])]
     if not hits:
         raise TagError(f"{column}: no line tagged '# {tag}' in {', '.join(COLUMNS[column])}")
@@ -85,7 +126,21 @@ def render(root=ROOT):
            "JAX ports, and, for contrast, how the autograd versions obtain the same number. Each",
            "line is found through its `# BP…` tag, so this page always shows the code that the",
            "conformance suite checks.", ""]
-    for title, latex, hand_tags, auto_tags, note in EQUATIONS:
+    out += sections(root, EQUATIONS)
+    out += ["# Convolutional layers, side by side", "",
+            "The same for a conv block (NCHW; `K^l` is `(C_l, C_{l-1}, k, k)`; `ã^{l-1}` is `a^{l-1}`",
+            "zero-padded by p; s is the stride; δ^l is per example and shaped like z^l). The autodiff",
+            "versions differentiate the whole forward pass, so their backward rows show the lines that",
+            "collect what autodiff returned.", ""]
+    out += sections(root, CONV_EQUATIONS)
+    out += [(root / "docs" / "crosswalk.md").read_text().rstrip(), ""]
+    return "\n".join(out)
+
+
+def sections(root, equations):
+    """One '## title' section per equation: its LaTeX, then a row per column."""
+    out = []
+    for title, latex, hand_tags, auto_tags, note in equations:
         out += [f"## {title}", "", f"$${latex}$$", "", "| implementation | code | file |",
                 "|---|---|---|"]
         for column in COLUMNS:
@@ -96,8 +151,7 @@ def render(root=ROOT):
         if note:
             out += ["", note]
         out.append("")
-    out += [(root / "docs" / "crosswalk.md").read_text().rstrip(), ""]
-    return "\n".join(out)
+    return out
 
 
 def escape(code):
