@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
+from reference.conv import conv_stack
 
 from .spec import Spec
 
@@ -24,8 +25,8 @@ OUTPUT_LOSSES = (("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quad
 class Problem:
     name: str
     spec: Spec
-    params: list  # [(W, b)], float64 unless as_dtype was called
-    x: np.ndarray  # (m, n_0)
+    params: list  # [(W, b)] ((K, b) first for conv blocks), float64 unless as_dtype was called
+    x: np.ndarray  # (m, n_0), or (m, C_0, H_0, W_0) with conv blocks
     y: np.ndarray  # (m, n_L)
     batches: list  # index arrays into x, y: one SGD step each
     lr: float
@@ -58,18 +59,21 @@ def targets(rng, spec, m):
 def make_problem(spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scaled", name=None,
                  relu_kink=False):
     """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
+    x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks.
 
-    relu_kink=True makes the first hidden unit of every layer l < L have a zero weight row and zero
-    bias, so its pre-activation is exactly 0.0 for every example in every framework: a ReLU whose
-    derivative at 0 is not 0 (seed 002's convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
+    relu_kink=True makes the first hidden unit of every layer l < L (the first channel of a conv
+    block: its whole kernel) have zero weights and a zero bias, so its pre-activation is exactly 0.0
+    for every example in every framework: a ReLU whose derivative at 0 is not 0 (seed 002's
+    convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
     """
     rng = rng_from(seed)
-    params = init_params(spec.sizes, rng, scheme=init)
+    input_shape, conv = conv_stack(spec)
+    params = init_params(spec.sizes, rng, scheme=init, input_shape=input_shape, conv=conv)
     if relu_kink:
         for W, b in params[:-1]:
-            W[0, :] = 0.0
+            W[0] = 0.0
             b[0] = 0.0
-    x = rng.standard_normal((m, spec.sizes[0]))
+    x = rng.standard_normal((m, *(input_shape or spec.sizes[:1])))
     y = targets(rng, spec, m)
     batches = batch_order(m, batch_size, epochs, rng)
     return Problem(name or f"{spec.label} seed={seed}", spec, params, x, y, batches, lr)
