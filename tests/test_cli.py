@@ -90,6 +90,20 @@ def test_train_on_digits_tiny(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
+def test_cnn_on_digits_tiny(tmp_path):
+    """--conv feeds 1×8×8 images; the flattened size is computed (8×8 padded by 1, 3×3 kernel: 8×8,
+    pooled by 2: 4×4, times 4 channels = 64) and the accuracy comes from the conv forward pass."""
+    r = cli("train", "--conv", "4:3:1:1:max:2", "--sizes", "30-10", "--epochs", "2", "--impl", "reference",
+            "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1x8x8 c4k3p1max2 | 64-30-10" in r.stdout
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert train["config"]["sizes"] == [64, 30, 10]
+    assert train["histories"]["reference"]["epochs"][-1]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    for name in ("accuracy.png", "cost.png", "divergence.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
 def test_autoencoder_on_digits_tiny(tmp_path):
     """y = x through 64-16-64: every implementation reconstructs alike, better than the best constant
     image (the training mean, whose cost ½ mean‖x − x̄‖² is computed here from the data)."""
@@ -173,6 +187,12 @@ def test_check_a_shipped_mutant_by_module_path():
     (["train", "--conv", "4:3:1:1:maximum"],
      "--conv: block 0 '4:3:1:1:maximum': pool must be none, max or avg"),
     (["train", "--conv", "0:3"], "--conv: block 0 '0:3': channels must be >= 1, got 0"),
+    (["train", "--conv", "4:3,8:7", "--epochs", "1"],
+     "--conv: spec.conv[1]: kernel 7 is larger than the padded input"),
+    (["train", "--conv", "4:3:1:0:max:4", "--epochs", "1"],
+     "--conv: spec.conv[0]: pool_size 4 does not divide"),
+    (["train", "--conv", "4:3", "--sizes", "30-9", "--epochs", "1"],
+     "--sizes: 30-9 does not fit digits: with --conv it lists the dense layers after the flatten (144"),
 ])
 def test_bad_option_is_one_line_and_nonzero(args, message):
     r = cli(*args)

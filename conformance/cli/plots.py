@@ -44,7 +44,8 @@ def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None):
     ax.set_title(title, fontsize="medium")  # two lines of configuration must fit 800 pixels
     ax.xaxis.get_major_locator().set_params(integer=True)  # epochs and steps are whole numbers
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", ncol=2)
+    if series or hline is not None:  # with --impl reference alone the divergence plot has no line
+        ax.legend(fontsize="small", ncol=2)
     return _save(fig, path)
 
 

@@ -11,11 +11,14 @@ Both are scored with the reference forward pass on each implementation's own par
 numbers differ only where the parameters do. ``network`` turns the options into the Spec to train.
 """
 
+import math
+
 import numpy as np
 
+from reference import conv_shapes
 from reference.costs import cost
 
-from ..spec import Spec
+from ..spec import Conv, Spec
 
 
 class Classify:
@@ -66,11 +69,26 @@ TASKS = {task.name: task for task in (Classify, Autoencoder)}
 
 
 def network(args, data, task):
-    """The Spec for ``--sizes``/``--conv`` on ``data``, or the task's default network."""
+    """The Spec for ``--sizes``/``--conv`` on ``data``, or the task's default network. With conv
+    blocks the images are ``data.image_shape`` and ``--sizes`` lists only the dense layers after the
+    flatten: the flattened size is computed from the blocks, never typed."""
     n_in, n_out = data.x_train.shape[1], task.n_out(data)
     if task is Autoencoder and args.output != "sigmoid":
         raise ValueError(f"--output: the autoencoder's targets are pixels in [0, 1], so its output "
                          f"is sigmoid, got {args.output!r}")
+    if args.conv:
+        blocks = tuple(Conv(*fields) for fields in args.conv)
+        try:
+            n_flat = math.prod(conv_shapes(data.image_shape, blocks)[-1].a)
+        except ValueError as exc:  # a kernel or a pooling that does not fit, naming the block
+            raise ValueError(f"--conv: {exc} (images {'×'.join(map(str, data.image_shape))})") from None
+        dense = args.sizes or (task.bottleneck, n_out)
+        if dense[-1] != n_out:
+            raise ValueError(f"--sizes: {'-'.join(map(str, dense))} does not fit {data.name}: with "
+                             f"--conv it lists the dense layers after the flatten ({n_flat} values), "
+                             f"and the output layer must be {n_out}")
+        return Spec((n_flat, *dense), args.activation, args.output, args.loss, args.weight_decay,
+                    input_shape=data.image_shape, conv=blocks)
     sizes = args.sizes or (n_in, task.bottleneck, n_out)
     if len(sizes) < 2:
         raise ValueError(f"--sizes: expected at least two positive layer sizes, got "

@@ -43,7 +43,7 @@ def forward(spec, params, x):
     """The reference forward pass (zs, activations) on float64 copies of any implementation's
     parameters: what the scores and the pictures are computed from."""
     p64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in params]
-    return reference.feedforward(p64, x.astype(np.float64), spec.activation, spec.output)
+    return reference.feedforward(p64, x.astype(np.float64), spec.activation, spec.output, conv=spec.conv)
 
 
 def train_side_by_side(impls, spec: Spec, task, data, *, lr, batch_size, epochs, seed, dtype, init,
@@ -52,7 +52,8 @@ def train_side_by_side(impls, spec: Spec, task, data, *, lr, batch_size, epochs,
     dtype = np.dtype(dtype)
     x, y = inputs(spec, data.x_train).astype(dtype), task.targets(data, dtype)
     x_test = inputs(spec, data.x_test)
-    params0 = reference.init_params(spec.sizes, seed, scheme=init, dtype=dtype)
+    params0 = reference.init_params(spec.sizes, seed, scheme=init, dtype=dtype,
+                                    input_shape=spec.input_shape, conv=spec.conv)
     order = reference.batch_order(len(x), batch_size, epochs, seed + 1)  # separate, seeded stream
     steps = -(-len(x) // batch_size)
     histories = {impl.name: History(impl.name, params=params0) for impl in impls}
