@@ -84,7 +84,8 @@ def train(args):
     plots.lines(out / "divergence.png", {n: s for n, s in series("divergence").items()
                                          if n != "reference"},
                 title=f"Parameter divergence from the NumPy reference\n{config}", xlabel="epoch",
-                ylabel="max |θ − θ_reference| over all weights and biases", log=True)
+                ylabel="max |θ − θ_reference| over all weights and biases", log=True,
+                empty="only the reference was trained: nothing to compare")
     written = [f"{task.metric}.png", "cost.png", "divergence.png"]
     if task is Autoencoder:
         shown = data.x_test[:10]

@@ -24,9 +24,9 @@ def _save(fig, path):
     return path
 
 
-def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None):
+def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None, empty="no data"):
     """One line per implementation: series = {name: (x, y)}; ``hline`` = (value, label) marks a
-    threshold such as a tolerance."""
+    threshold such as a tolerance; ``empty`` is written across the plot when there is no series."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=SIZE)
     styles = ["-", "--", ":", "-."]
@@ -44,8 +44,10 @@ def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None):
     ax.set_title(title, fontsize="medium")  # two lines of configuration must fit 800 pixels
     ax.xaxis.get_major_locator().set_params(integer=True)  # epochs and steps are whole numbers
     ax.grid(True, alpha=0.3)
-    if series or hline is not None:  # with --impl reference alone the divergence plot has no line
+    if series or hline is not None:
         ax.legend(fontsize="small", ncol=2)
+    else:  # e.g. the divergence plot of --impl reference alone
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", fontsize="large")
     return _save(fig, path)
 
 
