@@ -65,12 +65,12 @@ CONV_EQUATIONS = [
     ("Un-flatten", r"\frac{\partial C_x}{\partial a^c} = \operatorname{reshape}\big(\delta^{c+1} W^{c+1},\ "
      r"(m, C_c, H_c, W_c)\big)", ["BP-unflatten"], ["BP-delta"], ""),
     ("Un-pool",
-     r"\delta^l_{n,c,u,v} = g'(z^l_{n,c,u,v}) \cdot \begin{cases} \partial C_x / \partial a^l_{n,c,i,j} "
+     r"\frac{\partial C_x}{\partial g(z^l)_{n,c,u,v}} = \begin{cases} \partial C_x / \partial a^l_{n,c,i,j} "
      r"& \text{max: } (u,v) \text{ the first argmax of } P_{ij},\ 0 \text{ elsewhere} \\ "
      r"\frac{1}{r^2}\, \partial C_x / \partial a^l_{n,c,i,j} & \text{avg} \end{cases}",
      ["BP-unpool"], ["BP-delta"],
-     "At a tie the whole gradient goes to the first maximal element in row-major order, as torch "
-     "and JAX route it."),
+     "Then δ^l = ∂C_x/∂g(z^l) ⊙ g'(z^l). At a tie the whole gradient goes to the first maximal "
+     "element in row-major order, as torch and JAX route it."),
     ("BP2-conv: error to the layer below",
      r"\frac{\partial C_x}{\partial \tilde a^{l-1}_{n,c',u,v}} = \sum_{c,i,j} \delta^l_{n,c,i,j}\, "
      r"K^l_{c,c',\,u-si,\,v-sj}", ["BP2-conv"], ["BP-delta"],
