@@ -5,7 +5,7 @@ dtype. The derivative is what BP1 and BP2 multiply by (the ``sigma_prime(z)`` of
 ``network.py``, seed 004); softmax has no elementwise derivative, so it is only allowed as the output
 activation paired with the ``log_likelihood`` cost, where BP1 collapses to ``a - y`` (see costs.py).
 
-Conventions fixed by shared/design.md:
+Conventions fixed by docs/contract.md:
 - ``relu'(0) = 0``, written as a ``z > 0`` mask, as torch and ``jax.nn.relu`` do. Seed 002 writes
   ``g'(s) = 1 for s >= 0``; ``np.maximum`` would be differentiated as 0.5 at 0 by some autodiff systems.
 - ``sigmoid(±1000)`` is exactly 1 / 0 without a RuntimeWarning.

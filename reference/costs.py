@@ -1,7 +1,7 @@
 """Per-example costs C_x and the output error ∇_a C_x ⊙ g'(z^L) that starts BP1 (NumPy).
 
 ``cost(name, z, a, y)`` returns C_x for each row (shape ``(m,)``); the batch cost averages them
-(shared/design.md: C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²).
+(docs/contract.md: C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²).
 
 - ``quadratic``     C_x = ½‖a − y‖²                       any output activation but softmax
 - ``cross_entropy`` C_x = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]   sigmoid output only

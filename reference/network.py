@@ -2,7 +2,7 @@
 
 This is the oracle every other implementation is measured against. It follows Nielsen's
 ``network.py`` (seed 004) and the four equations of seeds 001 and 003, vectorised over a batch of
-examples held as rows (shared/design.md):
+examples held as rows (docs/contract.md):
 
     z^l = a^{l-1} W^l.T + b^l,     a^l = g_l(z^l),    a^0 = x
     BP1  δ^L = ∇_a C_x ⊙ g'(z^L)

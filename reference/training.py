@@ -2,7 +2,7 @@
 
 Every random number of the project comes from ``np.random.Generator(np.random.PCG64(seed))`` so that
 PyTorch and JAX can be handed exactly the same initial weights and the same batch order
-(shared/design.md, "Shared seeds and weights").
+(docs/contract.md, "Conventions").
 """
 
 from typing import NamedTuple

@@ -1,4 +1,4 @@
-"""Input checks for every public entry point of the reference (shared/design.md, "Bad input").
+"""Input checks for every public entry point of the reference (docs/contract.md, "Bad input").
 
 Each check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (wrong value or
 shape) with a message that starts with the argument's name, before any arithmetic runs. Nothing is

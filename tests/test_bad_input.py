@@ -1,4 +1,4 @@
-"""One test per bad input (design.md, "Bad input"), against every public entry point of every
+"""One test per bad input (docs/contract.md, "Bad input"), against every public entry point of every
 backend: a TypeError/ValueError whose message starts with the argument's name, raised before any
 arithmetic. The bad arguments are built in NumPy here and handed to each backend in its own array
 type (torch tensors, jax arrays), because the implementations themselves take no NumPy."""

@@ -1,4 +1,4 @@
-"""Input checks for the torch implementations (the bad-input policy of shared/design.md).
+"""Input checks for the torch implementations (the bad-input policy of docs/contract.md).
 
 Each raises TypeError/ValueError naming the argument before any arithmetic. Nothing is cast:
 dtype and device follow the inputs, and mixing dtypes or devices is an error.
