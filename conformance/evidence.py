@@ -11,9 +11,9 @@ import numpy as np
 from .tolerances import ZERO_FLOOR, tolerance
 
 # quantity family -> the check family whose tolerance applies to it
-FAMILY_CHECK = {"z": "forward", "a": "forward", "delta": "deltas", "dW": "grads", "db": "grads",
-                "loss": "loss", "losses": "trajectory", "final W": "trajectory",
-                "final b": "trajectory"}
+FAMILY_CHECK = {"z": "forward", "a": "forward", "delta": "deltas", "dK": "grads", "dW": "grads",
+                "db": "grads", "loss": "loss", "losses": "trajectory", "final K": "trajectory",
+                "final W": "trajectory", "final b": "trajectory"}
 
 
 @dataclass
@@ -44,15 +44,15 @@ class Evidence:
     def pairs(self, fam):
         """[(layer, got, want)] as float64 arrays, or None when the output has no such quantity
         in a usable form (missing, not a list of the right length, not numeric arrays)."""
-        kind = "train" if fam in ("losses", "final W", "final b") else "gradients"
+        kind = "train" if fam in ("losses", "final K", "final W", "final b") else "gradients"
         got, want = self.got.get(kind), self.want.get(kind)
         if got is None or want is None:
             return None
         try:
             if fam in ("loss", "losses"):
                 g, w = [np.asarray(getattr(got, fam), dtype=np.float64)], [np.asarray(getattr(want, fam))]
-            elif fam in ("dW", "db", "final W", "final b"):
-                i = 0 if fam[-1] == "W" else 1
+            elif fam[-1] in "KWb":  # dK, dW, db, final K, final W, final b
+                i = 1 if fam[-1] == "b" else 0
                 attr = "grads" if kind == "gradients" else "params"
                 g, w = [p[i] for p in getattr(got, attr)], [p[i] for p in getattr(want, attr)]
             else:
@@ -63,7 +63,15 @@ class Evidence:
         except (TypeError, ValueError, AttributeError, IndexError):
             return None
         first = 0 if fam == "a" else 1
-        return [(l, a.astype(np.float64), b) for l, (a, b) in enumerate(zip(g, w), start=first)]
+        pairs = [(l, a.astype(np.float64), b) for l, (a, b) in enumerate(zip(g, w), start=first)]
+        if fam[-1] in "KW":  # layers 1..c are conv blocks (K), the rest dense (W)
+            c = len(getattr(self.problem.spec, "conv", ()) or ())
+            pairs = [(l, a, b) for l, a, b in pairs if (l <= c) == (fam[-1] == "K")]
+        return pairs
+
+    def param(self, fam, layer):
+        """The parameter of ``layer`` that a gradient family belongs to: K or W for dK/dW, b for db."""
+        return self.problem.params[layer - 1][1 if fam[-1] == "b" else 0]
 
     def close(self, fam, got, want):
         """Within the family's tolerance, measured like compare.py (normwise, relative)."""

@@ -3,7 +3,7 @@
 c is fitted over all layers of a quantity family at once, c = Σ⟨g, r⟩ / Σ⟨r, r⟩, and accepted only if
 every layer then agrees with c·r to the check's own tolerance, ‖g − c·r‖ ≤ tol·‖c·r‖. With weight
 decay the data term alone is tried too (g − λW against r − λW, and the loss without its penalty):
-the classic "summed over the batch, + λW" scales only the data term.
+the classic "summed over the batch, + λW" scales only the data term (K of conv blocks likewise).
 
 c is read as the simplest product ±m^i · 2^j · n_L^k (i, j, k ∈ {−1, 0, 1}) equal to it, m the batch
 size and n_L the number of outputs; c itself is always printed, and a c that is no such product is
@@ -17,8 +17,8 @@ import numpy as np
 from .evidence import Diagnosis, verdict
 from .tolerances import ZERO_FLOOR
 
-EQUATION = {"delta": "δ (BP1, carried down by BP2)", "dW": "∂C/∂W (BP4)", "db": "∂C/∂b (BP3)",
-            "loss": "the loss C", "losses": "the per-step losses"}
+EQUATION = {"delta": "δ (BP1, carried down by BP2)", "dK": "∂C/∂K (BP4-conv)", "dW": "∂C/∂W (BP4)",
+            "db": "∂C/∂b (BP3)", "loss": "the loss C", "losses": "the per-step losses"}
 
 # factor -> (what it means, how to fix it)
 FACTORS = {
@@ -69,10 +69,10 @@ def _fit(ev, fam, data_term):
         return None
     lam, params = ev.problem.spec.weight_decay, ev.problem.params
     if data_term:
-        if lam == 0 or fam not in ("dW", "loss"):
+        if lam == 0 or fam not in ("dK", "dW", "loss"):
             return None
-        terms = ([lam * W for W, _ in params] if fam == "dW"
-                 else [np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))])
+        terms = ([np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))] if fam == "loss"
+                 else [lam * ev.param(fam, l) for l, _, _ in pairs])
         pairs = [(l, g - t, w - t) for (l, g, w), t in zip(pairs, terms)]
     c = sum(np.sum(g * w) for _, g, w in pairs) / max(sum(np.sum(w * w) for _, _, w in pairs), ZERO_FLOOR)
     if not np.isfinite(c) or not all(ev.close(fam, g, c * w) for _, g, w in pairs):

@@ -9,7 +9,7 @@ right except for the one line marked ``# BUG`` — read it next to reference/net
 
 import numpy as np
 
-from reference.activations import ACTIVATIONS
+from reference.activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from reference.costs import cost as per_example_cost
 from reference.costs import output_error
 from reference.network import Gradients
@@ -73,12 +73,12 @@ class Mutant:
         if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
             g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
         if bug == "missing_sigma_prime_bp1":
-            delta = output_error(spec.loss, zs[-1], activations[-1], y, np.ones_like)  # BUG
+            delta = output_error(spec.loss, activations[-1], y, np.ones_like)  # BUG
         elif bug == "sigma_prime_with_cross_entropy" and spec.loss == "cross_entropy":
             # BUG: the quadratic cost's (a − y) ⊙ σ'(z), where the cross-entropy cancels σ'
-            delta = output_error("quadratic", zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])
+            delta = output_error("quadratic", activations[-1], y, PRIME_FROM_OUTPUT[spec.output])
         else:
-            delta = output_error(spec.loss, zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])
+            delta = output_error(spec.loss, activations[-1], y, PRIME_FROM_OUTPUT[spec.output])
         n_L = spec.sizes[-1] if bug == "mean_over_outputs" else 1  # BUG if n_L: C_x / n_L
         delta = delta / n_L
         deltas = [delta]

@@ -59,18 +59,20 @@ class SelfConsistency:
 
 
 def small_problems(impl, count=3):
-    """Up to ``count`` supported catalogue problems with at least one hidden layer, at most MAX_PARAMS
-    parameters and no ReLU near its kink; one per cost, weight decay preferred (so the penalty is
-    differentiated too), then the fewest parameters."""
+    """Up to ``count`` supported catalogue problems with at least two layers, at most MAX_PARAMS
+    parameters, no ReLU near its kink and no max pooling; one per cost, weight decay preferred (so
+    the penalty is differentiated too), then the fewest parameters."""
     def size(p):
         return sum(W.size + b.size for W, b in p.params)
 
     def smooth(p):
-        zs = reference.feedforward(p.params, p.x, p.spec.activation, p.spec.output)[0]
+        if any(block.pool == "max" for block in getattr(p.spec, "conv", ()) or ()):
+            return False  # a near-tie in a pooling window would switch its maximum under θ ± 2hv
+        zs = reference.backprop(p.spec, p.params, p.x, p.y).zs
         return all(np.min(np.abs(z)) > KINK_MARGIN for l, z in enumerate(zs, 1)
                    if (p.spec.output if l == len(zs) else p.spec.activation) == "relu")
 
-    pool = sorted((p for p in CATALOGUE.values() if len(p.spec.sizes) >= 3 and size(p) <= MAX_PARAMS
+    pool = sorted((p for p in CATALOGUE.values() if len(p.params) >= 2 and size(p) <= MAX_PARAMS
                    and smooth(p) and supports(impl, p.spec)),
                   key=lambda p: (p.spec.weight_decay == 0, size(p)))
     chosen = {}

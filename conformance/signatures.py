@@ -58,8 +58,8 @@ def transposed(ev):
 def relu_kink(ev):
     """Differences only on units whose z is exactly 0: ReLU'(0) is not 0."""
     spec, zs = ev.problem.spec, ev.want["gradients"].zs
-    relu = [l for l in range(1, len(zs) + 1)
-            if (spec.output if l == len(zs) else spec.activation) == "relu"]
+    relu = [l for l in range(1, len(zs) + 1)  # dense layers (conv z^l are 4-D: not read here)
+            if (spec.output if l == len(zs) else spec.activation) == "relu" and zs[l - 1].ndim == 2]
     at_zero = {l: zs[l - 1] == 0 for l in relu}
     masks = {"delta": lambda l: at_zero[l], "db": lambda l: at_zero[l].any(axis=0),
              "dW": lambda l: at_zero[l].any(axis=0)[:, None]}
@@ -87,6 +87,8 @@ def relu_kink(ev):
 def _hypothesis(ev, bug, cause, fix):
     """The implementation returns what the mutant ``bug`` returns, in every quantity it returns."""
     p = ev.problem
+    if getattr(p.spec, "conv", ()):  # the mutants are dense networks
+        return None
     try:
         hyp = Mutant(bug).gradients(p.spec, p.params, p.x, p.y)
     except ValueError:  # the bug is impossible here (e.g. W where W.T is needed, non-square)
@@ -154,13 +156,13 @@ def decay_terms(ev):
     lam, params = ev.problem.spec.weight_decay, ev.problem.params
     if lam == 0:
         return None
-    term = {"dW": [lam * W for W, _ in params], "db": [lam * b for _, b in params],
-            "loss": [np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))]}
     found = []
-    for fam, terms in term.items():
+    for fam in ("dW", "db", "loss"):
         pairs = ev.pairs(fam) if ev.keys(fam) else None
         if not pairs or any(g.shape != w.shape for _, g, w in pairs):
             continue
+        terms = ([np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))] if fam == "loss"
+                 else [lam * ev.param(fam, l) for l, _, _ in pairs])
         diffs = [g - w for _, g, w in pairs]
         k = (sum(np.sum(d * t) for d, t in zip(diffs, terms))
              / max(sum(np.sum(t * t) for t in terms), ZERO_FLOOR))
@@ -178,7 +180,7 @@ def decay_terms(ev):
 
 def bias_only(ev):
     """∂C/∂b wrong while ∂C/∂W is right: BP3 alone."""
-    if not ev.keys("db") or ev.keys("dW", "delta"):
+    if not ev.keys("db") or ev.keys("dK", "dW", "delta"):
         return None
     return Diagnosis("bias_only", "only ∂C/∂b is wrong while ∂C/∂W (and δ, if returned) is right: BP3 "
                      "alone", "∂C/∂b^l = (1/m)Σ_x δ^l_x, shape (n_l,): the mean of δ^l over the batch "

@@ -15,7 +15,7 @@ from .multiples import FACTORS
 from .tolerances import ZERO_FLOOR
 
 # the families of the training check ("final " names a malformed parameter list) and a crash in train
-TRAIN = ("losses", "final W", "final b", "final ", "call train")
+TRAIN = ("losses", "final K", "final W", "final b", "final ", "call train")
 
 
 def _train_keys(ev):

@@ -90,6 +90,38 @@ def test_train_on_digits_tiny(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
+def test_cnn_on_digits_tiny(tmp_path):
+    """--conv feeds 1×8×8 images; the flattened size is computed (8×8 padded by 1, 3×3 kernel: 8×8,
+    pooled by 2: 4×4, times 4 channels = 64) and the accuracy comes from the conv forward pass."""
+    r = cli("train", "--conv", "4:3:1:1:max:2", "--sizes", "30-10", "--epochs", "2", "--impl", "reference",
+            "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1x8x8 c4k3p1max2 | 64-30-10" in r.stdout
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert train["config"]["sizes"] == [64, 30, 10]
+    assert train["histories"]["reference"]["epochs"][-1]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    for name in ("accuracy.png", "cost.png", "divergence.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
+def test_autoencoder_on_digits_tiny(tmp_path):
+    """y = x through 64-16-64: every implementation reconstructs alike, better than the best constant
+    image (the training mean, whose cost ½ mean‖x − x̄‖² is computed here from the data)."""
+    from conformance.cli.data import digits
+
+    r = cli("train", "--task", "autoencoder", "--epochs", "2", "--impl", "reference,torch.manual",
+            "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "64-16-64" in r.stdout and "test reconstruction cost" in r.stdout
+    history = json.loads((tmp_path / "train.json").read_text())["histories"]
+    ref, torch_manual = (history[n]["epochs"][-1]["reconstruction"] for n in ("reference", "torch.manual"))
+    assert abs(torch_manual - ref) <= 1e-10 * ref  # float64 ports agree to ~1e-15 (tolerances.py)
+    d = digits(0)
+    assert ref < 0.5 * np.mean(np.sum((d.x_test - d.x_train.mean(axis=0)) ** 2, axis=1))
+    for name in ("reconstruction.png", "cost.png", "divergence.png", "reconstructions.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
 def test_report_json_matches_schema_and_pngs_exist(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     r = cli("report", "--problems", "nielsen*", "--impl", "reference,torch.manual", "--out", tmp_path)
@@ -163,6 +195,23 @@ def test_check_a_shipped_mutant_by_module_path():
     (["check", "no_such_module:thing"], "target: cannot import module"),
     (["check", "conformance.mutants:nothing"], "has no attribute 'nothing'"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--task", "autoencoder", "--sizes", "64-16-10", "--epochs", "1"],
+     "--sizes: 64-16-10 does not fit digits: the input layer must be 64 and the output layer 64"),
+    (["train", "--task", "autoencoder", "--output", "identity"], "--output: the autoencoder's targets"),
+    (["train", "--conv", "4"], "--conv: block 0 '4': expected channels:kernel[:stride"),
+    (["train", "--conv", "4:3:1:1:max:2:7"], "--conv: block 0 '4:3:1:1:max:2:7': expected channels:kernel"),
+    (["train", "--conv", "4:3,8:x"], "--conv: block 1 '8:x': kernel must be an integer, got 'x'"),
+    (["train", "--conv", "4:3:0"], "--conv: block 0 '4:3:0': stride must be >= 1, got 0"),
+    (["train", "--conv", "4:3:1:-1"], "--conv: block 0 '4:3:1:-1': padding must be >= 0, got -1"),
+    (["train", "--conv", "4:3:1:1:maximum"],
+     "--conv: block 0 '4:3:1:1:maximum': pool must be none, max or avg"),
+    (["train", "--conv", "0:3"], "--conv: block 0 '0:3': channels must be >= 1, got 0"),
+    (["train", "--conv", "4:3,8:7", "--epochs", "1"],
+     "--conv: spec.conv[1]: kernel 7 is larger than the padded input"),
+    (["train", "--conv", "4:3:1:0:max:4", "--epochs", "1"],
+     "--conv: spec.conv[0]: pool_size 4 does not divide"),
+    (["train", "--conv", "4:3", "--sizes", "30-9", "--epochs", "1"],
+     "--sizes: 30-9 does not fit digits: with --conv it lists the dense layers after the flatten (144"),
 ])
 def test_bad_option_is_one_line_and_nonzero(args, message):
     r = cli(*args)
@@ -220,7 +269,7 @@ def test_missing_idx_file_is_named(tmp_path):
 def test_help_documents_every_option_with_its_default():
     r = cli("train", "--help")
     assert r.returncode == 0
-    for option in ("--dataset", "--sizes", "--activation", "--output", "--loss", "--lr",
+    for option in ("--dataset", "--task", "--sizes", "--conv", "--activation", "--output", "--loss", "--lr",
                    "--batch-size", "--epochs", "--weight-decay", "--init", "--seed", "--dtype",
                    "--impl", "--out"):
         assert option in r.stdout, option
