@@ -17,6 +17,8 @@ from .environment import configure
 class Reference:
     """The NumPy reference itself, already NumPy in and out."""
 
+    supports_conv = True  # every shipped port implements the conv extension
+
     def __init__(self, name="reference"):
         self.name = name
 
@@ -61,6 +63,8 @@ def _result(got, convert):
 class Torch:
     """torch_impl function pair; ``device`` is "cpu" or e.g. "cuda"."""
 
+    supports_conv = True  # every shipped port implements the conv extension
+
     def __init__(self, name, gradients, train, device="cpu"):
         import torch
 
@@ -89,6 +93,8 @@ class Torch:
 
 class Jax:
     """jax_impl function pair; float64 calls run inside ``jax.enable_x64(True)`` only."""
+
+    supports_conv = True  # every shipped port implements the conv extension
 
     def __init__(self, name, gradients, train, device=None):
         import jax

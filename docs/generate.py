@@ -23,7 +23,7 @@ COLUMNS = {
     "PyTorch manual": ["torch_impl/manual.py", "torch_impl/costs.py", "torch_impl/training.py",
                        "torch_impl/conv.py"],
     "JAX manual": ["jax_impl/manual.py", "jax_impl/costs.py", "jax_impl/training.py", "jax_impl/conv.py"],
-    "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py", "torch_impl/conv.py"],
+    "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py"],
     "JAX autodiff": ["jax_impl/autodiff.py", "jax_impl/training.py", "jax_impl/conv.py"],
 }
 AUTODIFF = ("PyTorch autograd", "JAX autodiff")

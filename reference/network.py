@@ -60,7 +60,7 @@ def feedforward(params, x, activation, output, *, conv=()):
 def batch_cost(spec, params, zs, activations, y):
     """C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²  (biases are not decayed; kernels K^l are, as W^l)."""
     lam = spec.weight_decay
-    data_cost = float(np.mean(cost(spec.loss, zs[-1], activations[-1], y)))  # BP-C
+    data_cost = float(cost(spec.loss, zs[-1], activations[-1], y).sum()) / len(y)  # BP-C (1/m) Σ_x C_x
     if lam:  # BP-C (no penalty work at all when λ = 0, the usual case)
         data_cost += 0.5 * lam * sum(float(np.vdot(W, W)) for W, _ in params)  # BP-C ‖W‖² = W·W
     return data_cost
