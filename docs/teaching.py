@@ -38,6 +38,7 @@ import generate  # noqa: E402  (the rosetta page's tag lookup: docs/generate.py)
 
 import conformance  # noqa: E402
 from conformance.cli.data import load_dataset  # noqa: E402
+from conformance.cli.tasks import Classify  # noqa: E402
 from conformance.cli.trainer import train_side_by_side  # noqa: E402
 from conformance.diagnose import run  # noqa: E402
 from conformance.selfcheck import self_consistency  # noqa: E402
@@ -79,7 +80,7 @@ for equation in generate.EQUATIONS:
 data = load_dataset("digits", seed=0)
 spec = conformance.Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic")
 impls = [conformance.load(name) for name in conformance.available_names()]
-histories = train_side_by_side(impls, spec, data, lr=3.0, batch_size=10, epochs=2, seed=0,
+histories = train_side_by_side(impls, spec, Classify, data, lr=3.0, batch_size=10, epochs=2, seed=0,
                                dtype="float64", init="scaled")
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))

@@ -83,7 +83,8 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
 
 def skip_lines(matrix, verbose=False):
     """Every skip with -v; otherwise one line per implementation for the problems its ``supports``
-    declined, naming the spec values that no supported problem has."""
+    declined, naming the spec values that none of the problems it accepted has (a fact about the
+    catalogue, not a guess at what ``supports`` tests)."""
     if verbose:
         return [f"skipped {s['impl']} / {s['problem']}: {s['reason']}" for s in matrix.skipped]
     lines, declined = [], {}
@@ -102,8 +103,10 @@ def skip_lines(matrix, verbose=False):
                 parts.append(f"{f} {', '.join(never)}")
         if any(s.weight_decay for s in specs) and not any(o.weight_decay for o in ok):
             parts.append("weight decay")
-        reason = f"does not support {'; '.join(parts)}" if parts else "supports(spec) declined them"
-        lines.append(f"{len(specs)} problems skipped: {impl} {reason} (-v lists them)")
+        if any(getattr(s, "conv", ()) for s in specs) and not any(getattr(o, "conv", ()) for o in ok):
+            parts.append("conv layers")
+        among = f"; none it accepted has {'; '.join(parts)}" if parts else ""
+        lines.append(f"{len(specs)} problems skipped: {impl} does not support them{among} (-v lists them)")
     return lines
 
 
