@@ -74,3 +74,13 @@ def test_outputs_that_are_not_arrays_fail_without_breaking_the_diagnosis():
     odd = Doctored(gradients=lambda g: SimpleNamespace(loss="1.0", grads=None))
     outcome = run(odd, PROBLEM, kinds=("gradients",))
     assert not outcome.passed and signatures(outcome) == ["unmatched"], outcome.lines()
+
+
+def test_constant_factors_are_named_from_m_2_and_n_L():
+    from conformance.multiples import describe
+
+    named = {c: describe(c, 10, 3, 2e-11)[0] for c in (10, 0.1, 2, 0.5, 3, 1 / 3, -1, 20, 3.7)}
+    assert named == {10: "c = 10 = m", 0.1: "c = 0.1 = 1/m", 2: "c = 2", 0.5: "c = 0.5 = 1/2",
+                     3: "c = 3 = n_L", 1 / 3: "c = 0.333333 = 1/n_L", -1: "c = -1", 20: "c = 20 = m · 2",
+                     3.7: "c = 3.7"}
+    assert "not one we recognise" in describe(3.7, 10, 3, 2e-11)[1]

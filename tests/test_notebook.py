@@ -1,6 +1,6 @@
 """docs/teaching.ipynb: in step with its readable source docs/teaching.py, and executed top to
 bottom, so it cannot rot. Needs the [notebook] extra (jupytext, nbclient, ipykernel), which CI
-installs (.ci/run); 43 s measured on a shared two-core machine, most of it training seven
+installs (.ci/run); 43–57 s measured on a shared two-core machine, most of it training seven
 implementations for two epochs on digits."""
 
 from pathlib import Path
