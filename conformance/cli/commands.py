@@ -10,7 +10,8 @@ from ..registry import available_names, load
 from ..tolerances import TOLERANCES
 from . import plots
 from .data import load_dataset
-from .report import FAMILIES, report_plots, run_matrix, skip_lines, summary_rows, write
+from .report import FAMILIES, report_plots, run_matrix, summary_rows, write
+from .skips import skip_lines
 from .tasks import TASKS, Autoencoder, Classify, network
 from .trainer import forward, inputs, train_side_by_side
 

@@ -1,8 +1,7 @@
 """Run the conformance matrix and write it down: a terminal table, report.json (schema in
 report_schema.json), report.md, and PNG plots. Shared by ``report`` and ``check``.
 
-Failures are listed per (check, quantity family) with their layers and diagnoses (diagnose.py);
-problems an implementation does not support are summarised in one line per implementation."""
+Failures are listed per (check, quantity family) with their layers and diagnoses (diagnose.py)."""
 
 import datetime
 import fnmatch
@@ -81,35 +80,6 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
     return matrix
 
 
-def skip_lines(matrix, verbose=False):
-    """Every skip with -v; otherwise one line per implementation for the problems its ``supports``
-    declined, naming the spec values that none of the problems it accepted has (a fact about the
-    catalogue, not a guess at what ``supports`` tests)."""
-    if verbose:
-        return [f"skipped {s['impl']} / {s['problem']}: {s['reason']}" for s in matrix.skipped]
-    lines, declined = [], {}
-    for s in matrix.skipped:
-        if s["problem"] in CATALOGUE:
-            declined.setdefault(s["impl"], []).append(CATALOGUE[s["problem"]].spec)
-        else:
-            lines.append(f"skipped {s['impl']}: {s['reason']}")
-    for impl, specs in declined.items():
-        ok = [CATALOGUE[o.problem].spec for o in matrix.outcomes if o.impl == impl]
-        parts = []
-        for f in ("activation", "output", "loss"):
-            supported = {getattr(o, f) for o in ok}
-            never = [v for v in dict.fromkeys(getattr(s, f) for s in specs) if v not in supported]
-            if never:
-                parts.append(f"{f} {', '.join(never)}")
-        if any(s.weight_decay for s in specs) and not any(o.weight_decay for o in ok):
-            parts.append("weight decay")
-        if any(getattr(s, "conv", ()) for s in specs) and not any(getattr(o, "conv", ()) for o in ok):
-            parts.append("conv layers")
-        among = f"; none it accepted has {'; '.join(parts)}" if parts else ""
-        lines.append(f"{len(specs)} problems skipped: {impl} does not support them{among} (-v lists them)")
-    return lines
-
-
 def summary_rows(matrix):
     """(impl, dtype) -> family -> (worst rel, tol, passed, count); 'structure'/'call' fold into 'grads'."""
     rows = {}
@@ -177,7 +147,8 @@ def to_markdown(matrix, report):
         lines += ["", "## Self-consistency", ""] + [f"- {name}: {v.line}"
                                                      for name, v in matrix.consistency.items()]
     if matrix.skipped:
-        lines += ["", "## Skipped", ""] + [f"- {line}" for line in skip_lines(matrix, verbose=True)]
+        lines += ["", "## Skipped", ""] + [f"- {s['impl']} / {s['problem']}: {s['reason']}"
+                                            for s in matrix.skipped]
     env = report["environment"]
     lines += ["", "## Environment", ""] + [f"- {k}: `{v}`" for k, v in env.items()]
     return "\n".join(lines) + "\n"
