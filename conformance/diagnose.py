@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import multiples, signatures, trajectory_signatures
+from . import conv_delta_signatures, conv_signatures, multiples, signatures, trajectory_signatures
 from .checks import _expected, check_gradients, check_training
 from .evidence import Evidence, unmatched
 
@@ -25,6 +25,10 @@ from .evidence import Evidence, unmatched
 # function in a signature module and its name here.
 SIGNATURES = (signatures.float32_sized, signatures.transposed, signatures.relu_kink,
               signatures.output_g_prime, signatures.w_not_transposed, signatures.decay_terms,
+              conv_signatures.kernel_flipped, conv_signatures.kernels_not_decayed,
+              conv_signatures.bias_averaged, conv_signatures.stride_ignored, conv_signatures.flatten_order,
+              conv_delta_signatures.padding_ignored, conv_delta_signatures.max_pool_to_every_element,
+              conv_delta_signatures.max_pool_last_maximum, conv_delta_signatures.avg_pool_undivided,
               multiples.constant_multiple, signatures.bias_only,
               trajectory_signatures.consequence, trajectory_signatures.step_scale,
               trajectory_signatures.stale_gradient, trajectory_signatures.loss_after_update,

@@ -9,6 +9,7 @@ times a parameter, or the output of a known-bad backprop (mutants.py) in every r
 """
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,7 +17,7 @@ from .evidence import Diagnosis, failing_pairs, verdict
 from .mutants import Mutant
 from .tolerances import ZERO_FLOOR, tolerance
 
-GRADIENT_FAMILIES = ("z", "a", "delta", "dW", "db", "loss")
+GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "db", "loss")
 
 
 def float32_sized(ev):
@@ -84,6 +85,23 @@ def relu_kink(ev):
                      tuple(ev.keys(*explained)))
 
 
+def reproduced(ev, signature, hyp, cause, fix):
+    """A diagnosis if ``hyp`` (what a known-bad backprop returns: a reference.Gradients) gets every
+    quantity the implementation returned right to the checks' tolerances; it explains the failing
+    ones. None if it gets any one wrong (then it is not this bug) or none was failing."""
+    alt = replace(ev, want={**ev.want, "gradients": hyp})
+    explained = []
+    for fam in GRADIENT_FAMILIES:
+        pairs = alt.pairs(fam)
+        if pairs is None:
+            continue
+        if not all(alt.close(fam, g, h) for _, g, h in pairs):
+            return None
+        if ev.keys(fam):
+            explained.append(fam)
+    return Diagnosis(signature, cause, fix, tuple(ev.keys(*explained))) if explained else None
+
+
 def _hypothesis(ev, bug, cause, fix):
     """The implementation returns what the mutant ``bug`` returns, in every quantity it returns."""
     p = ev.problem
@@ -93,24 +111,7 @@ def _hypothesis(ev, bug, cause, fix):
         hyp = Mutant(bug).gradients(p.spec, p.params, p.x, p.y)
     except ValueError:  # the bug is impossible here (e.g. W where W.T is needed, non-square)
         return None
-    explained = []
-    for fam in GRADIENT_FAMILIES:
-        pairs = ev.pairs(fam)
-        if fam == "loss":
-            hyp_arrays = [np.asarray(hyp.loss)]
-        else:
-            hyp_arrays = ([d for pair in hyp.grads for d in pair][fam == "db"::2] if fam in ("dW", "db")
-                          else getattr(hyp, {"z": "zs", "a": "activations", "delta": "deltas"}[fam]))
-        if pairs is None:
-            continue
-        matches = all(ev.close(fam, g, h) for (_, g, _), h in zip(pairs, hyp_arrays))
-        if ev.keys(fam) and matches:
-            explained.append(fam)
-        elif not matches:
-            return None  # a quantity the hypothesis gets wrong: not this bug
-    if not explained:
-        return None
-    return Diagnosis(bug, cause, fix, tuple(ev.keys(*explained)))
+    return reproduced(ev, bug, hyp, cause, fix)
 
 
 def output_g_prime(ev):
@@ -179,9 +180,13 @@ def decay_terms(ev):
 
 
 def bias_only(ev):
-    """∂C/∂b wrong while ∂C/∂W is right: BP3 alone."""
+    """∂C/∂b wrong while ∂C/∂W (∂C/∂K) is right: BP3 alone (BP3-conv for a conv block's bias)."""
     if not ev.keys("db") or ev.keys("dK", "dW", "delta"):
         return None
+    c = len(getattr(ev.problem.spec, "conv", ()) or ())
+    fix = "∂C/∂b^l = (1/m)Σ_x δ^l_x, shape (n_l,): the mean of δ^l over the batch axis (axis 0), no decay"
+    if any(r.layer is not None and r.layer <= c for k in ev.keys("db") for r in ev.failing[k]):
+        fix += ("; a conv block's bias is shared by all its positions: ∂C/∂b^l[c] = (1/m)Σ_x Σ_{i,j} "
+                "δ^l_x[c,i,j] (BP3-conv), shape (C_l,)")
     return Diagnosis("bias_only", "only ∂C/∂b is wrong while ∂C/∂W (and δ, if returned) is right: BP3 "
-                     "alone", "∂C/∂b^l = (1/m)Σ_x δ^l_x, shape (n_l,): the mean of δ^l over the batch "
-                     "axis (axis 0), no decay", tuple(ev.keys("db")), verdict(ev, ["db"]))
+                     "alone", fix, tuple(ev.keys("db")), verdict(ev, ["db"]))
