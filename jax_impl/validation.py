@@ -111,10 +111,14 @@ def layer_shapes(input_shape, conv):
 
 def check_conv(spec, sizes):
     """The conv blocks as a tuple of Blocks (() for an MLP), checked against input_shape and sizes[0]."""
-    conv = tuple(getattr(spec, "conv", ()) or ())
+    conv, shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
+    if not isinstance(conv, (tuple, list)):
+        raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(conv).__name__}")
     if not conv:
+        if shape is not None:
+            raise ValueError(f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
+                             "takes x of shape (m, sizes[0])")
         return ()
-    shape = getattr(spec, "input_shape", None)
     if not (isinstance(shape, (tuple, list)) and len(shape) == 3 and all(map(positive_int, shape))):
         raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
                          f"integers, got {shape!r}")

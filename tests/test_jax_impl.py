@@ -1,6 +1,6 @@
 """JAX-specific checks. The ports against the reference are in the conformance matrix; here:
-manual vs autodiff deltas (dense and conv), the max-pool tie, scan vs step-by-step training, conv
-validation, no x64 leak, the copy test, GPU."""
+manual vs autodiff deltas (dense and conv), the max-pool tie, scan vs step-by-step training, no x64
+leak, the copy test, GPU. Bad conv input is in tests/test_bad_input.py with every backend's."""
 
 from types import SimpleNamespace
 
@@ -136,35 +136,6 @@ def test_conv_scan_and_step_by_step_agree():
         np.testing.assert_allclose(scan.losses, steps.losses, rtol=TRAJECTORY_TOL)
         for (K1, b1), (K2, b2) in zip(scan.params, steps.params):
             assert rel(K1, K2) <= TRAJECTORY_TOL and rel(b1, b2) <= TRAJECTORY_TOL
-
-
-BAD_CONV = {  # id -> (spec changes, x shape, first K's shape, message regex)
-    "kernel-too-large": (dict(conv=(block(4, 5),), input_shape=(1, 3, 3)), None, None,
-                         r"^spec\.conv\[0\]: kernel 5 is larger than the padded input"),
-    "pool-does-not-divide": (dict(conv=(block(4, 2, 1, 0, "max"),)), None, None,
-                             r"^spec\.conv\[0\]: pool_size 2 does not divide"),
-    "sizes0-wrong": (dict(sizes=(10, 3)), None, None,
-                     r"^spec\.sizes: sizes\[0\]=10 does not equal the flattened size 16"),
-    "x-3d": ({}, (2, 4, 4), None, r"^x: expected a 4-D array"),
-    "K-wrong-shape": ({}, None, (4, 1, 2, 2), r"^params\[0\]\.K \(layer 1\): expected shape \(4, 1, 3, 3\)"),
-    "pool-unknown": (dict(conv=(block(4, 3, 1, 1, "min"),)), None, None, r"^spec\.conv\[0\]\.pool: "),
-    "stride-zero": (dict(conv=(block(4, 3, 0, 1, "max"),)), None, None, r"^spec\.conv\[0\]\.stride: "),
-    "no-input-shape": (dict(input_shape=None), None, None, r"^spec\.input_shape: "),
-}
-
-
-@pytest.mark.parametrize("case", list(BAD_CONV))
-def test_bad_conv_input_is_refused_before_jit(case):
-    """Validation in Python: 1×4×4 input, one block 4×3×3 padding 1 with max pooling -> 4·2·2 = 16."""
-    changes, x_shape, K_shape, message = BAD_CONV[case]
-    fields = dict(sizes=(16, 3), activation="tanh", output="sigmoid", loss="cross_entropy",
-                  weight_decay=0.0, input_shape=(1, 4, 4), conv=(block(4, 3, 1, 1, "max"),))
-    spec = conv_spec(**{**fields, **changes})
-    params = [(jnp.zeros(K_shape or (4, 1, 3, 3)), jnp.zeros(4)), (jnp.zeros((3, 16)), jnp.zeros(3))]
-    x, y = jnp.zeros(x_shape or (2, 1, 4, 4)), jnp.zeros((2, 3))
-    for run in (manual.backprop, autodiff.backprop):
-        with pytest.raises((ValueError, TypeError), match=message):
-            run(spec, params, x, y)
 
 
 def test_no_x64_leak_around_a_float64_run():
