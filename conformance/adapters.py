@@ -17,6 +17,8 @@ from .environment import configure
 class Reference:
     """The NumPy reference itself, already NumPy in and out."""
 
+    supports_conv = True  # every shipped port implements the conv extension
+
     def __init__(self, name="reference"):
         self.name = name
 
@@ -25,6 +27,22 @@ class Reference:
 
     def train(self, spec, params, x, y, *, lr, batches):
         return reference.train(spec, params, x, y, lr=lr, batches=batches)
+
+
+def _indices(batch, convert, int_dtype):
+    """Integer indices become the framework's index type (when every value fits it); anything else
+    is handed over in its own dtype, so the implementation's own validation refuses it with the
+    reference's message: float indices such as [0.5, 1.0] must fail, never become [0, 1]."""
+    try:
+        idx = np.asarray(batch)  # a list of ints is an index array too, as for the reference
+    except ValueError:  # ragged: let the implementation name it
+        return batch
+    if np.issubdtype(idx.dtype, np.integer):
+        info = np.iinfo(int_dtype)
+        if idx.size and (idx.min() < info.min or idx.max() > info.max):
+            return idx  # a cast would wrap around; the implementation's range check refuses it
+        return convert(idx.astype(int_dtype))
+    return convert(idx)
 
 
 def _to_numpy_list(values, convert):
@@ -44,6 +62,8 @@ def _result(got, convert):
 
 class Torch:
     """torch_impl function pair; ``device`` is "cpu" or e.g. "cuda"."""
+
+    supports_conv = True  # every shipped port implements the conv extension
 
     def __init__(self, name, gradients, train, device="cpu"):
         import torch
@@ -66,13 +86,15 @@ class Torch:
         return _result(self._gradients(spec, *self._args(params, x, y)), self._out)
 
     def train(self, spec, params, x, y, *, lr, batches):
-        batches = [self._in(np.asarray(i, dtype=np.int64)) for i in batches]
+        batches = [_indices(i, self._in, np.int64) for i in batches]
         return _result(self._train(spec, *self._args(params, x, y), lr=lr, batches=batches),
                        self._out)
 
 
 class Jax:
     """jax_impl function pair; float64 calls run inside ``jax.enable_x64(True)`` only."""
+
+    supports_conv = True  # every shipped port implements the conv extension
 
     def __init__(self, name, gradients, train, device=None):
         import jax
@@ -93,6 +115,6 @@ class Jax:
         return self._run(self._gradients, spec, params, x, y)
 
     def train(self, spec, params, x, y, *, lr, batches):
-        idx = [np.asarray(i, dtype=np.int32) for i in batches]
-        return self._run(self._train, spec, params, x, y, lr=lr,
-                         batches=[self._jax.device_put(i) for i in idx])
+        with self._jax.enable_x64(True):  # so float64 indices reach the port as float64, to be refused
+            idx = [_indices(i, self._jax.device_put, np.int32) for i in batches]
+        return self._run(self._train, spec, params, x, y, lr=lr, batches=idx)

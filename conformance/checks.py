@@ -155,6 +155,11 @@ def _compare_steps(ctx, losses, want_losses):
 
 
 def supports(impl, spec):
-    """An implementation may declare ``supports(spec) -> bool``; by default it supports everything."""
+    """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
+    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` gets them, so
+    one written before the conv extension (whose ``supports`` never looked at ``spec.conv``) is
+    still checked on exactly the problems it was written for."""
+    if getattr(spec, "conv", ()) and not getattr(impl, "supports_conv", False):
+        return False
     fn = getattr(impl, "supports", None)
     return True if fn is None else bool(fn(spec))

@@ -54,6 +54,8 @@ def _to_every_element(nabla_a, size):
 class ConvMutant:
     """A conv backprop with at most one bug (``bug=None`` is correct: the meta-test's control)."""
 
+    supports_conv = True
+
     def __init__(self, bug=None):
         if bug is not None and bug not in BUGS:
             raise ValueError(f"bug: unknown conv mutant {bug!r}; expected one of {list(BUGS)}")

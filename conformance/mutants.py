@@ -9,7 +9,7 @@ right except for the one line marked ``# BUG`` — read it next to reference/net
 
 import numpy as np
 
-from reference.activations import ACTIVATIONS
+from reference.activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from reference.costs import cost as per_example_cost
 from reference.costs import output_error
 from reference.network import Gradients
@@ -31,6 +31,18 @@ BUGS = {
                            "z[layer"),
     "quadratic_half_dropped": ("quadratic cost ‖a − y‖² without the ½", "loss", "loss"),
     "stale_gradient": ("each step applies the previous batch's gradient", "trajectory", "losses"),
+    "summed_not_averaged": ("BP3 and BP4 summed over the batch: the 1/m forgotten", "grads", "dW[layer"),
+    "dW_transposed": ("BP4 as (a^{l-1}).T δ^l: the weight gradient transposed", "grads", "dW[layer"),
+    "sigma_prime_with_cross_entropy": ("BP1 keeps σ'(z^L) where the cross-entropy cancels it", "deltas",
+                                       "delta[layer"),
+    "decay_sign": ("BP4 with − λW: the decay term's sign flipped", "grads", "dW[layer"),
+    "decay_missing_from_loss": ("the loss without (λ/2)Σ‖W‖² while BP4 keeps λW", "loss", "loss"),
+    "mean_over_outputs": ("cost and BP1 averaged over the n_L outputs: a consistent other convention",
+                          "loss", "loss"),
+    "loss_after_update": ("each step records the loss after its update, not before", "trajectory",
+                          "losses"),
+    "drops_last_batch": ("the training loop stops one batch early (an off-by-one)", "structure",
+                         "losses"),
 }
 
 
@@ -61,23 +73,31 @@ class Mutant:
         if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
             g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
         if bug == "missing_sigma_prime_bp1":
-            delta = output_error(spec.loss, zs[-1], activations[-1], y, np.ones_like)  # BUG
+            delta = output_error(spec.loss, activations[-1], y, np.ones_like)  # BUG
+        elif bug == "sigma_prime_with_cross_entropy" and spec.loss == "cross_entropy":
+            # BUG: the quadratic cost's (a − y) ⊙ σ'(z), where the cross-entropy cancels σ'
+            delta = output_error("quadratic", activations[-1], y, PRIME_FROM_OUTPUT[spec.output])
         else:
-            delta = output_error(spec.loss, zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])
+            delta = output_error(spec.loss, activations[-1], y, PRIME_FROM_OUTPUT[spec.output])
+        n_L = spec.sizes[-1] if bug == "mean_over_outputs" else 1  # BUG if n_L: C_x / n_L
+        delta = delta / n_L
         deltas = [delta]
         for l in range(L - 1, 0, -1):
             W_next = params[l][0].T if bug == "bp2_w_not_transposed" else params[l][0]  # BUG if .T
             deltas.insert(0, (deltas[0] @ W_next) * g_prime(zs[l - 1]))
-        grads = []
+        grads, lam = [], spec.weight_decay
+        n = 1 if bug == "summed_not_averaged" else m  # BUG if 1
         for (W, b), d, a_prev in zip(params, deltas, activations):
-            db = d.sum(axis=0) if bug == "bias_summed" else d.sum(axis=0) / m  # BUG if not / m
+            db = d.sum(axis=0) if bug == "bias_summed" else d.sum(axis=0) / n  # BUG if not / m
             if bug == "decay_on_biases":
-                db = db + spec.weight_decay * b  # BUG
-            grads.append(((d.T @ a_prev) / m + spec.weight_decay * W, db))
-        C_x = per_example_cost(spec.loss, zs[-1], activations[-1], y)
+                db = db + lam * b  # BUG
+            dW = (d.T @ a_prev) / n + (-lam if bug == "decay_sign" else lam) * W  # BUG if − λW
+            grads.append((dW.T if bug == "dW_transposed" else dW, db))  # BUG if .T
+        C_x = per_example_cost(spec.loss, zs[-1], activations[-1], y) / n_L
         if bug == "quadratic_half_dropped" and spec.loss == "quadratic":
             C_x = 2 * C_x  # BUG: ‖a − y‖² instead of ½‖a − y‖²
-        loss = float(np.mean(C_x) + 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params))
+        penalty = 0.0 if bug == "decay_missing_from_loss" else 0.5 * lam  # BUG if 0
+        loss = float(np.mean(C_x) + penalty * sum(np.sum(W * W) for W, _ in params))
         back = lambda arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
         return Gradients(loss, [tuple(back(p)) for p in grads], back(zs), back(activations),
                          back(deltas))
@@ -88,13 +108,15 @@ class Mutant:
         lr, batches = check_lr(lr), check_batches(batches, x.shape[0])
         sign = 1 if self.bug == "update_sign" else -1  # BUG if +1
         losses, previous = [], None
-        for idx in batches:
+        for idx in batches[:-1] if self.bug == "drops_last_batch" else batches:  # BUG if [:-1]
             result = self._backprop(spec, params, x[idx], y[idx])
-            losses.append(result.loss)
             grads = result.grads
             if self.bug == "stale_gradient":
                 grads, previous = (previous or grads), grads  # BUG: last step's gradient
-            params = [(W + sign * lr * dW, b + sign * lr * db) for (W, b), (dW, db) in zip(params, grads)]
+            new = [(W + sign * lr * dW, b + sign * lr * db) for (W, b), (dW, db) in zip(params, grads)]
+            after = self.bug == "loss_after_update"  # BUG if True: the cost at the updated parameters
+            losses.append(self._backprop(spec, new, x[idx], y[idx]).loss if after else result.loss)
+            params = new
         return Trajectory(losses, params)
 
 

@@ -1,5 +1,5 @@
 """The network specification every implementation receives: dense layers, optionally after a stack of
-convolutional blocks (seed 003's extension)."""
+convolutional blocks (seed 003's extension; docs/contract.md, the harness contract)."""
 
 from dataclasses import dataclass
 

@@ -49,6 +49,7 @@ def load_target(target):
         raise ValueError(f"target: {target!r} has no callable {' or '.join(missing)}; the harness "
                          "needs gradients(spec, params, x, y) and train(spec, params, x, y, *, lr, batches)")
     if getattr(obj, "name", None) is None:
-        fields = {f: getattr(obj, f) for f in ("gradients", "train", "supports") if hasattr(obj, f)}
+        fields = {f: getattr(obj, f) for f in ("gradients", "train", "supports", "supports_conv")
+                  if hasattr(obj, f)}
         obj = SimpleNamespace(name=target, **fields)
     return obj

@@ -5,22 +5,29 @@ dtype. The derivative is what BP1 and BP2 multiply by (the ``sigma_prime(z)`` of
 ``network.py``, seed 004); softmax has no elementwise derivative, so it is only allowed as the output
 activation paired with the ``log_likelihood`` cost, where BP1 collapses to ``a - y`` (see costs.py).
 
-Conventions fixed by shared/design.md:
+Conventions fixed by docs/contract.md:
 - ``relu'(0) = 0``, written as a ``z > 0`` mask, as torch and ``jax.nn.relu`` do. Seed 002 writes
   ``g'(s) = 1 for s >= 0``; ``np.maximum`` would be differentiated as 0.5 at 0 by some autodiff systems.
-- ``sigmoid`` never overflows: ``exp`` only ever sees ``-|z|``, so ``sigmoid(±1000)`` is exactly 1 / 0
-  without a RuntimeWarning.
+- ``sigmoid(±1000)`` is exactly 1 / 0 without a RuntimeWarning.
+
+Speed (issue 15): BP1 and BP2 need g'(z^l) at the z^l whose a^l = g(z^l) the forward pass already
+holds, and for every hidden activation g' is a function of a alone (σ' = a(1 − a), tanh' = 1 − a²,
+relu' = [a > 0], identity' = 1). ``PRIME_FROM_OUTPUT`` gives those, so the backward pass reads g'
+from the cached a^l instead of evaluating σ a second time. ``ACTIVATIONS``' g'(z) stays for the
+places that only have z (a pooled conv block, where a^l is not g(z^l)).
 """
 
 import numpy as np
 
 
 def sigmoid(z):
-    """σ(z) = 1 / (1 + e^{-z}), evaluated through e^{-|z|} ∈ (0, 1] so that nothing overflows:
-    for z < 0, σ(z) = e^{z} / (1 + e^{z}) = e · σ(|z|)."""
-    e = np.exp(-np.abs(z))
-    s = 1 / (1 + e)  # σ(|z|)
-    return np.where(z >= 0, s, e * s)
+    """σ(z) = 1 / (1 + e^{-z}). For z < -709, e^{-z} overflows to inf and 1 / (1 + inf) = 0 is the
+    correctly rounded σ(z), so that overflow is expected and silenced; four ufunc passes on one
+    buffer, because at mini-batch 10 the per-call overhead is what costs."""
+    with np.errstate(over="ignore"):
+        e = np.exp(-z)  # e^{-z}, inf for z < -709
+    e += 1
+    return np.reciprocal(e, out=e)
 
 
 def sigmoid_prime(z):
@@ -56,6 +63,21 @@ def identity_prime(z):
     return np.ones_like(z)
 
 
+def sigmoid_prime_from_output(a):
+    """σ'(z) = σ(z)(1 − σ(z)) = a(1 − a), from a = σ(z) (seed 000's f(u)(1 − f(u)))."""
+    return a * (1 - a)
+
+
+def tanh_prime_from_output(a):
+    """tanh'(z) = 1 − tanh²(z) = 1 − a²."""
+    return 1 - a * a
+
+
+def relu_prime_from_output(a):
+    """[z > 0] = [a > 0], since a = max(z, 0) is positive exactly where z is: relu'(0) = 0 still."""
+    return (a > 0).astype(a.dtype)
+
+
 def softmax(z):
     """Row-wise softmax of z (m, n): exp(z − max z) / Σ exp(z − max z), finite for any finite z."""
     e = np.exp(z - z.max(axis=1, keepdims=True))
@@ -71,3 +93,11 @@ ACTIVATIONS = {
     "softmax": (softmax, None),
 }
 HIDDEN_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+# name -> g' written as a function of the output a = g(z) (softmax: see costs.py, as above).
+PRIME_FROM_OUTPUT = {
+    "sigmoid": sigmoid_prime_from_output,
+    "tanh": tanh_prime_from_output,
+    "relu": relu_prime_from_output,
+    "identity": np.ones_like,
+    "softmax": None,
+}

@@ -136,11 +136,13 @@ def backward(conv, params, zs, activations, nabla_a, activation, lam):
     deltas, grads = [None] * c, [None] * c
     for l in range(c, 0, -1):
         block, (K, _), z, a_prev = conv[l - 1], params[l - 1], zs[l - 1], activations[l - 1]
+        k, s, p = K.shape[-1], block.stride, block.padding
         delta = unpool(nabla_a, g(z), block.pool, block.pool_size) * g_prime(z)  # (m, C_l, H_l, W_l)
-        patches = windows(a_prev, K.shape[-1], block.stride, block.padding)  # (m, C_{l-1}, H_l, W_l, k, k)
-        nabla_b = delta.sum(axis=(0, 2, 3)) / m  # BP3-conv (C_l,)
-        nabla_K = np.einsum("ndij,ncijpq->dcpq", delta, patches, optimize=True) / m + lam * K  # BP4-conv
+        patches = windows(a_prev, k, s, p)  # (m, C_{l-1}, H_l, W_l, k, k)
+        nabla_b = delta.sum(axis=(0, 2, 3)) / m  # BP3-conv (C_l,): summed over the shared positions
+        nabla_K = np.einsum("ndij,ncijpq->dcpq", delta, patches, optimize=True) / m  # BP4-conv, like K^l
+        nabla_K = nabla_K + lam * K  # BP4-conv: every kernel is decayed, as every W
         deltas[l - 1], grads[l - 1] = delta, (nabla_K, nabla_b)
-        if l > 1:
-            nabla_a = correlate_transpose(delta, K, block.stride, block.padding, a_prev.shape)
+        if l > 1:  # ∂C_x/∂a^{l-1} for the block below (correlate_transpose: the BP2-conv lines)
+            nabla_a = correlate_transpose(delta, K, s, p, a_prev.shape)
     return deltas, grads

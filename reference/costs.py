@@ -1,7 +1,7 @@
 """Per-example costs C_x and the output error ∇_a C_x ⊙ g'(z^L) that starts BP1 (NumPy).
 
 ``cost(name, z, a, y)`` returns C_x for each row (shape ``(m,)``); the batch cost averages them
-(shared/design.md: C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²).
+(docs/contract.md: C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²).
 
 - ``quadratic``     C_x = ½‖a − y‖²                       any output activation but softmax
 - ``cross_entropy`` C_x = −Σ_j [y_j ln a_j + (1 − y_j) ln(1 − a_j)]   sigmoid output only
@@ -37,8 +37,9 @@ def cost(name, z, a, y):
     raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
 
 
-def output_error(name, z, a, y, g_prime):
-    """δ^L = ∇_a C_x ⊙ g'(z^L) (BP1), per example, shape (m, n_L).
+def output_error(name, a, y, g_prime):
+    """δ^L = ∇_a C_x ⊙ g'(z^L) (BP1), per example, shape (m, n_L); ``g_prime`` gives g'(z^L) from the
+    output a = g(z^L) (activations.PRIME_FROM_OUTPUT), so σ is not evaluated again.
 
     For sigmoid + cross_entropy and softmax + log_likelihood the σ' (or softmax Jacobian) cancels
     against ∇_a C_x and δ^L = a − y exactly (Nielsen ch. 3; seed 004), so it is written that way.
@@ -46,4 +47,4 @@ def output_error(name, z, a, y, g_prime):
     if name not in PAIRINGS:
         raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
     nabla_a = a - y  # BP-out ∇_a C_x for ½‖a − y‖²; for the log costs ∇_a C_x ⊙ g' cancels to a − y
-    return nabla_a * g_prime(z) if name == "quadratic" else nabla_a  # BP-out
+    return nabla_a * g_prime(a) if name == "quadratic" else nabla_a  # BP-out g'(z^L) read from a^L

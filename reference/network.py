@@ -2,7 +2,7 @@
 
 This is the oracle every other implementation is measured against. It follows Nielsen's
 ``network.py`` (seed 004) and the four equations of seeds 001 and 003, vectorised over a batch of
-examples held as rows (shared/design.md):
+examples held as rows (docs/contract.md):
 
     z^l = a^{l-1} W^l.T + b^l,     a^l = g_l(z^l),    a^0 = x
     BP1  δ^L = ∇_a C_x ⊙ g'(z^L)
@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from .conv import backward as conv_backward
 from .conv import conv_stack
 from .conv import forward as conv_forward
@@ -59,9 +59,11 @@ def feedforward(params, x, activation, output, *, conv=()):
 
 def batch_cost(spec, params, zs, activations, y):
     """C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²  (biases are not decayed; kernels K^l are, as W^l)."""
-    data_cost = np.mean(cost(spec.loss, zs[-1], activations[-1], y))  # BP-C
-    penalty = 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params)  # BP-C
-    return float(data_cost + penalty)
+    lam = spec.weight_decay
+    data_cost = float(cost(spec.loss, zs[-1], activations[-1], y).sum()) / len(y)  # BP-C (1/m) Σ_x C_x
+    if lam:  # BP-C (no penalty work at all when λ = 0, the usual case)
+        data_cost += 0.5 * lam * sum(float(np.vdot(W, W)) for W, _ in params)  # BP-C ‖W‖² = W·W
+    return data_cost
 
 
 def backprop(spec, params, x, y):
@@ -77,14 +79,14 @@ def backprop_unchecked(spec, params, x, y):
     m, L, c = x.shape[0], len(params), len(conv)
 
     zs, activations = feedforward(params, x, activation, output, conv=conv)
-    g_prime = ACTIVATIONS[activation][1]
+    g_prime = PRIME_FROM_OUTPUT[activation]  # g'(z^l) from the cached a^l = g(z^l): σ once per layer
 
     deltas = [None] * L
-    delta = output_error(loss, zs[-1], activations[-1], y, ACTIVATIONS[output][1])  # BP1 (m, n_L)
+    delta = output_error(loss, activations[-1], y, PRIME_FROM_OUTPUT[output])  # BP1 (m, n_L)
     deltas[L - 1] = delta
     for l in range(L - 1, c, -1):  # dense layers L-1 .. c+1; list index l-1 holds layer l
         W_next = params[l][0]  # W^{l+1}: (n_{l+1}, n_l)
-        delta = (delta @ W_next) * g_prime(zs[l - 1])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
+        delta = (delta @ W_next) * g_prime(activations[l])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
         deltas[l - 1] = delta
 
     grads = []
@@ -94,7 +96,9 @@ def backprop_unchecked(spec, params, x, y):
     for l in range(c + 1, L + 1):
         delta, a_prev, W = deltas[l - 1], activations[l - 1].reshape(m, -1), params[l - 1][0]
         nabla_b = delta.sum(axis=0) / m  # BP3 (n_l,)
-        nabla_w = (delta.T @ a_prev) / m + lam * W  # BP4 (n_l, n_{l-1}) = (n_l, m) @ (m, n_{l-1})
+        nabla_w = (delta.T / m) @ a_prev  # BP4 (n_l, n_{l-1}) = (n_l, m) @ (m, n_{l-1}); 1/m on the small δ
+        if lam:  # BP4 + λ W^l (skipped when λ = 0: no work for a term that is zero)
+            nabla_w += lam * W  # BP4
         grads.append((nabla_w, nabla_b))
 
     return Gradients(batch_cost(spec, params, zs, activations, y), grads, zs, activations, deltas)

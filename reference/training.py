@@ -2,9 +2,10 @@
 
 Every random number of the project comes from ``np.random.Generator(np.random.PCG64(seed))`` so that
 PyTorch and JAX can be handed exactly the same initial weights and the same batch order
-(shared/design.md, "Shared seeds and weights").
+(docs/contract.md, "Conventions").
 """
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -81,7 +82,7 @@ def train(spec, params, x, y, *, lr, batches):
     losses = []
     for step, idx in enumerate(batches):
         result = backprop_unchecked(spec, params, x[idx], y[idx])
-        if not np.isfinite(result.loss):  # never hand back NaN/Inf parameters quietly
+        if not math.isfinite(result.loss):  # never hand back NaN/Inf parameters quietly
             raise FloatingPointError(f"train: the cost is {result.loss} at step {step}; training "
                                      f"diverged, the learning rate lr={lr} is too large")
         losses.append(result.loss)

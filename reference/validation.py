@@ -1,4 +1,4 @@
-"""Input checks for every public entry point of the reference (shared/design.md, "Bad input").
+"""Input checks for every public entry point of the reference (docs/contract.md, "Bad input").
 
 Each check raises ``TypeError`` (wrong kind of object or dtype) or ``ValueError`` (wrong value or
 shape) with a message that starts with the argument's name, before any arithmetic runs. Nothing is
@@ -175,10 +175,12 @@ def check_batches(batches, m):
                              f"{idx.shape}")
         if not np.issubdtype(idx.dtype, np.integer):
             raise TypeError(f"batches[{k}]: expected integer indices, got dtype {idx.dtype}")
-        if idx.min() < 0 or idx.max() >= m:
-            raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples, got "
-                             f"[{idx.min()}, {idx.max()}]")
         checked.append(idx)
+    every = np.concatenate(checked)  # one range check for the whole order (hundreds of batches)
+    if every.min() < 0 or every.max() >= m:
+        k = next(k for k, idx in enumerate(checked) if idx.min() < 0 or idx.max() >= m)
+        raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples, got "
+                         f"[{checked[k].min()}, {checked[k].max()}]")
     return checked
 
 

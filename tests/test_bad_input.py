@@ -1,4 +1,4 @@
-"""One test per bad input (design.md, "Bad input"), against every public entry point of every
+"""One test per bad input (docs/contract.md, "Bad input"), against every public entry point of every
 backend: a TypeError/ValueError whose message starts with the argument's name, raised before any
 arithmetic. The bad arguments are built in NumPy here and handed to each backend in its own array
 type (torch tensors, jax arrays), because the implementations themselves take no NumPy."""
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import Conv, Spec, make_problem
+from conformance import NAMES, Conv, Spec, Unavailable, load, make_problem
 from conformance.environment import available
 
 GOOD = make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 0, m=5)
@@ -250,3 +250,29 @@ def test_jax_float64_without_x64_is_refused():
 
     with pytest.raises(TypeError, match=r"^params\[0\]\.W \(layer 1\): float64 input while JAX's x64"):
         jax_impl.manual.backprop(GOOD.spec, GOOD.params, GOOD.x, GOOD.y)
+
+
+# Bad batch indices through the harness objects: the adapters convert integer index arrays only, so
+# every implementation refuses what the reference refuses, with the reference's message.
+INDEX_CASES = {
+    "float-indices": ([np.array([0.5, 1.0])], TypeError, r"^batches\[0\]: expected integer indices"),
+    "float-whole-indices": ([np.array([0.0, 1.0])], TypeError, r"^batches\[0\]: expected integer indices"),
+    "out-of-range": ([np.arange(2), np.array([4, 5])], ValueError,
+                     r"^batches\[1\]: indices must lie in \[0, 5\)"),
+    "empty": ([np.arange(2), np.arange(0)], ValueError, r"^batches\[1\]: expected a non-empty 1-D"),
+    "empty-float": ([np.array([])], ValueError, r"^batches\[0\]: expected a non-empty 1-D"),
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("case", list(INDEX_CASES))
+def test_bad_batch_indices_through_the_harness(case, name):
+    try:
+        impl = load(name)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    batches, exc, pattern = INDEX_CASES[case]
+    for dtype in (np.float64, np.float32):
+        p = GOOD.as_dtype(dtype)
+        with pytest.raises(exc, match=pattern):
+            impl.train(p.spec, p.params, p.x, p.y, lr=0.5, batches=batches)

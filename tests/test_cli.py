@@ -90,6 +90,38 @@ def test_train_on_digits_tiny(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
+def test_cnn_on_digits_tiny(tmp_path):
+    """--conv feeds 1×8×8 images; the flattened size is computed (8×8 padded by 1, 3×3 kernel: 8×8,
+    pooled by 2: 4×4, times 4 channels = 64) and the accuracy comes from the conv forward pass."""
+    r = cli("train", "--conv", "4:3:1:1:max:2", "--sizes", "30-10", "--epochs", "2", "--impl", "reference",
+            "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1x8x8 c4k3p1max2 | 64-30-10" in r.stdout
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert train["config"]["sizes"] == [64, 30, 10]
+    assert train["histories"]["reference"]["epochs"][-1]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+    for name in ("accuracy.png", "cost.png", "divergence.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
+def test_autoencoder_on_digits_tiny(tmp_path):
+    """y = x through 64-16-64: every implementation reconstructs alike, better than the best constant
+    image (the training mean, whose cost ½ mean‖x − x̄‖² is computed here from the data)."""
+    from conformance.cli.data import digits
+
+    r = cli("train", "--task", "autoencoder", "--epochs", "2", "--impl", "reference,torch.manual",
+            "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "64-16-64" in r.stdout and "test reconstruction cost" in r.stdout
+    history = json.loads((tmp_path / "train.json").read_text())["histories"]
+    ref, torch_manual = (history[n]["epochs"][-1]["reconstruction"] for n in ("reference", "torch.manual"))
+    assert abs(torch_manual - ref) <= 1e-10 * ref  # float64 ports agree to ~1e-15 (tolerances.py)
+    d = digits(0)
+    assert ref < 0.5 * np.mean(np.sum((d.x_test - d.x_train.mean(axis=0)) ** 2, axis=1))
+    for name in ("reconstruction.png", "cost.png", "divergence.png", "reconstructions.png"):
+        assert png_size(tmp_path / name) == PNG_SIZE
+
+
 def test_report_json_matches_schema_and_pngs_exist(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     r = cli("report", "--problems", "nielsen*", "--impl", "reference,torch.manual", "--out", tmp_path)
@@ -105,20 +137,40 @@ def test_report_json_matches_schema_and_pngs_exist(tmp_path):
 
 def test_check_student_file_outside_the_repository(tmp_path):
     """A partial implementation (sigmoid + quadratic only) conforms where it claims to; the rest is
-    reported as skipped; the exit code is 0."""
+    summarised in one line (listed with -v); its loss and gradients agree; the exit code is 0."""
     (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
     r = cli("check", tmp_path / "student.py", "--out", tmp_path / "out", cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "skipped student / relu-kink: does not support" in r.stdout
+    assert ("problems skipped: student does not support them; none it accepted has activation tanh, "
+            "relu, identity;") in r.stdout
+    assert "skipped student / relu-kink" not in r.stdout and "self-consistency: PASS" in r.stdout
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["failed"] == 0 and report["summary"]["checks"] > 50
+    assert report["diagnoses"] == [] and report["self_consistency"]["student"]["verdict"] == "pass"
+    r = cli("check", tmp_path / "student.py", "--problems", "relu-kink", "-v", cwd=tmp_path)
+    assert "skipped student / relu-kink: does not support 5-4-4-3 relu/sigmoid" in r.stdout
 
 
-def test_check_student_with_a_bug_fails_naming_it(tmp_path):
-    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", " * 2"))  # δ^L doubled
-    r = cli("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", cwd=tmp_path)
+def test_check_student_who_forgot_the_1_over_m(tmp_path):
+    """The classic: BP3 and BP4 summed over the batch. One line per quantity family with its layers,
+    the likely cause naming c = m, and the self-consistency verdict that makes it a bug."""
+    jsonschema = pytest.importorskip("jsonschema")
+    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", "").replace(
+        "/ m + spec.weight_decay", "+ spec.weight_decay").replace("delta.mean(axis=0)", "delta.sum(axis=0)"))
+    r = cli("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", "--dtype", "float64",
+            "--out", tmp_path, cwd=tmp_path)
     assert r.returncode == 1
-    assert "dW[layer 2]" in r.stdout and "FAIL" in r.stdout
+    out = " ".join(r.stdout.split())  # rich wraps long lines
+    assert "grads: dW[layers 1, 2] max|Δ|=" in out and "grads: db[layers 1, 2]" in out
+    assert ("likely cause: ∂C/∂W (BP4), ∂C/∂b (BP3) are c = 10 = m times the reference's in every "
+            "layer: summed over the m examples of the batch instead of averaged") in out
+    assert "A bug: your gradients are not the derivative of your own loss" in out
+    assert ("self-consistency: FAIL (own gradients vs the differences of own loss, tol 1e-07: "
+            "dW[layer 1], db[layer 1]") in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA.read_text()))
+    assert {d["signature"] for d in report["diagnoses"]} == {"constant_multiple", "consequence"}
+    assert "c = 10 = m" in (tmp_path / "report.md").read_text()
 
 
 def test_check_a_shipped_mutant_by_module_path():
@@ -144,6 +196,23 @@ def test_check_a_shipped_mutant_by_module_path():
     (["check", "no_such_module:thing"], "target: cannot import module"),
     (["check", "conformance.mutants:nothing"], "has no attribute 'nothing'"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--task", "autoencoder", "--sizes", "64-16-10", "--epochs", "1"],
+     "--sizes: 64-16-10 does not fit digits: the input layer must be 64 and the output layer 64"),
+    (["train", "--task", "autoencoder", "--output", "identity"], "--output: the autoencoder's targets"),
+    (["train", "--conv", "4"], "--conv: block 0 '4': expected channels:kernel[:stride"),
+    (["train", "--conv", "4:3:1:1:max:2:7"], "--conv: block 0 '4:3:1:1:max:2:7': expected channels:kernel"),
+    (["train", "--conv", "4:3,8:x"], "--conv: block 1 '8:x': kernel must be an integer, got 'x'"),
+    (["train", "--conv", "4:3:0"], "--conv: block 0 '4:3:0': stride must be >= 1, got 0"),
+    (["train", "--conv", "4:3:1:-1"], "--conv: block 0 '4:3:1:-1': padding must be >= 0, got -1"),
+    (["train", "--conv", "4:3:1:1:maximum"],
+     "--conv: block 0 '4:3:1:1:maximum': pool must be none, max or avg"),
+    (["train", "--conv", "0:3"], "--conv: block 0 '0:3': channels must be >= 1, got 0"),
+    (["train", "--conv", "4:3,8:7", "--epochs", "1"],
+     "--conv: spec.conv[1]: kernel 7 is larger than the padded input"),
+    (["train", "--conv", "4:3:1:0:max:4", "--epochs", "1"],
+     "--conv: spec.conv[0]: pool_size 4 does not divide"),
+    (["train", "--conv", "4:3", "--sizes", "30-9", "--epochs", "1"],
+     "--sizes: 30-9 does not fit digits: with --conv it lists the dense layers after the flatten (144"),
 ])
 def test_bad_option_is_one_line_and_nonzero(args, message):
     r = cli(*args)
@@ -201,7 +270,7 @@ def test_missing_idx_file_is_named(tmp_path):
 def test_help_documents_every_option_with_its_default():
     r = cli("train", "--help")
     assert r.returncode == 0
-    for option in ("--dataset", "--sizes", "--activation", "--output", "--loss", "--lr",
+    for option in ("--dataset", "--task", "--sizes", "--conv", "--activation", "--output", "--loss", "--lr",
                    "--batch-size", "--epochs", "--weight-decay", "--init", "--seed", "--dtype",
                    "--impl", "--out"):
         assert option in r.stdout, option

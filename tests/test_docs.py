@@ -53,9 +53,25 @@ def test_duplicated_tag_is_an_error(tree):
         generate.render(tree)
 
 
+def test_suffixed_tag_is_its_own_tag(tmp_path):
+    """'# BP2-conv' is the tag BP2-conv, never the dense BP2: each is looked up on its own."""
+    for path in {p for files in generate.COLUMNS.values() for p in files}:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    conv_line = "dA = transposed_correlation(delta, K)"
+    (tmp_path / "reference/conv.py").write_text(f"{conv_line}  # BP2-conv (m, C_{{l-1}}, H, W)\n")
+    assert generate.blocks(tmp_path, "reference/conv.py") == {"BP2-conv": [[conv_line]]}
+    assert generate.lookup(tmp_path, "NumPy reference", "BP2-conv") == ("reference/conv.py", [conv_line])
+    with pytest.raises(generate.TagError, match=r"NumPy reference: no line tagged '# BP2'"):
+        generate.lookup(tmp_path, "NumPy reference", "BP2")
+    (tmp_path / "reference/network.py").write_text("delta = (delta @ W_next) * g_prime(z)  # BP2 (m, n_l)\n")
+    assert generate.lookup(tmp_path, "NumPy reference", "BP2") == (
+        "reference/network.py", ["delta = (delta @ W_next) * g_prime(z)"])
+
+
 def test_every_equation_has_a_line_in_every_column():
     page = generate.PAGE.read_text()
-    for title, *_ in generate.EQUATIONS:
+    for title, *_ in generate.EQUATIONS + generate.CONV_EQUATIONS:
         section = page.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
         for column in generate.COLUMNS:
             assert f"| {column} | <code>" in section, f"{title}: no {column} line"

@@ -64,3 +64,32 @@ def test_bad_output_is_a_named_failure(impl, check_name, quantity, detail):
 def test_the_unbroken_wrapper_passes():
     results = check(Broken("intact"), PROBLEM, "float64")
     assert results and all(r.passed for r in results)
+
+
+class DenseOnly:
+    """A bring-your-own implementation written before the conv extension: its ``supports`` accepts
+    every spec because it never looks at ``spec.conv``."""
+
+    name = "dense-only"
+
+    def supports(self, spec):
+        return True
+
+    def gradients(self, spec, params, x, y):
+        return reference.backprop(spec, params, x, y)
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        return reference.train(spec, params, x, y, lr=lr, batches=batches)
+
+
+@pytest.mark.parametrize("opt_in", [False, True])
+def test_conv_problems_are_opt_in(opt_in):
+    """Conv problems reach an implementation only through ``supports_conv = True``; dense ones always."""
+    from conformance.checks import supports
+
+    impl = DenseOnly()
+    if opt_in:
+        impl.supports_conv = True
+    conv = [p for p in CATALOGUE.values() if p.spec.conv]
+    assert conv and all(supports(impl, p.spec) is opt_in for p in conv)
+    assert all(supports(impl, p.spec) for p in CATALOGUE.values() if not p.spec.conv)

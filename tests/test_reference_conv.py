@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import Conv
+from conformance import Conv, make_problem
 from conformance.problems import OUTPUT_LOSSES
 from reference.conv import conv_shapes, correlate, correlate_transpose, unpool
 from tests.conftest import Spec, smooth_problem
@@ -85,8 +85,8 @@ def loop_correlation(a, K, b, s, p):
 
 @pytest.mark.parametrize(("stride", "padding"), [(1, 0), (1, 1), (2, 0), (2, 1), (3, 2)])
 def test_vectorised_correlation_equals_a_loop_over_pixels(stride, padding):
-    """Forward against the loop; BP2-conv against the brute-force adjoint: ∂/∂a of Σ z·d, one input
-    pixel at a time (z is linear in a, so a unit step of one pixel gives its column exactly)."""
+    """Forward against the loop; BP2-conv against the brute-force adjoint: ∂/∂a of Σ (z − b)·d, one
+    input pixel at a time (z − b is linear in a, so a unit pixel gives its column exactly)."""
     rng = np.random.Generator(np.random.PCG64(stride * 10 + padding))
     a, K, b = rng.standard_normal((2, 3, 7, 6)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     z = correlate(a, K, b, stride, padding)
@@ -96,7 +96,7 @@ def test_vectorised_correlation_equals_a_loop_over_pixels(stride, padding):
     for index in np.ndindex(a.shape):
         unit = np.zeros_like(a)
         unit[index] = 1.0
-        brute[index] = np.sum((loop_correlation(unit, K, 0 * b, stride, padding)) * d)
+        brute[index] = np.sum(correlate(unit, K, 0 * b, stride, padding) * d)  # checked just above
     np.testing.assert_allclose(correlate_transpose(d, K, stride, padding, a.shape), brute, rtol=0,
                                atol=1e-13)
 
@@ -147,3 +147,40 @@ def test_tie_problem_routing_to_the_last_maximum_changes_dK(monkeypatch):
     last = reference.backprop(p.spec, p.params, p.x, p.y).grads[0]
     assert np.linalg.norm(last[0] - first[0]) > 0.1 * np.linalg.norm(first[0])
     np.testing.assert_allclose(last[1], first[1], rtol=1e-12)
+
+
+def test_init_params_draws_kernels_first_then_dense():
+    """Conv (K, b) per block, then dense (W, b), from one PCG64 stream; "scaled" divides a kernel by
+    √(C_{l-1} k²), its fan-in; a dense-only call draws exactly what it always drew."""
+    input_shape, conv = STACKS["max-then-pad-avg"]
+    params = reference.init_params((12, 3), 5, input_shape=input_shape, conv=conv)
+    rng = np.random.Generator(np.random.PCG64(5))
+    want = [(rng.standard_normal((2, 1, 3, 3)) / 3.0, rng.standard_normal(2)),
+            (rng.standard_normal((3, 2, 2, 2)) / np.sqrt(8), rng.standard_normal(3)),
+            (rng.standard_normal((3, 12)) / np.sqrt(12), rng.standard_normal(3))]
+    for (K, b), (K_want, b_want) in zip(params, want, strict=True):
+        np.testing.assert_allclose(K, K_want, rtol=1e-15)
+        np.testing.assert_array_equal(b, b_want)
+    dense = reference.init_params((4, 3), 5, "standard")
+    rng = np.random.Generator(np.random.PCG64(5))
+    np.testing.assert_array_equal(dense[0][0], rng.standard_normal((3, 4)))
+
+
+def test_accuracy_runs_the_conv_stack():
+    input_shape, conv = STACKS["max-then-pad-avg"]
+    p = make_problem(conv_spec("tanh", input_shape, conv, 5, 0.0), 0, m=6)  # softmax output
+    labels = np.argmax(p.y, axis=1)
+    a_L = reference.backprop(p.spec, p.params, p.x, p.y).activations[-1]
+    want = np.mean(np.argmax(a_L, axis=1) == labels)
+    assert reference.accuracy(p.params, p.x, labels, "tanh", "softmax", conv=conv) == want
+
+
+def test_spec_labels():
+    """A dense spec's label is what it always was; a conv spec's names the input and every block."""
+    assert Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic", 0.1).label == (
+        "64-30-10 sigmoid/sigmoid quadratic λ=0.1")
+    spec = Spec((4, 10), "relu", "softmax", "log_likelihood", input_shape=[1, 8, 8],
+                conv=[Conv(4, 3, padding=1, pool="max"), Conv(4, 3, stride=2, pool="avg", pool_size=1)])
+    assert spec.label == "1x8x8 c4k3p1max2 c4k3s2avg1 | 4-10 relu/softmax log_likelihood"
+    assert spec.conv == (Conv(4, 3, 1, 1, "max", 2), Conv(4, 3, 2, 0, "avg", 1))
+    assert spec.input_shape == (1, 8, 8)

@@ -1,7 +1,7 @@
 """The reference against centred finite differences: every allowed activation × cost pairing,
 several architectures, batch size 1 and > 1, with and without weight decay.
 
-Threshold 1e-7 on ‖a − n‖/(‖a‖ + ‖n‖) (design.md): the five-point difference at h = 1e-3 is
+Threshold 1e-7 on ‖a − n‖/(‖a‖ + ‖n‖) (docs/contract.md): the five-point difference at h = 1e-3 is
 accurate to about 1e-8 relative even on the vanishing gradients of a deep sigmoid net
 (reference/gradcheck.py), while any wrong factor (a missing ½ or 1/m, a missing σ') gives an
 error of order 1e-1 or more.

@@ -32,6 +32,19 @@ def softmax(z):
     return torch.softmax(z, dim=1)
 
 
+def sigmoid_prime_from_output(a):
+    """σ'(z) = a(1 − a) from a = σ(z): the backward pass reads g' from the cached a^l."""
+    return a * (1 - a)
+
+
+def tanh_prime_from_output(a):
+    return 1 - a * a
+
+
+def relu_prime_from_output(a):
+    return (a > 0).to(a.dtype)  # a > 0 exactly where z > 0: relu'(0) = 0 still
+
+
 # name -> (g, g'); softmax has no elementwise derivative (BP1 handles it, see costs.py).
 ACTIVATIONS = {
     "sigmoid": (torch.sigmoid, sigmoid_prime),
@@ -39,4 +52,12 @@ ACTIVATIONS = {
     "relu": (relu, relu_prime),
     "identity": (identity, torch.ones_like),
     "softmax": (softmax, None),
+}
+# name -> g' as a function of the output a = g(z), so BP1 and BP2 need no second σ.
+PRIME_FROM_OUTPUT = {
+    "sigmoid": sigmoid_prime_from_output,
+    "tanh": tanh_prime_from_output,
+    "relu": relu_prime_from_output,
+    "identity": torch.ones_like,
+    "softmax": None,
 }

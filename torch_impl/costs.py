@@ -21,7 +21,8 @@ def cost(name, z, a, y):
     raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
 
 
-def output_error(name, z, a, y, g_prime):
-    """BP1: δ^L = ∇_a C_x ⊙ g'(z^L); a − y for sigmoid+cross_entropy and softmax+log_likelihood."""
+def output_error(name, a, y, g_prime):
+    """BP1: δ^L = ∇_a C_x ⊙ g'(z^L), g' read from a = g(z^L); a − y for sigmoid+cross_entropy and
+    softmax+log_likelihood."""
     nabla_a = a - y  # BP-out ∇_a C_x for ½‖a − y‖²; for the log costs ∇_a C_x ⊙ g' cancels to a − y
-    return nabla_a * g_prime(z) if name == "quadratic" else nabla_a  # BP-out
+    return nabla_a * g_prime(a) if name == "quadratic" else nabla_a  # BP-out g'(z^L) read from a^L

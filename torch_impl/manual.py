@@ -6,28 +6,40 @@ Everything runs under ``torch.no_grad()``: no graph is built, so these really ar
 
     BP1  δ^L = ∇_a C_x ⊙ g'(z^L)            BP3  ∂C/∂b^l = (1/m) Σ_x δ^l_x
     BP2  δ^l = (δ^{l+1} W^{l+1}) ⊙ g'(z^l)   BP4  ∂C/∂W^l = (1/m) (δ^l).T a^{l-1} + λ W^l
+
+A spec with ``conv`` blocks (seed 003's convolutional extension) puts layers 1..c in front: each a
+correlation, the hidden activation and an optional pooling (conv.py). a^c is flattened in C order
+into the first dense layer; backwards, δ^{c+1} W^{c+1} is un-flattened to a^c's shape and enters
+the conv stack, where BP2–BP4 become their -conv forms (conv.py). Without blocks this is the MLP,
+line for line as before.
 """
 
 import torch
 
-from .activations import ACTIVATIONS
+from .activations import ACTIVATIONS, PRIME_FROM_OUTPUT
+from .conv import backward as conv_backward
+from .conv import forward as conv_forward
 from .costs import cost, output_error
 from .training import Gradients, sgd
 from .validation import check_inputs
 
 
-def feedforward(params, x, activation, output):
-    """Return (zs, activations) for layers 1..L, with activations[0] = x."""
-    L = len(params)
-    zs, activations = [], [x]
-    a = x
-    for l, (W, b) in enumerate(params, start=1):
+def feedforward(params, x, activation, output, *, conv=()):
+    """Return (zs, activations, routes) for layers 1..L, with activations[0] = x.
+
+    ``conv``: the spec's conv blocks, whose (K, b) pairs come first in ``params``; routes holds
+    their pooling routes (conv.pool), which the backward pass reuses. An MLP has none.
+    """
+    L, c = len(params), len(conv)
+    zs, activations, routes = conv_forward(conv, params[:c], x, activation) if c else ([], [x], [])
+    a = activations[-1].flatten(1) if c else x  # BP-flatten (m, C_c·H_c·W_c), C order
+    for l, (W, b) in enumerate(params[c:], start=c + 1):
         g, _ = ACTIVATIONS[output if l == L else activation]
         z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
         a = g(z)  # BP-a
         zs.append(z)
         activations.append(a)
-    return zs, activations
+    return zs, activations, routes
 
 
 def backprop(spec, params, x, y):
@@ -38,29 +50,38 @@ def backprop(spec, params, x, y):
 
 @torch.no_grad()
 def backprop_unchecked(spec, params, x, y):
-    m, L = x.shape[0], len(params)
-    zs, activations = feedforward(params, x, spec.activation, spec.output)
-    g_prime = ACTIVATIONS[spec.activation][1]
+    conv = getattr(spec, "conv", ()) or ()
+    m, L, c = x.shape[0], len(params), len(conv)
+    zs, activations, routes = feedforward(params, x, spec.activation, spec.output, conv=conv)
+    lam = spec.weight_decay
+    g_prime = PRIME_FROM_OUTPUT[spec.activation]  # g'(z^l) from the cached a^l = g(z^l)
 
     deltas = [None] * L
-    delta = output_error(spec.loss, zs[-1], activations[-1], y, ACTIVATIONS[spec.output][1])  # BP1
+    delta = output_error(spec.loss, activations[-1], y, PRIME_FROM_OUTPUT[spec.output])  # BP1
     deltas[L - 1] = delta
-    for l in range(L - 1, 0, -1):  # layers L-1 .. 1; list index l-1 holds layer l
+    for l in range(L - 1, c, -1):  # dense layers L-1 .. c+1; list index l-1 holds layer l
         W_next = params[l][0]  # W^{l+1}: (n_{l+1}, n_l)
-        delta = (delta @ W_next) * g_prime(zs[l - 1])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
+        delta = (delta @ W_next) * g_prime(activations[l])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
         deltas[l - 1] = delta
 
     grads = []
-    for l in range(1, L + 1):
-        delta, a_prev, W = deltas[l - 1], activations[l - 1], params[l - 1][0]
+    if c:  # ∂C_x/∂a^c = δ^{c+1} W^{c+1} (BP2 before g'), back to a^c's shape in C order
+        nabla_a = (delta @ params[c][0]).reshape(activations[c].shape)  # BP-unflatten (m, C_c, H_c, W_c)
+        deltas[:c], grads = conv_backward(conv, params, zs, activations, routes, nabla_a,
+                                          spec.activation, lam)
+    for l in range(c + 1, L + 1):
+        delta, a_prev, W = deltas[l - 1], activations[l - 1].flatten(1), params[l - 1][0]
         nabla_b = delta.sum(dim=0) / m  # BP3 (n_l,)
-        nabla_w = (delta.T @ a_prev) / m + spec.weight_decay * W  # BP4 (n_l, n_{l-1})
+        nabla_w = (delta.T / m) @ a_prev  # BP4 (n_l, n_{l-1}) = (n_l, m) @ (m, n_{l-1}); 1/m on the small δ
+        if lam:  # BP4 + λ W^l (skipped when λ = 0: no work for a term that is zero)
+            nabla_w += lam * W  # BP4
         grads.append((nabla_w, nabla_b))
 
     # C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²
-    loss = cost(spec.loss, zs[-1], activations[-1], y).mean()  # BP-C
-    loss = loss + 0.5 * spec.weight_decay * sum(torch.sum(W * W) for W, _ in params)  # BP-C
-    return Gradients(float(loss), grads, zs, activations, deltas)
+    loss = float(cost(spec.loss, zs[-1], activations[-1], y).sum()) / m  # BP-C (1/m) Σ_x C_x
+    if lam:  # BP-C (no penalty work at all when λ = 0, the usual case)
+        loss += 0.5 * lam * sum(float(torch.sum(W * W)) for W, _ in params)  # BP-C
+    return Gradients(loss, grads, zs, activations, deltas)
 
 
 def train(spec, params, x, y, *, lr, batches):

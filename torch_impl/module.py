@@ -1,16 +1,22 @@
-"""The template to copy into a real project: an nn.Module MLP trained with torch.optim.SGD.
+"""The template to copy into a real project: an nn.Module network trained with torch.optim.SGD.
 
 Idiomatic PyTorch, checked number for number against the hand-written reference:
 - the network is an ``nn.Sequential`` of ``nn.Linear`` layers and activation modules; ``nn.Linear``
   stores its weight as (out, in), which is exactly the contract's W^l (n_l, n_{l-1});
+- a spec with ``conv`` blocks (seed 003) puts ``nn.Conv2d`` → activation → ``nn.MaxPool2d`` or
+  ``nn.AvgPool2d`` blocks and an ``nn.Flatten`` in front. torch is NCHW: x is (m, C, H, W), and
+  ``nn.Conv2d`` computes a cross-correlation (no kernel flip) whose weight (out_channels,
+  in_channels, k, k) is exactly the contract's K^l (C_l, C_{l-1}, k, k); ``nn.Flatten`` flattens
+  (C, H, W) in C order, as the contract does (a channels-last framework stores x as (m, H, W, C)
+  and kernels as (k, k, C_in, C_out): transpose both to move between them);
 - the model returns the logits z^L; the output activation is applied by the cost (or ``predict``),
   so the log costs use torch's stable ``*_with_logits`` / ``cross_entropy`` forms;
 - costs come from ``torch.nn.functional`` with the contract's scaling: quadratic is
   ½ Σ‖a − y‖² / m, that is ``0.5 * F.mse_loss(a, y, reduction="sum") / m`` (``F.mse_loss`` alone
   averages over m·n_L elements and has no ½);
 - weight decay: ``torch.optim.SGD(weight_decay=λ)`` adds λW to the gradient before the step, which
-  is exactly the gradient of the contract's (λ/2)‖W‖² term. It is given to the weights only (biases
-  are not decayed), through two parameter groups.
+  is exactly the gradient of the contract's (λ/2)‖W‖² term. It is given to the weights and kernels
+  only (biases are not decayed), through two parameter groups.
 """
 
 import torch
@@ -22,14 +28,28 @@ from .validation import check_inputs, check_training
 
 ACTIVATION_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
                       "identity": nn.Identity, "softmax": lambda: nn.Softmax(dim=1)}
+POOL_MODULES = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}  # stride = window: non-overlapping
 
 
-class MLP(nn.Module):
-    """Linear → activation → ... → Linear; forward returns the logits z^L (m, n_L)."""
+class Network(nn.Module):
+    """[Conv2d → activation → pool] per conv block → Flatten → Linear → activation → ... → Linear.
 
-    def __init__(self, sizes, activation, output, *, dtype=None, device=None):
+    forward returns the logits z^L (m, n_L). Without conv blocks this is a plain MLP on (m, n_0).
+    """
+
+    def __init__(self, sizes, activation, output, blocks=(), in_channels=None, *, dtype=None,
+                 device=None):
         super().__init__()
         layers = []
+        for block in blocks:
+            layers.append(nn.Conv2d(in_channels, block.channels, block.kernel, stride=block.stride,
+                                    padding=block.padding, dtype=dtype, device=device))
+            layers.append(ACTIVATION_MODULES[activation]())
+            if block.pool is not None:
+                layers.append(POOL_MODULES[block.pool](block.pool_size))
+            in_channels = block.channels
+        if blocks:
+            layers.append(nn.Flatten())  # (m, C, H, W) -> (m, C·H·W), C order
         for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
             layers.append(nn.Linear(n_in, n_out, dtype=dtype, device=device))
             if l < len(sizes) - 1:
@@ -44,20 +64,22 @@ class MLP(nn.Module):
         """Output activations a^L."""
         return self.output(self(x))
 
-    def linears(self):
-        return [layer for layer in self.net if isinstance(layer, nn.Linear)]
+    def weighted(self):
+        """The nn.Conv2d and nn.Linear layers, in the contract's params order."""
+        return [layer for layer in self.net if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
     @torch.no_grad()
     def load(self, params):
-        """Copy the contract's [(W, b)] into the nn.Linear layers."""
-        for linear, (W, b) in zip(self.linears(), params):
-            linear.weight.copy_(W)
-            linear.bias.copy_(b)
+        """Copy the contract's [(K, b)] + [(W, b)] into the nn.Conv2d and nn.Linear layers."""
+        for layer, (W, b) in zip(self.weighted(), params):
+            layer.weight.copy_(W)
+            layer.bias.copy_(b)
         return self
 
     def params(self):
-        """The contract's [(W, b)], detached copies."""
-        return [(lin.weight.detach().clone(), lin.bias.detach().clone()) for lin in self.linears()]
+        """The contract's [(K, b)] + [(W, b)], detached copies."""
+        return [(layer.weight.detach().clone(), layer.bias.detach().clone())
+                for layer in self.weighted()]
 
 
 def data_cost(model, loss, x, y):
@@ -72,13 +94,15 @@ def data_cost(model, loss, x, y):
 
 
 def penalty(model, weight_decay):
-    """(λ/2) Σ_l ‖W^l‖²."""
-    return 0.5 * weight_decay * sum(torch.sum(lin.weight ** 2) for lin in model.linears())
+    """(λ/2) Σ_l ‖W^l‖², kernels K^l included."""
+    return 0.5 * weight_decay * sum(torch.sum(layer.weight ** 2) for layer in model.weighted())
 
 
 def build(spec, params):
-    return MLP(spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype,
-               device=params[0][0].device).load(params)
+    blocks = getattr(spec, "conv", ()) or ()
+    in_channels = spec.input_shape[0] if blocks else None
+    return Network(spec.sizes, spec.activation, spec.output, blocks, in_channels,
+                   dtype=params[0][0].dtype, device=params[0][0].device).load(params)
 
 
 def gradients(spec, params, x, y):
@@ -86,8 +110,8 @@ def gradients(spec, params, x, y):
     check_inputs(spec, params, x, y)
     model = build(spec, params)
     C = data_cost(model, spec.loss, x, y) + penalty(model, spec.weight_decay)
-    C.backward()  # gradients into .grad of every nn.Linear weight and bias
-    grads = [(lin.weight.grad, lin.bias.grad) for lin in model.linears()]
+    C.backward()  # gradients into .grad of every nn.Conv2d/nn.Linear weight and bias
+    grads = [(layer.weight.grad, layer.bias.grad) for layer in model.weighted()]
     return Gradients(float(C.detach()), grads)
 
 
@@ -96,8 +120,8 @@ def train(spec, params, x, y, *, lr, batches):
     check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])
     model = build(spec, params)
-    weights = [lin.weight for lin in model.linears()]
-    biases = [lin.bias for lin in model.linears()]
+    weights = [layer.weight for layer in model.weighted()]  # W^l and K^l: decayed
+    biases = [layer.bias for layer in model.weighted()]
     optimizer = torch.optim.SGD([{"params": weights, "weight_decay": spec.weight_decay},
                                  {"params": biases, "weight_decay": 0.0}], lr=lr)
     losses = []

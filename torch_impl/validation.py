@@ -1,4 +1,4 @@
-"""Input checks for the torch implementations (the bad-input policy of shared/design.md).
+"""Input checks for the torch implementations (the bad-input policy of docs/contract.md).
 
 Each raises TypeError/ValueError naming the argument before any arithmetic. Nothing is cast:
 dtype and device follow the inputs, and mixing dtypes or devices is an error.
@@ -13,12 +13,16 @@ from .costs import PAIRINGS
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 OUTPUTS = HIDDEN + ("softmax",)
+BLOCK_FIELDS = (("channels", 1), ("kernel", 1), ("stride", 1), ("padding", 0), ("pool_size", 1))
+
+
+def positive_ints(values):
+    return all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in values)
 
 
 def check_spec(spec):
     sizes = tuple(getattr(spec, "sizes", ()))
-    if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
-                                 for n in sizes):
+    if len(sizes) < 2 or not positive_ints(sizes):
         raise ValueError(f"spec.sizes: expected at least two positive integers, got {sizes!r}")
     if spec.activation not in HIDDEN:
         raise ValueError(f"spec.activation: unknown hidden activation {spec.activation!r}; "
@@ -37,6 +41,53 @@ def check_spec(spec):
     return sizes
 
 
+def check_block(name, block, shape):
+    """One conv block on an input (C, H, W): its fields, then its kernel shape and pooled output."""
+    for field, low in BLOCK_FIELDS + (("pool", None),):
+        if not hasattr(block, field):
+            raise TypeError(f"{name}.{field}: missing; a conv block has channels, kernel, stride, "
+                            "padding, pool, pool_size")
+        value = getattr(block, field)
+        if low is None and value not in (None, "max", "avg"):
+            raise ValueError(f"{name}.pool: expected None, 'max' or 'avg', got {value!r}")
+        if low is not None and (isinstance(value, bool) or not isinstance(value, int) or value < low):
+            raise ValueError(f"{name}.{field}: expected an integer >= {low}, got {value!r}")
+    C, H, W = shape
+    k, p, s, size = block.kernel, block.padding, block.stride, block.pool_size
+    if k > H + 2 * p or k > W + 2 * p:
+        raise ValueError(f"{name}: kernel {k} is larger than the padded input {H + 2 * p}×{W + 2 * p} "
+                         f"({H}×{W} with padding {p})")
+    H, W = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+    if block.pool is not None and (H % size or W % size):
+        raise ValueError(f"{name}: pool_size {size} does not divide the correlation's output {H}×{W}")
+    pooled = (H // size, W // size) if block.pool is not None else (H, W)
+    return (block.channels, C, k, k), (block.channels, *pooled)
+
+
+def check_conv(spec, sizes):
+    """A conv spec's input_shape and blocks; return (kernel shapes, input_shape), ((), None) for an MLP."""
+    blocks, shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
+    if not isinstance(blocks, (list, tuple)):
+        raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(blocks).__name__}")
+    if not blocks:
+        if shape is not None:
+            raise ValueError(f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
+                             "takes x of shape (m, sizes[0])")
+        return (), None
+    if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not positive_ints(shape):
+        raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
+                         f"integers; got {shape!r}")
+    kernels, out = [], tuple(shape)
+    for i, block in enumerate(blocks):
+        kernel, out = check_block(f"spec.conv[{i}]", block, out)
+        kernels.append(kernel)
+    flat = out[0] * out[1] * out[2]
+    if sizes[0] != flat:
+        raise ValueError(f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size {flat} "
+                         f"= {out[0]}·{out[1]}·{out[2]} of the last conv block's output")
+    return kernels, tuple(shape)
+
+
 def check_tensor(name, t, shape, like=None):
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
@@ -52,19 +103,28 @@ def check_tensor(name, t, shape, like=None):
 
 
 def check_inputs(spec, params, x, y):
-    """Spec, [(W, b)], x (m, n_0), y (m, n_L): all float, finite, one dtype and device."""
+    """Spec, [(K, b)] + [(W, b)], x (m, n_0) or (m, C_0, H_0, W_0), y (m, n_L): all float, finite,
+    one dtype and device."""
     sizes = check_spec(spec)
-    if not isinstance(params, (list, tuple)) or len(params) != len(sizes) - 1:
-        raise ValueError(f"params: expected a list of {len(sizes) - 1} (W, b) pairs for sizes {sizes}")
+    kernels, input_shape = check_conv(spec, sizes)
+    c = len(kernels)
+    if not isinstance(params, (list, tuple)) or len(params) != c + len(sizes) - 1:
+        conv = f"{c} (K, b) conv pairs then " if c else ""
+        raise ValueError(f"params: expected a list of {conv}{len(sizes) - 1} (W, b) pairs for "
+                         f"sizes {sizes}")
     like = None
     for l, (W, b) in enumerate(params, start=1):
-        check_tensor(f"params[{l - 1}].W (layer {l})", W, (sizes[l], sizes[l - 1]), like)
+        kind, shape = ("K", kernels[l - 1]) if l <= c else ("W", (sizes[l - c], sizes[l - c - 1]))
+        check_tensor(f"params[{l - 1}].{kind} (layer {l})", W, shape, like)
         like = W
-        check_tensor(f"params[{l - 1}].b (layer {l})", b, (sizes[l],), like)
-    if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.shape[0] == 0:
-        raise ValueError(f"x: expected a non-empty 2-D tensor (m, {sizes[0]}), got "
+        check_tensor(f"params[{l - 1}].b (layer {l})", b, (shape[0],), like)
+    features = input_shape or (sizes[0],)
+    if not isinstance(x, torch.Tensor) or x.dim() != 1 + len(features) or x.shape[0] == 0:
+        expected = (f"a 4-D array (m, C, H, W) = (m, {', '.join(map(str, features))}), non-empty"
+                    if c else f"a non-empty 2-D tensor (m, {sizes[0]})")
+        raise ValueError(f"x: expected {expected}, got "
                          f"{tuple(getattr(x, 'shape', ())) or type(x).__name__}")
-    check_tensor("x", x, (x.shape[0], sizes[0]), like)
+    check_tensor("x", x, (x.shape[0], *features), like)
     check_tensor("y", y, (x.shape[0], sizes[-1]), like)
     if spec.loss != "quadratic" and bool(((y < 0) | (y > 1)).any()):
         raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")

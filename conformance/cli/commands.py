@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 
 from ..registry import available_names, load
-from ..spec import Spec
 from ..tolerances import TOLERANCES
 from . import plots
 from .data import load_dataset
 from .report import FAMILIES, report_plots, run_matrix, summary_rows, write
-from .trainer import train_side_by_side
+from .skips import skip_lines
+from .tasks import TASKS, Autoencoder, Classify, network
+from .trainer import forward, inputs, train_side_by_side
+
+MAX_LINES = 40  # failure and diagnosis lines printed without -v (report.json and report.md have all)
 
 
 def _rich():
@@ -32,68 +35,74 @@ def _rich():
 def train(args):
     console, Progress, Table = _rich()
     data = load_dataset(args.dataset, args.seed)
-    n_in = data.x_train.shape[1]
-    sizes = args.sizes or (n_in, 30, 10)
-    if sizes[0] != n_in or sizes[-1] != data.n_classes:
-        raise ValueError(f"--sizes: {'-'.join(map(str, sizes))} does not fit {data.name}: the input "
-                         f"layer must be {n_in} and the output layer {data.n_classes}")
-    spec = Spec(sizes, args.activation, args.output, args.loss, args.weight_decay)
+    task = TASKS[args.task]
+    spec = network(args, data, task)
     names = args.impl or available_names()
     impls = [load("reference")] + [load(n) for n in names if n != "reference"]
-    config = (f"{spec.label}, η={args.lr:g}, batch {args.batch_size}, {args.init} init, "
-              f"seed {args.seed}, {args.dtype}")
+    config = (f"{'' if task is Classify else 'autoencoder '}{spec.label}, η={args.lr:g}, "
+              f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}")
     console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
     rows = []
 
     def epoch_done(name, epoch, record):
-        progress.update(task, advance=1, description=f"epoch {epoch}: {name}")
+        progress.update(bar, advance=1, description=f"epoch {epoch}: {name}")
         rows.append((name, record))
         if len(rows) == len(impls):  # every implementation has finished this epoch
             table = Table(title=f"epoch {epoch}", title_justify="left", box=None, padding=(0, 2))
-            for col in ("implementation", "test accuracy", "training cost", "max |θ − θ_ref|"):
+            for col in ("implementation", task.column, "training cost", "max |θ − θ_ref|"):
                 table.add_column(col, justify="left" if col == "implementation" else "right")
             for n, r in rows:
-                table.add_row(n, f"{r['accuracy']:.2%}", f"{r['cost']:.6f}", f"{r['divergence']:.1e}")
+                table.add_row(n, task.text(r[task.metric]), f"{r['cost']:.6f}", f"{r['divergence']:.1e}")
             progress.console.print(table)
             rows.clear()
 
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("training", total=args.epochs * len(impls))
+        bar = progress.add_task("training", total=args.epochs * len(impls))
         histories = train_side_by_side(
-            impls, spec, data, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
+            impls, spec, task, data, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
             seed=args.seed, dtype=args.dtype, init=args.init, progress=epoch_done)
     table = Table(title=f"After {args.epochs} epochs — {config}")
-    for col in ("implementation", "test accuracy", "training cost (last epoch)",
+    for col in ("implementation", task.column, "training cost (last epoch)",
                 "max |θ − θ_reference|", "seconds"):
         table.add_column(col, justify="left" if col == "implementation" else "right")
     for h in histories.values():
         last = h.epochs[-1]
-        table.add_row(h.impl, f"{last['accuracy']:.2%}", f"{last['cost']:.6f}",
+        table.add_row(h.impl, task.text(last[task.metric]), f"{last['cost']:.6f}",
                       f"{last['divergence']:.1e}", f"{sum(e['seconds'] for e in h.epochs):.2f}")
     console.print(table)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.json").write_text(json.dumps(
         {"config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                    "sizes": list(sizes), "impl": [i.name for i in impls]},
-         "histories": {n: h.__dict__ for n, h in histories.items()}}, indent=2))
+                    "sizes": list(spec.sizes), "impl": [i.name for i in impls]},
+         "histories": {n: h.record() for n, h in histories.items()}}, indent=2))
     epochs = np.arange(1, args.epochs + 1)
     series = lambda key: {n: (epochs, [e[key] for e in h.epochs]) for n, h in histories.items()}  # noqa: E731
-    plots.lines(out / "accuracy.png", series("accuracy"),
-                title=f"Test accuracy after each epoch\n{config}", xlabel="epoch",
-                ylabel=f"fraction of {len(data.x_test)} test digits correct")
+    plots.lines(out / f"{task.metric}.png", series(task.metric),
+                title=f"{task.column.capitalize()} after each epoch\n{config}", xlabel="epoch",
+                ylabel=f"{task.unit} ({len(data.x_test)})")
     plots.lines(out / "cost.png", series("cost"),
                 title=f"Training cost (mean batch cost over the epoch)\n{config}", xlabel="epoch",
                 ylabel="mean batch cost C over the epoch")
     plots.lines(out / "divergence.png", {n: s for n, s in series("divergence").items()
                                          if n != "reference"},
                 title=f"Parameter divergence from the NumPy reference\n{config}", xlabel="epoch",
-                ylabel="max |θ − θ_reference| over all weights and biases", log=True)
-    console.print(f"wrote {out}/train.json, accuracy.png, cost.png, divergence.png")
+                ylabel="max |θ − θ_reference| over all weights and biases", log=True,
+                empty="only the reference was trained: nothing to compare")
+    written = [f"{task.metric}.png", "cost.png", "divergence.png"]
+    if task is Autoencoder:
+        shown = data.x_test[:10]
+        recon = {n: forward(spec, h.params, inputs(spec, shown))[1][-1] for n, h in histories.items()}
+        plots.reconstructions(out / "reconstructions.png", shown.reshape(-1, *data.image_shape[1:]),
+                              {n: r.reshape(-1, *data.image_shape[1:]) for n, r in recon.items()},
+                              title=f"Test inputs and each implementation's reconstruction after "
+                                    f"{args.epochs} epochs\n{config}")
+        written.append("reconstructions.png")
+    console.print(f"wrote {out}/train.json, {', '.join(written)}")
     return 0
 
 
-def _matrix_command(args, targets, title):
+def _matrix_command(args, targets, title, self_check=False):
     console, Progress, Table = _rich()
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     with Progress(console=console, transient=True) as progress:
@@ -111,11 +120,20 @@ def _matrix_command(args, targets, title):
             (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
             for c in (cells.get(f) for f in FAMILIES)], tol)
     console.print(table)
-    for r in [r for r in matrix.results if not r.passed][:20]:  # messages hold [..]: no markup
-        console.print(r.message, style="red", markup=False, highlight=False)
-    for s in matrix.skipped:
-        console.print(f"skipped {s['impl']} / {s['problem']}: {s['reason']}", markup=False,
-                      highlight=False)
+    lines = matrix.failure_lines()
+    shown = lines if args.verbose else lines[:MAX_LINES]
+    for line in shown:  # messages hold [..]: no markup
+        console.print(line, style="yellow" if line.startswith("  ") else "red", markup=False,
+                      highlight=False, soft_wrap=True)
+    if len(shown) < len(lines):
+        console.print(f"... {len(lines) - len(shown)} more lines (-v shows them all)", markup=False)
+    for line in skip_lines(matrix, args.verbose):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for name in matrix.impls if self_check else ():
+        verdict = matrix.self_consistency(name)
+        console.print(f"{name} {verdict.line}" if len(matrix.impls) > 1 else verdict.line,
+                      style="green" if verdict.passed else "red", markup=False, highlight=False,
+                      soft_wrap=True)
     n_failed = sum(not r.passed for r in matrix.results)
     console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
                   + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")
@@ -131,4 +149,4 @@ def report(args):
 
 
 def check(args):
-    return _matrix_command(args, [args.target], f"Conformance of {args.target}")
+    return _matrix_command(args, [args.target], f"Conformance of {args.target}", self_check=True)

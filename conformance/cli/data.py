@@ -7,6 +7,7 @@ Inputs are scaled to [0, 1]; the train/test split of the embedded sets is a seed
 """
 
 import gzip
+import math
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,13 @@ class Dataset:
 
     def y_train(self, dtype=np.float64):
         return one_hot(self.labels_train, self.n_classes, dtype)
+
+    @property
+    def image_shape(self):
+        """(C, H, W) of one image, for a convolutional network: the rows are square one-channel
+        images flattened in C order (1×8×8 digits, 1×28×28 MNIST)."""
+        side = math.isqrt(self.x_train.shape[1])
+        return (1, side, side)
 
 
 class DataError(ValueError):

@@ -24,9 +24,9 @@ def _save(fig, path):
     return path
 
 
-def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None):
+def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None, empty="no data"):
     """One line per implementation: series = {name: (x, y)}; ``hline`` = (value, label) marks a
-    threshold such as a tolerance."""
+    threshold such as a tolerance; ``empty`` is written across the plot when there is no series."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=SIZE)
     styles = ["-", "--", ":", "-."]
@@ -40,9 +40,14 @@ def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None):
         ax.axhline(hline[0], color="red", linestyle="--", label=hline[1])
     if log:
         ax.set_yscale("log")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(title, fontsize="medium")  # two lines of configuration must fit 800 pixels
+    ax.xaxis.get_major_locator().set_params(integer=True)  # epochs and steps are whole numbers
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", ncol=2)
+    if series or hline is not None:
+        ax.legend(fontsize="small", ncol=2)
+    else:  # e.g. the divergence plot of --impl reference alone
+        ax.text(0.5, 0.5, empty, transform=ax.transAxes, ha="center", va="center", fontsize="large")
     return _save(fig, path)
 
 
@@ -64,3 +69,25 @@ def layer_errors(path, errors, tolerance, *, title):
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
     return _save(fig, path)
+
+
+def reconstructions(path, inputs, outputs, *, title):
+    """Images in a grid: the first row ``inputs`` (k, H, W), then one row per implementation's
+    reconstructions ``outputs = {name: (k, H, W)}``, every pixel on the same grey scale [0, 1]."""
+    plt = _pyplot()
+    rows = [("test input", inputs)] + list(outputs.items())
+    k = len(inputs)
+    fig, axes = plt.subplots(len(rows), k, figsize=SIZE, squeeze=False,
+                             gridspec_kw={"wspace": 0.05, "hspace": 0.1})
+    for r, (name, images) in enumerate(rows):
+        for c in range(k):
+            ax = axes[r][c]
+            ax.imshow(images[c], cmap="gray_r", vmin=0.0, vmax=1.0, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r][0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize="small")
+    fig.suptitle(title, fontsize="medium")  # two lines of configuration must fit 800 pixels
+    fig.subplots_adjust(left=0.15, right=0.99, top=0.89, bottom=0.01)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

@@ -1,5 +1,7 @@
 """Run the conformance matrix and write it down: a terminal table, report.json (schema in
-report_schema.json), report.md, and PNG plots. Shared by ``report`` and ``check``."""
+report_schema.json), report.md, and PNG plots. Shared by ``report`` and ``check``.
+
+Failures are listed per (check, quantity family) with their layers and diagnoses (diagnose.py)."""
 
 import datetime
 import fnmatch
@@ -10,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_gradients, check_training, supports
+from ..checks import supports
+from ..diagnose import run
 from ..environment import configure
 from ..problems import CATALOGUE, make_problem
 from ..registry import Unavailable
+from ..selfcheck import self_consistency
 from ..spec import Spec
 from ..target import load_target
 from ..tolerances import TOLERANCES
@@ -28,14 +32,26 @@ class Matrix:
     results: list = field(default_factory=list)  # CheckResult
     skipped: list = field(default_factory=list)  # {impl, problem, reason}
     impls: dict = field(default_factory=dict)  # name -> loaded object
+    outcomes: list = field(default_factory=list)  # diagnose.Outcome per (impl, problem, dtype)
+    consistency: dict = field(default_factory=dict)  # name -> selfcheck.SelfConsistency
 
     @property
     def passed(self):
         return bool(self.results) and all(r.passed for r in self.results)
 
+    def self_consistency(self, name):
+        """Computed once per implementation, when a diagnosis or the ``check`` command asks."""
+        if name not in self.consistency:
+            self.consistency[name] = self_consistency(self.impls[name])
+        return self.consistency[name]
+
+    def failure_lines(self):
+        return [line for o in self.outcomes if not o.passed for line in o.lines()]
+
 
 def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None):
-    """Every target on every catalogue problem matching the ``problems`` glob, in every dtype."""
+    """Every target on every catalogue problem matching the ``problems`` glob, in every dtype, each
+    run's failures diagnosed."""
     matrix = Matrix()
     chosen = [p for name, p in CATALOGUE.items() if fnmatch.fnmatch(name, problems)]
     if not chosen:
@@ -55,8 +71,10 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
             for dtype in dtypes:
                 if impl.name == "reference" and dtype == "float64":
                     continue  # identical by construction; pinned by the golden vectors
-                matrix.results += check_gradients(impl, problem, dtype)
-                matrix.results += check_training(impl, problem, dtype)
+                outcome = run(impl, problem, dtype,
+                              consistency=lambda name=impl.name: matrix.self_consistency(name).passed)
+                matrix.outcomes.append(outcome)
+                matrix.results += outcome.results
             if progress:
                 progress()
     return matrix
@@ -101,6 +119,11 @@ def to_json(matrix, *, seed=None):
         "implementations": sorted(matrix.impls),
         "skipped": matrix.skipped,
         "checks": checks,
+        "diagnoses": [{"impl": o.impl, "problem": o.problem, "dtype": o.dtype, "signature": d.signature,
+                       "cause": d.cause, "fix": d.fix, "verdict": d.verdict,
+                       "explains": [f"{c} {f}" for c, f in d.explains], "line": d.line}
+                      for o in matrix.outcomes for d in o.diagnoses],
+        "self_consistency": {name: v.to_dict() for name, v in matrix.consistency.items()},
     }
 
 
@@ -116,9 +139,13 @@ def to_markdown(matrix, report):
         fmt = [(f"{'✅' if c[2] else '❌'} {c[0]:.1e} / {c[1]:.0e}" if c else "—")
                for c in (cells.get(f) for f in FAMILIES)]
         lines.append(f"| {impl} | {dtype} | " + " | ".join(fmt) + " |")
-    failures = [r.message for r in matrix.results if not r.passed]
+    failures = matrix.failure_lines()
     if failures:
-        lines += ["", "## Failures", ""] + [f"- `{m}`" for m in failures[:200]]
+        lines += ["", "## Failures and likely causes", ""] + [
+            f"  - {m.strip()}" if m.startswith("  ") else f"- `{m}`" for m in failures[:400]]
+    if matrix.consistency:
+        lines += ["", "## Self-consistency", ""] + [f"- {name}: {v.line}"
+                                                     for name, v in matrix.consistency.items()]
     if matrix.skipped:
         lines += ["", "## Skipped", ""] + [f"- {s['impl']} / {s['problem']}: {s['reason']}"
                                             for s in matrix.skipped]

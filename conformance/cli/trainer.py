@@ -1,9 +1,10 @@
 """Train several implementations side by side: same seed, same initial weights, same batch order.
 
-After every epoch each implementation's test accuracy, mean training cost over the epoch's steps,
-and largest parameter divergence from the reference (max |W_impl − W_ref| over all layers) are
-recorded. Accuracy uses the reference forward pass on each implementation's own parameters, so
-the numbers differ only where the parameters do.
+After every epoch each implementation's task score (tasks.py: test accuracy, or test reconstruction
+cost), mean training cost over the epoch's steps, and largest parameter divergence from the
+reference (max |θ_impl − θ_ref| over all layers) are recorded. The score uses the reference forward
+pass on each implementation's own parameters, so the numbers differ only where the parameters do.
+A conv spec is fed images (m, C, H, W); a dense one the flat rows.
 """
 
 import time
@@ -21,6 +22,10 @@ class History:
     impl: str
     epochs: list = field(default_factory=list)  # dicts: epoch, accuracy, cost, divergence, seconds
     step_losses: list = field(default_factory=list)  # every step's batch cost, in order
+    params: list = field(default=None, repr=False)  # the latest parameters (not written to train.json)
+
+    def record(self):
+        return {"impl": self.impl, "epochs": self.epochs, "step_losses": self.step_losses}
 
 
 def divergence(params, ref_params):
@@ -29,30 +34,43 @@ def divergence(params, ref_params):
                for a, b in zip(pair, ref))
 
 
-def train_side_by_side(impls, spec: Spec, data, *, lr, batch_size, epochs, seed, dtype, init,
+def inputs(spec, x):
+    """The flat rows x (m, n) as the spec's input layer takes them: images (m, C, H, W) for conv."""
+    return x.reshape(len(x), *spec.input_shape) if getattr(spec, "conv", ()) else x
+
+
+def forward(spec, params, x):
+    """The reference forward pass (zs, activations) on float64 copies of any implementation's
+    parameters: what the scores and the pictures are computed from."""
+    p64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in params]
+    return reference.feedforward(p64, x.astype(np.float64), spec.activation, spec.output, conv=spec.conv)
+
+
+def train_side_by_side(impls, spec: Spec, task, data, *, lr, batch_size, epochs, seed, dtype, init,
                        progress=None):
     """Returns {name: History}. ``impls`` must start with the reference (the divergence baseline)."""
     dtype = np.dtype(dtype)
-    x, y = data.x_train.astype(dtype), data.y_train(dtype)
-    x_test = data.x_test.astype(np.float64)
-    params0 = reference.init_params(spec.sizes, seed, scheme=init, dtype=dtype)
+    x, y = inputs(spec, data.x_train).astype(dtype), task.targets(data, dtype)
+    x_test = inputs(spec, data.x_test)
+    params0 = reference.init_params(spec.sizes, seed, scheme=init, dtype=dtype,
+                                    input_shape=spec.input_shape, conv=spec.conv)
     order = reference.batch_order(len(x), batch_size, epochs, seed + 1)  # separate, seeded stream
     steps = -(-len(x) // batch_size)
-    state = {impl.name: params0 for impl in impls}
-    histories = {impl.name: History(impl.name) for impl in impls}
+    histories = {impl.name: History(impl.name, params=params0) for impl in impls}
     for epoch in range(1, epochs + 1):
         batches = order[(epoch - 1) * steps:epoch * steps]
         for impl in impls:
+            history = histories[impl.name]
             start = time.perf_counter()
-            run = impl.train(spec, state[impl.name], x, y, lr=lr, batches=batches)
+            run = impl.train(spec, history.params, x, y, lr=lr, batches=batches)
             seconds = time.perf_counter() - start
-            state[impl.name] = run.params
-            p64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in run.params]
-            acc = reference.accuracy(p64, x_test, data.labels_test, spec.activation, spec.output)
-            histories[impl.name].step_losses.extend(float(c) for c in run.losses)
-            histories[impl.name].epochs.append(dict(
-                epoch=epoch, accuracy=acc, cost=float(np.mean(run.losses)),
-                divergence=divergence(run.params, state[impls[0].name]), seconds=seconds))
+            history.params = run.params
+            zs, activations = forward(spec, run.params, x_test)
+            history.step_losses.extend(float(c) for c in run.losses)
+            history.epochs.append({"epoch": epoch, task.metric: task.score(spec, zs, activations, data),
+                                   "cost": float(np.mean(run.losses)),
+                                   "divergence": divergence(run.params, histories[impls[0].name].params),
+                                   "seconds": seconds})
             if progress is not None:
-                progress(impl.name, epoch, histories[impl.name].epochs[-1])
+                progress(impl.name, epoch, history.epochs[-1])
     return histories

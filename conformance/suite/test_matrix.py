@@ -2,8 +2,10 @@
 training run each; then Hypothesis-drawn problems.
 
 Test ids name the implementation, the problem and the dtype, e.g.
-``test_gradients[torch.manual-relu-kink-float64]``; a failure lists every failed quantity with its
-layer, normwise and worst-element error and tolerance (compare.py).
+``test_gradients[torch.manual-relu-kink-float64]``; a failure lists every failed quantity family
+with its layers, normwise and worst-element error and tolerance (compare.py), then the likely
+causes (diagnose.py). ``test_self_consistency`` checks that each implementation's gradients are the
+derivative of its own loss (selfcheck.py).
 """
 
 import numpy as np
@@ -12,12 +14,15 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import CATALOGUE, NAMES, Conv, Spec, Unavailable, make_problem
-from conformance.checks import check_gradients, check_training, supports
+from conformance.checks import supports
+from conformance.diagnose import run
 from conformance.problems import OUTPUT_LOSSES
+from conformance.selfcheck import self_consistency
 from conformance.target import load_target
 from reference import HIDDEN_ACTIVATIONS, conv_shapes
 
 _IMPLS = {}
+_SELF = {}  # name -> SelfConsistency, computed once per worker and only when a diagnosis asks
 
 
 def pytest_generate_tests(metafunc):
@@ -44,29 +49,41 @@ def implementation(name):
     return impl
 
 
-def _verdict(results):
-    failures = [r.message for r in results if not r.passed]
-    assert results, "no check ran"
-    assert not failures, f"{len(failures)} of {len(results)} checks failed:\n" + "\n".join(failures)
+def consistency(impl_name):
+    if impl_name not in _SELF:
+        _SELF[impl_name] = self_consistency(implementation(impl_name))
+    return _SELF[impl_name].passed
 
 
-def _run(check, impl_name, problem, dtype):
+def _verdict(impl_name, problem, dtype, kinds):
+    """Run the checks once; on failure, one line per failing quantity family and the likely causes."""
+    outcome = run(implementation(impl_name), problem, dtype, kinds,
+                  consistency=lambda: consistency(impl_name))
+    failed = sum(not r.passed for r in outcome.results)
+    assert outcome.results, "no check ran"
+    if failed:
+        pytest.fail(f"{failed} of {len(outcome.results)} checks failed:\n" + "\n".join(outcome.lines()),
+                    pytrace=False)
+    assert not outcome.diagnoses, "a run without failures must get no diagnosis"
+
+
+def _run(kind, impl_name, problem, dtype):
     impl = implementation(impl_name)
     if not supports(impl, problem.spec):
         pytest.skip(f"{impl_name} does not support {problem.spec.label}")
-    _verdict(check(impl, problem, dtype))
+    _verdict(impl_name, problem, dtype, (kind,))
 
 
 @pytest.mark.parametrize("problem_name", list(CATALOGUE))
 def test_gradients(impl_name, problem_name, dtype):
     """forward z^l, a^l; deltas (BP1, BP2); ∂C/∂b (BP3); ∂C/∂W (BP4); loss."""
-    _run(check_gradients, impl_name, CATALOGUE[problem_name], dtype)
+    _run("gradients", impl_name, CATALOGUE[problem_name], dtype)
 
 
 @pytest.mark.parametrize("problem_name", list(CATALOGUE))
 def test_training(impl_name, problem_name, dtype):
     """Per-step losses (first diverging step named) and final parameters."""
-    _run(check_training, impl_name, CATALOGUE[problem_name], dtype)
+    _run("train", impl_name, CATALOGUE[problem_name], dtype)
 
 
 @st.composite
@@ -88,10 +105,8 @@ def problems(draw):
 def test_hypothesis_problems(impl_name, problem, dtype):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
     assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
-    impl = implementation(impl_name)
-    if supports(impl, problem.spec):
-        _verdict(check_gradients(impl, problem, dtype) + check_training(impl, problem, dtype))
-
+    if supports(implementation(impl_name), problem.spec):
+        _verdict(impl_name, problem, dtype, ("gradients", "train"))
 
 
 @st.composite
@@ -124,6 +139,15 @@ def conv_problems(draw):
 def test_hypothesis_conv_problems(impl_name, problem, dtype):
     """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
     assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
+    if supports(implementation(impl_name), problem.spec):
+        _verdict(impl_name, problem, dtype, ("gradients", "train"))
+
+
+def test_self_consistency(impl_name):
+    """The implementation's own gradients are the derivative of its own loss (no reference involved)."""
     impl = implementation(impl_name)
-    if supports(impl, problem.spec):
-        _verdict(check_gradients(impl, problem, dtype) + check_training(impl, problem, dtype))
+    verdict = _SELF.setdefault(impl_name, self_consistency(impl))
+    if verdict.passed is None:
+        pytest.skip(verdict.line)
+    if not verdict.passed:
+        pytest.fail(verdict.line, pytrace=False)

@@ -1,0 +1,99 @@
+"""What ``train`` learns and how it is scored: classifying the digits, or reconstructing them.
+
+classify     y is the one-hot label; after each epoch, the test accuracy (the fraction of test
+             images whose largest output is at the true label).
+autoencoder  seed 003's second extension: y = x, the pixels scaled to [0, 1], through a bottleneck
+             (64-16-64 on the 8×8 digits) to a sigmoid output; after each epoch, the test
+             reconstruction cost, the spec's C_x averaged over the test images without weight decay
+             (½‖a − x‖² for the quadratic cost).
+
+Both are scored with the reference forward pass on each implementation's own parameters, so the
+numbers differ only where the parameters do. ``network`` turns the options into the Spec to train.
+"""
+
+import math
+
+import numpy as np
+
+from reference import conv_shapes
+from reference.costs import cost
+
+from ..spec import Conv, Spec
+
+
+class Classify:
+    name = "classify"
+    metric, column, unit = "accuracy", "test accuracy", "fraction of test images correct"
+    bottleneck = 30  # the default hidden layer (Nielsen's 30)
+
+    @staticmethod
+    def n_out(data):
+        return data.n_classes
+
+    @staticmethod
+    def targets(data, dtype):
+        return data.y_train(dtype)
+
+    @staticmethod
+    def score(spec, zs, activations, data):
+        return float(np.mean(np.argmax(activations[-1], axis=1) == data.labels_test))
+
+    @staticmethod
+    def text(value):
+        return f"{value:.2%}"
+
+
+class Autoencoder:
+    name = "autoencoder"
+    metric, column, unit = "reconstruction", "test reconstruction cost", "mean C_x over the test images"
+    bottleneck = 16  # a quarter of the 64 pixels of a digit
+
+    @staticmethod
+    def n_out(data):
+        return data.x_train.shape[1]
+
+    @staticmethod
+    def targets(data, dtype):
+        return data.x_train.astype(dtype)  # the flat pixels, whatever shape the input layer takes
+
+    @staticmethod
+    def score(spec, zs, activations, data):
+        return float(np.mean(cost(spec.loss, zs[-1], activations[-1], data.x_test)))
+
+    @staticmethod
+    def text(value):
+        return f"{value:.4f}"
+
+
+TASKS = {task.name: task for task in (Classify, Autoencoder)}
+
+
+def network(args, data, task):
+    """The Spec for ``--sizes``/``--conv`` on ``data``, or the task's default network. With conv
+    blocks the images are ``data.image_shape`` and ``--sizes`` lists only the dense layers after the
+    flatten: the flattened size is computed from the blocks, never typed."""
+    n_in, n_out = data.x_train.shape[1], task.n_out(data)
+    if task is Autoencoder and args.output != "sigmoid":
+        raise ValueError(f"--output: the autoencoder's targets are pixels in [0, 1], so its output "
+                         f"is sigmoid, got {args.output!r}")
+    if args.conv:
+        blocks = tuple(Conv(*fields) for fields in args.conv)
+        try:
+            n_flat = math.prod(conv_shapes(data.image_shape, blocks)[-1].a)
+        except ValueError as exc:  # a kernel or a pooling that does not fit, naming the block
+            raise ValueError(f"--conv: {exc} (images {'×'.join(map(str, data.image_shape))})") from None
+        dense = args.sizes or (task.bottleneck, n_out)
+        if dense[-1] != n_out:
+            raise ValueError(f"--sizes: {'-'.join(map(str, dense))} does not fit {data.name}: with "
+                             f"--conv it lists the dense layers after the flatten ({n_flat} values), "
+                             f"and the output layer must be {n_out}")
+        return Spec((n_flat, *dense), args.activation, args.output, args.loss, args.weight_decay,
+                    input_shape=data.image_shape, conv=blocks)
+    sizes = args.sizes or (n_in, task.bottleneck, n_out)
+    if len(sizes) < 2:
+        raise ValueError(f"--sizes: expected at least two positive layer sizes, got "
+                         f"{'-'.join(map(str, sizes))}")
+    if sizes[0] != n_in or sizes[-1] != n_out:
+        raise ValueError(f"--sizes: {'-'.join(map(str, sizes))} does not fit {data.name}: the input "
+                         f"layer must be {n_in} and the output layer {n_out}")
+    return Spec(sizes, args.activation, args.output, args.loss, args.weight_decay)
