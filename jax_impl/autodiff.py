@@ -4,32 +4,21 @@ The per-example deltas come from differentiating with respect to zero shifts s^l
 z^l: ∂C/∂s^l = ∂C/∂z^l = (1/m) δ^l (the batch cost averages over the m examples), so m ∂C/∂s^l is
 the contract's per-example δ^l, compared layer by layer with manual.py's BP1/BP2.
 
-Conv blocks (seed 003's extension) are lax.conv_general_dilated and lax.reduce_window here, written
-independently of conv.py: at a tie, reduce_window max's gradient goes to the first maximal element in
-row-major window order (it selects with >=), which is the contract. A reshape-and-max pool would not
-do: its gradient splits a tie evenly among the maxima.
+Conv blocks (seed 003's extension) run conv.py's forward, lax.conv_general_dilated then
+lax.reduce_window pooling, whose gradient at a tie goes to the first maximal element in row-major
+window order, as the contract says. The backward is value_and_grad's, never conv.py's.
 """
 
 from functools import partial
 
 import jax
 import jax.numpy as jnp
-from jax import lax
 
 from .activations import ACTIVATIONS
+from .conv import correlate, pool
 from .costs import cost
 from .training import Gradients, train_steps
 from .validation import check_inputs, layer_shapes
-
-
-def pool(a, kind, size):
-    """Non-overlapping size × size max or average windows over (H, W), or a as is."""
-    if kind is None:
-        return a
-    window = (1, 1, size, size)
-    if kind == "max":
-        return lax.reduce_window(a, -jnp.inf, lax.max, window, window, "VALID")
-    return lax.reduce_window(a, 0.0, lax.add, window, window, "VALID") / size**2
 
 
 def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, conv=()):
@@ -40,10 +29,8 @@ def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, con
     a = x
     g = ACTIVATIONS[activation][0]
     for (K, b), s, block in zip(params, shifts, conv):  # conv layers 1..c
-        z = lax.conv_general_dilated(a, K, (block.stride,) * 2, [(block.padding,) * 2] * 2,  # BP-conv
-                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))  # BP-conv
-        z = z + b[:, None, None] + s  # BP-conv (m, C_l, H_l, W_l)
-        a = pool(g(z), block.pool, block.pool_size)  # BP-pool
+        z = correlate(a, K, b, block.stride, block.padding) + s  # (m, C_l, H_l, W_l)
+        a = pool(g(z), block.pool, block.pool_size)  # a^l, pooled: (m, C_l, H_l/size, W_l/size)
         zs.append(z)
         activations.append(a)
     a = a.reshape(a.shape[0], -1)  # BP-flatten (m, C_c·H_c·W_c); an MLP's x stays as is

@@ -1,5 +1,6 @@
-"""Convolutional blocks for the hand-written JAX port: the forward correlation and pooling, and their
-backward passes written out with lax ops. No jax.grad or jax.vjp anywhere in this file.
+"""Convolutional blocks with lax ops: the forward correlation and pooling (shared by manual.py and
+autodiff.py), and the backward passes that manual.py writes out by hand. No jax.grad or jax.vjp
+anywhere in this file.
 
 Seed 003's extension: local connectivity and weights shared across positions. Layout NCHW, kernels
 (C_l, C_{l-1}, k, k). A block is a cross-correlation (no kernel flip) with zero padding p and stride
@@ -41,10 +42,18 @@ def from_windows(tiles, size):
 
 
 def pool(a, kind, size):
-    """a^l from g(z^l): the max or the mean of each non-overlapping size × size window (or as is)."""
+    """a^l from g(z^l): the max or the mean of each non-overlapping size × size window (or a as is).
+
+    lax.reduce_window, not a reshape and max: autodiff.py differentiates this, and reduce_window
+    max's gradient goes to the first maximal element of a window (the contract), where a reshape's
+    max would split a tie evenly among the maxima.
+    """
     if kind is None:
         return a
-    return windows(a, size).max(axis=-1) if kind == "max" else windows(a, size).mean(axis=-1)  # BP-pool
+    window = (1, 1, size, size)  # (m, C) untouched; strides = window: non-overlapping
+    if kind == "max":
+        return lax.reduce_window(a, -jnp.inf, lax.max, window, window, "VALID")  # BP-pool
+    return lax.reduce_window(a, 0.0, lax.add, window, window, "VALID") / size**2  # BP-pool
 
 
 def unpool(nabla_a, a_unpooled, kind, size):

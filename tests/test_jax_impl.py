@@ -13,7 +13,7 @@ import jax.numpy as jnp  # noqa: E402
 import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
 from jax_impl import autodiff, manual  # noqa: E402
-from jax_impl.conv import unpool  # noqa: E402
+from jax_impl.conv import pool, unpool  # noqa: E402
 from tests.helpers_copy import run_copied  # noqa: E402
 
 # Between two float64 computations of the same quantity, each ~1e-15 from the reference: the
@@ -107,7 +107,7 @@ def test_max_pool_tie_goes_to_the_first_maximum():
     want = jnp.array([[[[3.0, 0.0, 0.0, 5.0],
                         [0.0, 0.0, 0.0, 0.0]]]])
     assert jnp.array_equal(unpool(nabla_a, a, "max", 2), want)
-    assert jnp.array_equal(jax.grad(lambda a: jnp.sum(autodiff.pool(a, "max", 2) * nabla_a))(a), want)
+    assert jnp.array_equal(jax.grad(lambda a: jnp.sum(pool(a, "max", 2) * nabla_a))(a), want)
 
 
 @pytest.mark.parametrize("name", ["mnist-784-30-10", "deep-relu-softmax", "neuron", "batch-1"])
