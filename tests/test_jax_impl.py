@@ -199,7 +199,7 @@ def test_copy_jax_impl_alone_trains(tmp_path):
 @pytest.mark.gpu
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="no GPU visible to JAX on this machine")
 @pytest.mark.parametrize("name", ["jax.manual", "jax.autodiff", "jax.scan"])
-@pytest.mark.parametrize("problem", ["mnist-784-30-10", "deep-relu-softmax", "relu-kink"])
+@pytest.mark.parametrize("problem", ["mnist-784-30-10", "deep-relu-softmax", "relu-kink", "conv-lenet-1x8x8"])
 def test_gpu_float64_conformance(name, problem):
     """The float64 matrix on the GPU with matmul precision 'highest' (environment.configure)."""
     results = conformance.check(conformance.load(name), CATALOGUE[problem], "float64")
