@@ -34,11 +34,11 @@ def test_committed_page_is_current():
 
 
 def test_changing_a_tagged_line_makes_the_page_stale(tree):
-    edit(tree, "torch_impl/manual.py", "delta = (delta @ W_next) * g_prime(zs[l - 1])",
-         "delta = (delta @ W_next.T) * g_prime(zs[l - 1])")
+    edit(tree, "torch_impl/manual.py", "delta = (delta @ W_next) * g_prime(activations[l])",
+         "delta = (delta @ W_next.T) * g_prime(activations[l])")
     page = generate.render(tree)
     assert page != generate.PAGE.read_text()
-    assert "delta = (delta @ W_next.T) * g_prime(zs[l - 1])" in page
+    assert "delta = (delta @ W_next.T) * g_prime(activations[l])" in page
 
 
 def test_missing_tag_is_an_error(tree):
