@@ -1,0 +1,144 @@
+"""The template to copy into a real JAX project: a Flax NNX module trained with Optax.
+
+Idiomatic Flax and Optax, checked number for number against the hand-written reference:
+- the network is an ``nnx.Module`` holding ``nnx.Linear`` layers. ``nnx.Linear`` computes
+  ``x @ kernel + bias`` with ``kernel`` of shape (n_{l-1}, n_l): the TRANSPOSE of the contract's
+  W^l (n_l, n_{l-1}). ``MLP.load`` transposes on the way in and ``MLP.params`` on the way out;
+  nowhere else does a kernel meet a W;
+- ``dtype`` and ``param_dtype`` both follow the input, so float64 weights stay float64 (inside
+  ``jax.enable_x64(True)``) and float32 stays float32;
+- the model returns the logits z^L; the output activation is applied by the cost (or ``predict``),
+  so the log costs use Optax's stable forms on the logits. Costs come from Optax with the contract's
+  scaling: ``optax.l2_loss`` is ½(a − y)² per element, so summed over the outputs and averaged over
+  the batch it is the quadratic cost (1/m) Σ_x ½‖a − y‖² (``optax.squared_error`` has no ½);
+  ``optax.sigmoid_binary_cross_entropy`` is per element too (summed over outputs);
+  ``optax.softmax_cross_entropy`` is already per example;
+- weight decay: ``optax.add_decayed_weights(λ)`` adds λ·θ to the gradient before ``optax.sgd``
+  scales it by −η. λW is exactly the gradient of (λ/2)‖W‖², so the step is the contract's
+  W ← W − η(∂C_data/∂W + λW). It is masked to the kernels: the contract's cost decays weights only
+  (a bias shifts a unit's threshold; shrinking it towards zero does not limit the size of the
+  weights, which is what the penalty is for), and an unmasked decay would also pull every bias;
+- one training step (value_and_grad, the recorded cost, the optimizer update) is one ``nnx.jit``.
+"""
+
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import nnx
+
+from .training import Gradients, Trajectory
+from .validation import check_inputs, check_training
+
+ACTIVATIONS = {"sigmoid": nnx.sigmoid, "tanh": nnx.tanh, "relu": nnx.relu,  # relu'(0) = 0
+               "identity": lambda z: z, "softmax": lambda z: nnx.softmax(z, axis=-1)}
+
+# loss -> C_x for every example (m,), from the logits z^L, the output a^L and the targets y
+COSTS = {
+    "quadratic": lambda z, a, y: optax.l2_loss(a, y).sum(axis=1),  # BP-C ½(a − y)² summed over outputs
+    "cross_entropy": lambda z, a, y: optax.sigmoid_binary_cross_entropy(z, y).sum(axis=1),  # BP-C
+    "log_likelihood": lambda z, a, y: optax.softmax_cross_entropy(z, y),  # BP-C −Σ_j y_j ln a_j
+}
+
+
+class MLP(nnx.Module):
+    """nnx.Linear → activation → ... → nnx.Linear; calling it returns the logits z^L (m, n_L)."""
+
+    def __init__(self, sizes, activation, output, *, dtype, rngs):
+        self.linears = nnx.List([nnx.Linear(n_in, n_out, dtype=dtype, param_dtype=dtype, rngs=rngs)
+                                 for n_in, n_out in zip(sizes[:-1], sizes[1:])])
+        self.activation, self.output = activation, output
+
+    def __call__(self, x):
+        g, L = ACTIVATIONS[self.activation], len(self.linears)
+        a = x
+        for l, linear in enumerate(self.linears, start=1):
+            z = linear(a)  # BP-z (m, n_l) = (m, n_{l-1}) @ kernel (n_{l-1}, n_l) + (n_l,)
+            a = g(z) if l < L else z  # BP-a hidden layers; the output activation belongs to the cost
+        return z
+
+    def predict(self, x):
+        """Output activations a^L (m, n_L)."""
+        return ACTIVATIONS[self.output](self(x))
+
+    def load(self, params):
+        """Copy the contract's [(W, b)] in: kernel = W.T, (n_{l-1}, n_l)."""
+        for linear, (W, b) in zip(self.linears, params):
+            linear.kernel.set_value(W.T)
+            linear.bias.set_value(b)
+        return self
+
+    def params(self):
+        """The contract's [(W, b)]: W = kernel.T, (n_l, n_{l-1})."""
+        return [(linear.kernel[...].T, linear.bias[...]) for linear in self.linears]
+
+
+def data_cost(model, x, y, loss):
+    """(1/m) Σ_x C_x from Optax (no weight-decay term)."""
+    z = model(x)
+    return COSTS[loss](z, ACTIVATIONS[model.output](z), y).mean()
+
+
+def penalty(model, weight_decay):
+    """(λ/2) Σ_l ‖W^l‖²; ‖kernel‖ = ‖W‖ (the same entries, transposed)."""
+    return 0.5 * weight_decay * sum(jnp.sum(linear.kernel[...] ** 2) for linear in model.linears)
+
+
+def build(spec, params):
+    """The model for ``spec`` holding ``params``; Flax's own initial values are overwritten."""
+    return MLP(spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype,
+               rngs=nnx.Rngs(0)).load(params)
+
+
+@nnx.jit(static_argnames="loss")
+def loss_and_grads(model, x, y, weight_decay, loss):
+    """C and ∂C/∂θ for every nnx.Param, with the penalty inside C (no optimizer here)."""
+    def cost(model):
+        return data_cost(model, x, y, loss) + penalty(model, weight_decay)
+
+    C, grads = nnx.value_and_grad(cost)(model)  # BP-grad an nnx.State shaped like the model's Params
+    return C, grads
+
+
+def gradients(spec, params, x, y):
+    """Loss and gradients of the full cost C through nnx.value_and_grad."""
+    check_inputs(spec, params, x, y)
+    C, grads = loss_and_grads(build(spec, params), x, y, spec.weight_decay, spec.loss)
+    layers = grads["linears"]
+    grads = [(layers[l]["kernel"][...].T, layers[l]["bias"][...])  # BP-dC ∂C/∂W^l = (∂C/∂kernel)ᵀ
+             for l in range(len(spec.sizes) - 1)]  # BP-dC
+    return Gradients(float(C), grads)
+
+
+def decay_kernels(params):
+    """The mask for add_decayed_weights: True on every kernel, False on every bias. (Paths are
+    ('linears', l, 'kernel'), with a trailing '.value' where Flax hands Optax unwrapped Variables.)"""
+    return jax.tree.map_with_path(lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path),
+                                  params)
+
+
+@lru_cache(maxsize=32)
+def sgd(lr, weight_decay):
+    """Cached per (η, λ): the same transformation object lets nnx.jit reuse its compiled step."""
+    return optax.chain(optax.add_decayed_weights(weight_decay, mask=decay_kernels), optax.sgd(lr))
+
+
+@nnx.jit(static_argnames="loss")
+def train_step(model, optimizer, x, y, idx, weight_decay, loss):
+    """One SGD step on the batch x[idx], y[idx]; returns C (penalty included) before the update."""
+    C, grads = nnx.value_and_grad(data_cost)(model, x[idx], y[idx], loss)
+    C = C + penalty(model, weight_decay)  # recorded with (λ/2)‖W‖²; the optimizer adds its gradient
+    optimizer.update(model, grads)  # BP-SGD W ← W − η(∂C/∂W + λW), b ← b − η ∂C/∂b
+    return C
+
+
+def train(spec, params, x, y, *, lr, batches):
+    """optax.sgd over the given batch order; the decay comes from the optimizer, not the loss."""
+    check_inputs(spec, params, x, y)
+    check_training(lr, batches, x.shape[0])
+    model = build(spec, params)
+    optimizer = nnx.Optimizer(model, sgd(float(lr), float(spec.weight_decay)), wrt=nnx.Param)
+    losses = [train_step(model, optimizer, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
+    return Trajectory([float(C) for C in losses], model.params())
+
