@@ -14,10 +14,12 @@ Idiomatic Flax and Optax, checked number for number against the hand-written ref
   ``optax.sigmoid_binary_cross_entropy`` is per element too (summed over outputs);
   ``optax.softmax_cross_entropy`` is already per example;
 - weight decay: ``optax.add_decayed_weights(λ)`` adds λ·θ to the gradient before ``optax.sgd``
-  scales it by −η. λW is exactly the gradient of (λ/2)‖W‖², so the step is the contract's
-  W ← W − η(∂C_data/∂W + λW). It is masked to the kernels: the contract's cost decays weights only
-  (a bias shifts a unit's threshold; shrinking it towards zero does not limit the size of the
-  weights, which is what the penalty is for), and an unmasked decay would also pull every bias;
+  scales it by −η. ∂/∂W (λ/2)‖W‖² = λW, so the step is W ← W − η(∂C_data/∂W + λW): exactly SGD on
+  the contract's C = C_data + (λ/2)Σ‖W‖², without the penalty ever being differentiated. The decay
+  is masked to the kernels because the contract penalises weights only (large weights are what make
+  a unit react strongly to small input changes; a bias only shifts its threshold, as in Nielsen's
+  chapter 3). Unmasked, add_decayed_weights would decay every Param, biases too: the gradient of
+  (λ/2)(‖W‖² + ‖b‖²), a different cost;
 - one training step (value_and_grad, the recorded cost, the optimizer update) is one ``nnx.jit``.
 """
 
