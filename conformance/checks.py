@@ -11,6 +11,7 @@ import traceback
 import numpy as np
 
 import reference
+from reference.conv import conv_stack
 
 from .compare import CheckResult, compare, failure
 from .tolerances import ZERO_FLOOR, tolerance
@@ -68,13 +69,14 @@ def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
         _check_array(results, ctx, family, f"{name}[layer {layer}]", got, want, layer)
 
 
-def _compare_params(results, ctx, family, got_params, want_params, prefix):
+def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_layers):
+    """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones."""
     L = len(want_params)
     if not isinstance(got_params, (list, tuple)) or len(got_params) != L:
         results.append(failure(*ctx, "structure", f"{prefix}", f"expected a list of {L} pairs"))
         return
     for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
-        for (q, got), want in zip(zip(("W", "b"), got_pair), want_pair):
+        for (q, got), want in zip(zip(("K" if l <= conv_layers else "W", "b"), got_pair), want_pair):
             _check_array(results, ctx, family, f"{prefix}{q}[layer {l}]", got, want, l)
 
 
@@ -110,7 +112,8 @@ def check_gradients(impl, problem, dtype):
     if _loss_ok(results, ctx, "loss", loss):
         results.append(compare(np.float64(loss), want.loss, impl=ctx[0], problem=ctx[1],
                                dtype=ctx[2], check="loss", quantity="loss"))
-    _compare_params(results, ctx, "grads", getattr(got, "grads", None), want.grads, "d")
+    _compare_params(results, ctx, "grads", getattr(got, "grads", None), want.grads, "d",
+                    len(conv_stack(problem.spec)[1]))
     for attr, family, quantity, extra in PER_LAYER:
         value = getattr(got, attr, None)
         if value is not None:  # optional in the contract
@@ -134,7 +137,8 @@ def check_training(impl, problem, dtype):
                                f"{getattr(losses, 'shape', type(losses).__name__)}"))
     else:
         results.append(_compare_steps(ctx, losses, np.asarray(want.losses)))
-    _compare_params(results, ctx, "trajectory", getattr(got, "params", None), want.params, "final ")
+    _compare_params(results, ctx, "trajectory", getattr(got, "params", None), want.params, "final ",
+                    len(conv_stack(problem.spec)[1]))
     return results
 
 

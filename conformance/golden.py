@@ -2,16 +2,20 @@
 
 They pin the expected numbers so that a change to the reference itself (or to the problem
 generator) cannot pass silently: tests/test_golden.py recomputes everything and compares.
-Regenerate only for a deliberate change, and say why in the commit:
+``python -m conformance.golden`` writes the files that are missing; existing files are left
+byte for byte as they are. Regenerate one only for a deliberate change, by name, and say why in the
+commit:
 
-    python -m conformance.golden
+    python -m conformance.golden golden-relu-kink
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
 
 import reference
+from reference.conv import conv_stack
 
 from .problems import golden_problems
 
@@ -26,21 +30,29 @@ def arrays(problem):
     out = {"x": p.x, "y": p.y, "batches": np.concatenate(p.batches),
            "batch_sizes": np.array([len(b) for b in p.batches]), "loss": np.array(g.loss),
            "losses": np.array(t.losses)}
+    c = len(conv_stack(p.spec)[1])
     for l in range(1, len(p.params) + 1):
-        out[f"W{l}"], out[f"b{l}"] = p.params[l - 1]
+        w = "K" if l <= c else "W"  # conv blocks' kernels, then the dense weights
+        out[f"{w}{l}"], out[f"b{l}"] = p.params[l - 1]
         out[f"z{l}"], out[f"a{l}"], out[f"delta{l}"] = g.zs[l - 1], g.activations[l], g.deltas[l - 1]
-        out[f"dW{l}"], out[f"db{l}"] = g.grads[l - 1]
-        out[f"final_W{l}"], out[f"final_b{l}"] = t.params[l - 1]
+        out[f"d{w}{l}"], out[f"db{l}"] = g.grads[l - 1]
+        out[f"final_{w}{l}"], out[f"final_b{l}"] = t.params[l - 1]
     return out
 
 
-def main():
+def main(names=()):
+    """Write the golden files of ``names`` (default: every golden problem without a file yet)."""
+    problems = {p.name: p for p in golden_problems()}
+    unknown = sorted(set(names) - set(problems))
+    if unknown:
+        raise SystemExit(f"names: unknown golden problems {unknown}; expected some of {list(problems)}")
     GOLDEN_DIR.mkdir(exist_ok=True)
-    for problem in golden_problems():
-        path = GOLDEN_DIR / f"{problem.name}.npz"
-        np.savez(path, **arrays(problem))
-        print(f"wrote {path}")
+    for name, problem in problems.items():
+        path = GOLDEN_DIR / f"{name}.npz"
+        if name in names or (not names and not path.exists()):
+            np.savez(path, **arrays(problem))
+            print(f"wrote {path}")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

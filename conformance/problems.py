@@ -2,8 +2,8 @@
 
 A :class:`Problem` is everything an implementation is handed; the catalogue is the fixed list the
 suite runs (every activation × cost pairing, the seed networks, deep and square nets, batch size 1,
-weight decay on and off, ReLU pre-activations that are exactly 0). Hypothesis draws further problems
-through :func:`make_problem` as well.
+weight decay on and off, ReLU pre-activations that are exactly 0; conv stacks, max-pool ties and an
+autoencoder). Hypothesis draws further problems through :func:`make_problem` as well.
 """
 
 from dataclasses import dataclass, replace
@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
+from reference.conv import conv_stack
 
-from .spec import Spec
+from .spec import Conv, Spec
 
 # (output activation, cost) pairs the contract allows (reference/costs.py PAIRINGS).
 OUTPUT_LOSSES = (("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quadratic"),
@@ -24,8 +25,8 @@ OUTPUT_LOSSES = (("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quad
 class Problem:
     name: str
     spec: Spec
-    params: list  # [(W, b)], float64 unless as_dtype was called
-    x: np.ndarray  # (m, n_0)
+    params: list  # [(W, b)] ((K, b) first for conv blocks), float64 unless as_dtype was called
+    x: np.ndarray  # (m, n_0), or (m, C_0, H_0, W_0) with conv blocks
     y: np.ndarray  # (m, n_L)
     batches: list  # index arrays into x, y: one SGD step each
     lr: float
@@ -58,18 +59,21 @@ def targets(rng, spec, m):
 def make_problem(spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scaled", name=None,
                  relu_kink=False):
     """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
+    x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks.
 
-    relu_kink=True makes the first hidden unit of every layer l < L have a zero weight row and zero
-    bias, so its pre-activation is exactly 0.0 for every example in every framework: a ReLU whose
-    derivative at 0 is not 0 (seed 002's convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
+    relu_kink=True makes the first hidden unit of every layer l < L (the first channel of a conv
+    block: its whole kernel) have zero weights and a zero bias, so its pre-activation is exactly 0.0
+    for every example in every framework: a ReLU whose derivative at 0 is not 0 (seed 002's
+    convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
     """
     rng = rng_from(seed)
-    params = init_params(spec.sizes, rng, scheme=init)
+    input_shape, conv = conv_stack(spec)
+    params = init_params(spec.sizes, rng, scheme=init, input_shape=input_shape, conv=conv)
     if relu_kink:
         for W, b in params[:-1]:
-            W[0, :] = 0.0
+            W[0] = 0.0
             b[0] = 0.0
-    x = rng.standard_normal((m, spec.sizes[0]))
+    x = rng.standard_normal((m, *(input_shape or spec.sizes[:1])))
     y = targets(rng, spec, m)
     batches = batch_order(m, batch_size, epochs, rng)
     return Problem(name or f"{spec.label} seed={seed}", spec, params, x, y, batches, lr)
@@ -104,8 +108,62 @@ def _catalogue():
         spec = Spec((5, 4, 3), act, out, loss, 0.05 if i % 2 else 0.0)
         problems.append(make_problem(spec, 100 + i, lr=0.1, name=f"{act}-{out}-{loss}"
                                      + ("-decay" if i % 2 else "")))
-    problems += golden_problems()
+    problems += conv_problems() + golden_problems()
     return {p.name: p for p in problems}
+
+
+def _max_pool_ties(problem):
+    """0/1 inputs and a constant first kernel: every z^1 is 0.5·(ones under the kernel) + b^1[c], so
+    a pooling window often holds equal maxima, and routing δ to the first rather than the last of
+    them changes ∂K^1 (torch and JAX route to the first)."""
+    (K, b), *rest = problem.params
+    return replace(problem, params=[(np.full_like(K, 0.5), b), *rest],
+                   x=(problem.x > 0).astype(problem.x.dtype))
+
+
+def _autoencoder(problem):
+    """Targets equal to inputs, squashed into (0, 1) so that a sigmoid output can reach them."""
+    x = 1 / (1 + np.exp(-problem.x))
+    return replace(problem, x=x, y=x.copy())
+
+
+def conv_problems():
+    """Seed 003's extensions: conv blocks in front of the dense layers, and an autoencoder."""
+    def conv(sizes, activation, output, loss, input_shape, *blocks, decay=0.0):
+        return Spec(sizes, activation, output, loss, decay, input_shape=input_shape, conv=blocks)
+
+    return [
+        # LeNet-like stacks: conv-pool-conv-pool-dense, on random 1×8×8 and 2×9×9 inputs.
+        make_problem(conv((6, 12, 10), "relu", "softmax", "log_likelihood", (1, 8, 8),
+                          Conv(4, 3, padding=1, pool="max"), Conv(6, 3, pool="max"), decay=0.01),
+                     200, batch_size=5, epochs=2, lr=0.1, name="conv-lenet-1x8x8"),
+        make_problem(conv((16, 8, 3), "tanh", "sigmoid", "cross_entropy", (2, 9, 9),
+                          Conv(3, 2, pool="avg"), Conv(4, 3, padding=1, pool="max")),
+                     201, lr=0.3, name="conv-lenet-2x9x9"),
+        # Stride 2 with padding; the output size floors (8 + 2 − 3)/2 + 1 = 4.5 to 4.
+        make_problem(conv((48, 4), "sigmoid", "identity", "quadratic", (1, 8, 8),
+                          Conv(3, 3, stride=2, padding=1)), 202, lr=0.1, name="conv-stride2-pad1"),
+        # Padding on the second block: BP2-conv must cut the padding ring off ∂C/∂a^1.
+        make_problem(conv((144, 5), "tanh", "softmax", "log_likelihood", (1, 8, 8),
+                          Conv(3, 3), Conv(4, 3, padding=1)), 203, lr=0.1, name="conv-two-blocks-pad"),
+        make_problem(conv((27, 3), "sigmoid", "sigmoid", "quadratic", (2, 6, 6),
+                          Conv(3, 3, padding=1, pool="avg")), 204, name="conv-avg-pool"),
+        make_problem(conv((16, 3), "identity", "softmax", "log_likelihood", (1, 8, 8),
+                          Conv(4, 3, pool="max", pool_size=3)), 205, lr=0.1, name="conv-max-pool-3"),
+        _max_pool_ties(make_problem(conv((18, 3), "sigmoid", "sigmoid", "quadratic", (1, 7, 7),
+                                         Conv(2, 2, pool="max")), 206, name="conv-max-pool-tie")),
+        # Exact ReLU kinks in a conv layer: the first kernel and bias are 0, so z^1[:, 0] = 0.0.
+        make_problem(conv((27, 4, 3), "relu", "sigmoid", "cross_entropy", (1, 6, 6),
+                          Conv(3, 3, padding=1, pool="max")), 207, relu_kink=True, name="conv-relu-kink"),
+        make_problem(conv((12, 4, 2), "tanh", "tanh", "quadratic", (2, 5, 5), Conv(2, 3, padding=1),
+                          Conv(3, 3, stride=2), decay=0.1), 208, lr=0.1, name="conv-decay"),
+        make_problem(conv((8, 2), "sigmoid", "sigmoid", "cross_entropy", (1, 7, 7),
+                          Conv(2, 3, stride=2, padding=1, pool="avg"), decay=0.05), 209, m=1,
+                     batch_size=1, epochs=3, name="conv-batch-1"),
+        # Autoencoder: y = x through a 3-unit bottleneck, sigmoid output, cross-entropy.
+        _autoencoder(make_problem(Spec((8, 3, 8), "sigmoid", "sigmoid", "cross_entropy"), 210,
+                                  name="autoencoder-8-3-8")),
+    ]
 
 
 def golden_problems():
@@ -121,6 +179,12 @@ def golden_problems():
                      name="golden-deep-tanh-softmax", **kw),
         make_problem(Spec((4, 4, 4), "identity", "identity", "quadratic"), 14, lr=0.05,
                      name="golden-square-linear", **kw),
+        make_problem(Spec((6, 10), "relu", "softmax", "log_likelihood", 0.01, input_shape=(1, 8, 8),
+                          conv=(Conv(4, 3, padding=1, pool="max"), Conv(6, 3, pool="max"))), 15,
+                     lr=0.1, name="golden-conv-lenet", **kw),
+        make_problem(Spec((27, 3), "tanh", "sigmoid", "quadratic", 0.05, input_shape=(2, 7, 7),
+                          conv=(Conv(3, 3, stride=2, padding=1, pool="avg"), Conv(3, 2, padding=1))),
+                     16, lr=0.3, name="golden-conv-stride-avg", **kw),
     ]
 
 

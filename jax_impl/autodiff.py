@@ -3,25 +3,51 @@
 The per-example deltas come from differentiating with respect to zero shifts s^l added to every
 z^l: ∂C/∂s^l = ∂C/∂z^l = (1/m) δ^l (the batch cost averages over the m examples), so m ∂C/∂s^l is
 the contract's per-example δ^l, compared layer by layer with manual.py's BP1/BP2.
+
+Conv blocks (seed 003's extension) are lax.conv_general_dilated and lax.reduce_window here, written
+independently of conv.py: at a tie, reduce_window max's gradient goes to the first maximal element in
+row-major window order (it selects with >=), which is the contract. A reshape-and-max pool would not
+do: its gradient splits a tie evenly among the maxima.
 """
 
 from functools import partial
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 
 from .activations import ACTIVATIONS
 from .costs import cost
 from .training import Gradients, train_steps
-from .validation import check_inputs
+from .validation import check_inputs, layer_shapes
 
 
-def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss):
-    """C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖², with z^l shifted by s^l; returns (C, (zs, activations))."""
-    L = len(params)
+def pool(a, kind, size):
+    """Non-overlapping size × size max or average windows over (H, W), or a as is."""
+    if kind is None:
+        return a
+    window = (1, 1, size, size)
+    if kind == "max":
+        return lax.reduce_window(a, -jnp.inf, lax.max, window, window, "VALID")
+    return lax.reduce_window(a, 0.0, lax.add, window, window, "VALID") / size**2
+
+
+def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, conv=()):
+    """C = (1/m) Σ_x C_x + (λ/2) (Σ_l ‖K^l‖² + Σ_l ‖W^l‖²), with z^l shifted by s^l;
+    returns (C, (zs, activations))."""
+    c, L = len(conv), len(params)
     zs, activations = [], [x]
     a = x
-    for l, ((W, b), s) in enumerate(zip(params, shifts), start=1):
+    g = ACTIVATIONS[activation][0]
+    for (K, b), s, block in zip(params, shifts, conv):  # conv layers 1..c
+        z = lax.conv_general_dilated(a, K, (block.stride,) * 2, [(block.padding,) * 2] * 2,  # BP-conv
+                                     dimension_numbers=("NCHW", "OIHW", "NCHW"))  # BP-conv
+        z = z + b[:, None, None] + s  # BP-conv (m, C_l, H_l, W_l)
+        a = pool(g(z), block.pool, block.pool_size)  # BP-pool
+        zs.append(z)
+        activations.append(a)
+    a = a.reshape(a.shape[0], -1)  # BP-flatten (m, C_c·H_c·W_c); an MLP's x stays as is
+    for l, ((W, b), s) in enumerate(zip(params[c:], shifts[c:]), start=c + 1):
         g, _ = ACTIVATIONS[output if l == L else activation]
         z = a @ W.T + b + s  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,) + (m, n_l)
         a = g(z)  # BP-a
@@ -32,25 +58,27 @@ def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss):
     return C, (zs, activations)
 
 
-@partial(jax.jit, static_argnames=("activation", "output", "loss"))
-def backprop_arrays(params, x, y, weight_decay, activation, output, loss):
+@partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
+def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=()):
     """(C, grads, zs, activations, deltas) from one jax.value_and_grad call."""
     m = x.shape[0]
-    shifts = [jnp.zeros((m, W.shape[0]), dtype=x.dtype) for W, _ in params]
+    z_shapes = [z for z, _ in layer_shapes(x.shape[1:], conv)]  # (C_l, H_l, W_l) per conv layer
+    z_shapes += [(W.shape[0],) for W, _ in params[len(conv):]]  # (n_l,) per dense layer
+    shifts = [jnp.zeros((m, *shape), dtype=x.dtype) for shape in z_shapes]
     value_and_grad = jax.value_and_grad(batch_cost, argnums=(0, 1), has_aux=True)  # BP-grad
     (C, (zs, activations)), (grads, dC_dz) = value_and_grad(  # BP-grad
-        params, shifts, x, y, weight_decay, activation, output, loss)  # BP-grad
+        params, shifts, x, y, weight_decay, activation, output, loss, conv)  # BP-grad
     deltas = [m * d for d in dC_dz]  # BP-delta per-example δ^l = m ∂C/∂z^l
     grads = [tuple(g) for g in grads]  # BP-dC (∂C/∂W^l, ∂C/∂b^l) per layer
     return C, grads, zs, activations, deltas
 
 
-@partial(jax.jit, static_argnames=("activation", "output", "loss"))
-def loss_and_grads(params, x, y, weight_decay, activation, output, loss):
+@partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
+def loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv=()):
     """(C, grads) by jax.value_and_grad with respect to the parameters only (no shifts)."""
     def C_only(params):
         shifts = [jnp.zeros((), dtype=x.dtype)] * len(params)
-        return batch_cost(params, shifts, x, y, weight_decay, activation, output, loss)[0]
+        return batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, conv)[0]
 
     C, grads = jax.value_and_grad(C_only)(params)
     return C, [tuple(g) for g in grads]
@@ -58,9 +86,9 @@ def loss_and_grads(params, x, y, weight_decay, activation, output, loss):
 
 def backprop(spec, params, x, y):
     """Validate in Python, then the compiled autodiff pass: a Gradients like manual.backprop's."""
-    check_inputs(spec, params, x, y)
+    conv = check_inputs(spec, params, x, y)
     C, grads, zs, activations, deltas = backprop_arrays(
-        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss)
+        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv)
     return Gradients(float(C), grads, zs, activations, deltas)
 
 

@@ -5,6 +5,10 @@ JAX's own ``mnist_classifier_fromscratch.py``, and jit-compiled. No jax.grad any
 
     BP1  δ^L = ∇_a C_x ⊙ g'(z^L)            BP3  ∂C/∂b^l = (1/m) Σ_x δ^l_x
     BP2  δ^l = (δ^{l+1} W^{l+1}) ⊙ g'(z^l)   BP4  ∂C/∂W^l = (1/m) (δ^l).T a^{l-1} + λ W^l
+
+A conv spec (seed 003's extension) puts conv blocks 1..c in front: their (K, b) pairs come first in
+params, ``conv`` is the tuple of validation.Block (static under jit), and conv.py holds their
+forward and backward pieces. With ``conv=()`` every line below is the MLP's.
 """
 
 from functools import partial
@@ -13,17 +17,25 @@ import jax
 import jax.numpy as jnp
 
 from .activations import ACTIVATIONS
+from .conv import conv_gradients, correlate, correlate_transpose, pool, unpool
 from .costs import cost, output_error
 from .training import Gradients, train_scan, train_steps
 from .validation import check_inputs
 
 
-def feedforward(params, x, activation, output):
-    """Return (zs, activations) for layers 1..L, with activations[0] = x."""
-    L = len(params)
+def feedforward(params, x, activation, output, conv=()):
+    """Return (zs, activations) for layers 1..L, with activations[0] = x; conv layers come first."""
+    c, L = len(conv), len(params)
     zs, activations = [], [x]
     a = x
-    for l, (W, b) in enumerate(params, start=1):
+    g = ACTIVATIONS[activation][0]
+    for (K, b), block in zip(params, conv):  # conv layers 1..c
+        z = correlate(a, K, b, block.stride, block.padding)  # (m, C_l, H_l, W_l)
+        a = pool(g(z), block.pool, block.pool_size)  # a^l, pooled: (m, C_l, H_l/size, W_l/size)
+        zs.append(z)
+        activations.append(a)
+    a = a.reshape(a.shape[0], -1)  # BP-flatten (m, C_c·H_c·W_c) in C order; an MLP's x stays as is
+    for l, (W, b) in enumerate(params[c:], start=c + 1):
         g, _ = ACTIVATIONS[output if l == L else activation]
         z = a @ W.T + b  # BP-z (m, n_l) = (m, n_{l-1}) @ (n_{l-1}, n_l) + (n_l,)
         a = g(z)  # BP-a
@@ -32,24 +44,36 @@ def feedforward(params, x, activation, output):
     return zs, activations
 
 
-@partial(jax.jit, static_argnames=("activation", "output", "loss"))
-def backprop_arrays(params, x, y, weight_decay, activation, output, loss):
+@partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
+def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=()):
     """(C, grads, zs, activations, deltas) of one forward and backward pass."""
-    m, L = x.shape[0], len(params)
-    zs, activations = feedforward(params, x, activation, output)
-    g_prime = ACTIVATIONS[activation][1]
+    m, c, L = x.shape[0], len(conv), len(params)
+    zs, activations = feedforward(params, x, activation, output, conv)
+    g, g_prime = ACTIVATIONS[activation]
 
     deltas = [None] * L
     delta = output_error(loss, zs[-1], activations[-1], y, ACTIVATIONS[output][1])  # BP1 (m, n_L)
     deltas[L - 1] = delta
-    for l in range(L - 1, 0, -1):  # layers L-1 .. 1; list index l-1 holds layer l
+    for l in range(L - 1, c, -1):  # dense layers L-1 .. c+1; list index l-1 holds layer l
         W_next = params[l][0]  # W^{l+1}: (n_{l+1}, n_l)
         delta = (delta @ W_next) * g_prime(zs[l - 1])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
         deltas[l - 1] = delta
 
-    grads = []
-    for l in range(1, L + 1):
+    if c:  # ∂C_x/∂a^c: BP2's product with the first dense layer, back in a^c's 4-D shape
+        nabla_a = (delta @ params[c][0]).reshape(activations[c].shape)  # BP-unflatten (m, C_c, H_c, W_c)
+    for l in range(c, 0, -1):  # conv layers c .. 1
+        block, K = conv[l - 1], params[l - 1][0]
+        # δ^l = unpool(∂C_x/∂a^l) ⊙ g'(z^l); max pooling needs g(z^l) to find each window's maximum
+        delta = unpool(nabla_a, g(zs[l - 1]), block.pool, block.pool_size) * g_prime(zs[l - 1])
+        deltas[l - 1] = delta
+        if l > 1:  # ∂C_x/∂a^{l-1} for the block below: the transposed correlation
+            nabla_a = correlate_transpose(delta, K, block.stride, block.padding, activations[l - 1].shape)
+
+    grads = [conv_gradients(deltas[l - 1], activations[l - 1], params[l - 1][0], block.stride,
+                            block.padding, weight_decay) for l, block in enumerate(conv, start=1)]
+    for l in range(c + 1, L + 1):
         delta, a_prev, W = deltas[l - 1], activations[l - 1], params[l - 1][0]
+        a_prev = a_prev.reshape(m, -1)  # layer c+1 reads a^c flattened; 2-D activations stay as they are
         nabla_b = delta.sum(axis=0) / m  # BP3 (n_l,)
         nabla_w = (delta.T @ a_prev) / m + weight_decay * W  # BP4 (n_l, n_{l-1})
         grads.append((nabla_w, nabla_b))
@@ -60,17 +84,17 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss):
     return C, grads, zs, activations, deltas
 
 
-def loss_and_grads(params, x, y, weight_decay, activation, output, loss):
+def loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv=()):
     """(C, grads): the pure function the training loops step with."""
-    C, grads, *_ = backprop_arrays(params, x, y, weight_decay, activation, output, loss)
+    C, grads, *_ = backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv)
     return C, grads
 
 
 def backprop(spec, params, x, y):
     """Validate in Python, then run the compiled pass: a Gradients with every intermediate."""
-    check_inputs(spec, params, x, y)
+    conv = check_inputs(spec, params, x, y)
     C, grads, zs, activations, deltas = backprop_arrays(
-        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss)
+        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv)
     return Gradients(float(C), grads, zs, activations, deltas)
 
 

@@ -8,6 +8,7 @@ it on (``with jax.enable_x64(True): ...`` around the call, or JAX_ENABLE_X64=1 f
 
 import math
 import numbers
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +18,20 @@ from .costs import PAIRINGS
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 OUTPUTS = HIDDEN + ("softmax",)
+
+
+class Block(NamedTuple):
+    """One conv block in the hashable form jit needs for static data (a spec's blocks may not be)."""
+
+    channels: int
+    kernel: int
+    stride: int
+    padding: int
+    pool: str | None
+    pool_size: int
+
+
+POOLS = (None, "max", "avg")
 
 
 def x64_enabled():
@@ -63,23 +78,99 @@ def check_array(name, t, shape, dtype=None):
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
+def positive_int(n, least=1):
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= least
+
+
+def check_block(i, block):
+    """Each field of spec.conv[i] (any object with Conv's six attributes) -> a Block."""
+    fields = {}
+    for field in Block._fields:
+        if not hasattr(block, field):
+            raise TypeError(f"spec.conv[{i}].{field}: missing; a conv block needs {', '.join(Block._fields)}")
+        value = fields[field] = getattr(block, field)
+        if field == "pool" and value not in POOLS:
+            raise ValueError(f"spec.conv[{i}].pool: expected one of {list(POOLS)}, got {value!r}")
+        if field != "pool" and not positive_int(value, least=0 if field == "padding" else 1):
+            least = "an integer >= 0" if field == "padding" else "a positive integer"
+            raise ValueError(f"spec.conv[{i}].{field}: expected {least}, got {value!r}")
+    return Block(**fields)
+
+
+def layer_shapes(input_shape, conv):
+    """[(z^l shape, a^l shape)] per conv block, each (C, H, W): ⌊(H + 2p − k)/s⌋ + 1, then the pool."""
+    shapes, a = [], tuple(input_shape)
+    for block in conv:
+        (_, H, W), k, s, p = a, block.kernel, block.stride, block.padding
+        z = (block.channels, (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1)
+        size = block.pool_size if block.pool else 1
+        a = (block.channels, z[1] // size, z[2] // size)
+        shapes.append((z, a))
+    return shapes
+
+
+def check_conv(spec, sizes):
+    """The conv blocks as a tuple of Blocks (() for an MLP), checked against input_shape and sizes[0]."""
+    conv = tuple(getattr(spec, "conv", ()) or ())
+    if not conv:
+        return ()
+    shape = getattr(spec, "input_shape", None)
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 3 and all(map(positive_int, shape))):
+        raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
+                         f"integers, got {shape!r}")
+    blocks, (_, H, W) = tuple(check_block(i, block) for i, block in enumerate(conv)), shape
+    for i, (block, (z, a)) in enumerate(zip(blocks, layer_shapes(shape, blocks))):
+        padded = (H + 2 * block.padding, W + 2 * block.padding)
+        if block.kernel > min(padded):
+            raise ValueError(f"spec.conv[{i}]: kernel {block.kernel} is larger than the padded input "
+                             f"{padded[0]}x{padded[1]}")
+        if block.pool and (z[1] % block.pool_size or z[2] % block.pool_size):
+            raise ValueError(f"spec.conv[{i}]: pool_size {block.pool_size} does not divide the conv "
+                             f"output {z[1]}x{z[2]}")
+        _, H, W = a
+    if sizes[0] != math.prod(a):
+        raise ValueError(f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size "
+                         f"{math.prod(a)} of the last conv block's output {a}")
+    return blocks
+
+
 def check_inputs(spec, params, x, y):
-    """Spec, [(W, b)], x (m, n_0), y (m, n_L): float, finite, one dtype."""
+    """Spec, params, x, y: float, finite, one dtype; return the conv blocks (jit's static data).
+
+    An MLP has [(W, b)] and x (m, n_0); a conv spec has its (K, b) pairs first and x (m, C_0, H_0, W_0).
+    """
     sizes = check_spec(spec)
-    if not isinstance(params, (list, tuple)) or len(params) != len(sizes) - 1:
-        raise ValueError(f"params: expected a list of {len(sizes) - 1} (W, b) pairs for sizes {sizes}")
-    dtype = None
-    for l, (W, b) in enumerate(params, start=1):
-        check_array(f"params[{l - 1}].W (layer {l})", W, (sizes[l], sizes[l - 1]), dtype)
+    conv = check_conv(spec, sizes)
+    n_pairs = len(conv) + len(sizes) - 1
+    if not isinstance(params, (list, tuple)) or len(params) != n_pairs:
+        what = f"{len(conv)} (K, b) and {len(sizes) - 1} (W, b)" if conv else f"{n_pairs} (W, b)"
+        raise ValueError(f"params: expected a list of {what} pairs for sizes {sizes}")
+    dtype, C = None, spec.input_shape[0] if conv else None
+    for l, ((K, b), block) in enumerate(zip(params, conv), start=1):
+        check_array(f"params[{l - 1}].K (layer {l})", K, (block.channels, C, block.kernel, block.kernel),
+                    dtype)
+        dtype, C = K.dtype, block.channels
+        check_array(f"params[{l - 1}].b (layer {l})", b, (block.channels,), dtype)
+    for l, (W, b) in enumerate(params[len(conv):], start=len(conv) + 1):
+        n = l - len(conv)  # position in sizes
+        check_array(f"params[{l - 1}].W (layer {l})", W, (sizes[n], sizes[n - 1]), dtype)
         dtype = W.dtype
-        check_array(f"params[{l - 1}].b (layer {l})", b, (sizes[l],), dtype)
-    if not hasattr(x, "ndim") or x.ndim != 2 or x.shape[0] == 0:
-        raise ValueError(f"x: expected a non-empty 2-D array (m, {sizes[0]}), got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
-    check_array("x", x, (x.shape[0], sizes[0]), dtype)
+        check_array(f"params[{l - 1}].b (layer {l})", b, (sizes[n],), dtype)
+    if conv:
+        want = tuple(spec.input_shape)
+        if not hasattr(x, "ndim") or x.ndim != 4 or x.shape[0] == 0:
+            raise ValueError(f"x: expected a 4-D array (m, {', '.join(map(str, want))}) with m >= 1, got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        check_array("x", x, (x.shape[0],) + want, dtype)
+    else:
+        if not hasattr(x, "ndim") or x.ndim != 2 or x.shape[0] == 0:
+            raise ValueError(f"x: expected a non-empty 2-D array (m, {sizes[0]}), got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        check_array("x", x, (x.shape[0], sizes[0]), dtype)
     check_array("y", y, (x.shape[0], sizes[-1]), dtype)
     if spec.loss != "quadratic" and bool(jnp.any((y < 0) | (y > 1))):
         raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
+    return conv
 
 
 def check_training(lr, batches, m):

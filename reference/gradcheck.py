@@ -25,21 +25,25 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .conv import conv_stack
 from .network import backprop, batch_cost, feedforward
 
 
 class GradcheckResult(NamedTuple):
     layer: int  # 1..L
-    quantity: str  # "dW" or "db"
+    quantity: str  # "dW" (dense), "dK" (conv) or "db"
     rel_error: float  # ‖a − n‖ / max(‖a‖ + ‖n‖, noise floor)
     analytic: np.ndarray
     numeric: np.ndarray
 
 
 def numerical_gradient(spec, params, x, y, h=1e-3):
-    """[(∂C/∂W^l, ∂C/∂b^l)] by five-point centred differences, one parameter at a time."""
+    """[(∂C/∂W^l, ∂C/∂b^l)] (∂C/∂K^l for conv blocks) by five-point centred differences, one
+    parameter at a time."""
+    conv = conv_stack(spec)[1]
+
     def C(p):
-        zs, activations = feedforward(p, x, spec.activation, spec.output)
+        zs, activations = feedforward(p, x, spec.activation, spec.output, conv=conv)
         return batch_cost(spec, p, zs, activations, y)
 
     params = [(W.copy(), b.copy()) for W, b in params]
@@ -67,9 +71,9 @@ def gradcheck(spec, params, x, y, h=1e-3):
         raise TypeError("params, x: gradcheck needs float64 (float32 rounding swamps the difference)")
     result = backprop(spec, params, x, y)
     analytic, scale = result.grads, max(abs(result.loss), 1.0)
-    results = []
+    results, c = [], len(conv_stack(spec)[1])
     for l, (a_pair, n_pair) in enumerate(zip(analytic, numerical_gradient(spec, params, x, y, h)), 1):
-        for quantity, a, n in zip(("dW", "db"), a_pair, n_pair):
+        for quantity, a, n in zip(("dK" if l <= c else "dW", "db"), a_pair, n_pair):
             noise_floor = np.sqrt(a.size) * 1.5 * np.finfo(np.float64).eps * scale / h / 1e-7
             denom = max(np.linalg.norm(a) + np.linalg.norm(n), noise_floor)
             rel = float(np.linalg.norm(a - n) / denom)

@@ -9,8 +9,9 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .conv import conv_shapes
 from .network import backprop_unchecked, feedforward
-from .validation import check_batches, check_data, check_lr, check_params, check_spec
+from .validation import check_batches, check_inputs, check_lr
 
 
 class Trajectory(NamedTuple):
@@ -25,11 +26,14 @@ def rng_from(seed):
     return np.random.Generator(np.random.PCG64(seed))
 
 
-def init_params(sizes, seed, scheme="scaled", dtype=np.float64):
+def init_params(sizes, seed, scheme="scaled", dtype=np.float64, *, input_shape=None, conv=()):
     """Initial [(W, b)] for ``sizes``, drawn layer by layer (W then b) from PCG64(seed).
 
     scheme="standard": W, b ~ N(0, 1), Nielsen's ch. 1 ``np.random.randn`` (seed 004, seed 003's recipe).
     scheme="scaled":   W ~ N(0, 1/n_{l-1}), b ~ N(0, 1), Nielsen's ch. 3 default initialiser.
+    With conv blocks (``input_shape`` and ``conv`` as in the spec) their (K, b) pairs come first, drawn
+    block by block (K then b) before the dense layers; "scaled" takes K ~ N(0, 1/(C_{l-1} k²)), the
+    fan-in of one output position, as 1/n_{l-1} is for a dense unit.
     Draws happen in float64 and are then cast once, so both dtypes see the same numbers.
     """
     if scheme not in ("standard", "scaled"):
@@ -38,11 +42,13 @@ def init_params(sizes, seed, scheme="scaled", dtype=np.float64):
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
     rng = rng_from(seed)
+    shapes = [s.kernel for s in (conv_shapes(input_shape, conv) if conv else [])]
+    shapes += [(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     params = []
-    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
-        scale = 1.0 if scheme == "standard" else 1.0 / np.sqrt(n_in)
-        W = rng.standard_normal((n_out, n_in)) * scale
-        b = rng.standard_normal(n_out)
+    for shape in shapes:
+        scale = 1.0 if scheme == "standard" else 1.0 / np.sqrt(np.prod(shape[1:]))  # fan-in
+        W = rng.standard_normal(shape) * scale
+        b = rng.standard_normal(shape[0])
         params.append((W.astype(dtype), b.astype(dtype)))
     return params
 
@@ -69,8 +75,7 @@ def sgd_step(params, grads, lr):
 
 def train(spec, params, x, y, *, lr, batches):
     """One SGD step per index array in ``batches``; record each step's cost before its update."""
-    sizes, _, _, loss, _ = check_spec(spec)
-    check_data(x, y, sizes, check_params(params, sizes), loss)
+    check_inputs(spec, params, x, y)
     lr = check_lr(lr)
     batches = check_batches(batches, x.shape[0])
     losses = []
@@ -84,7 +89,8 @@ def train(spec, params, x, y, *, lr, batches):
     return Trajectory(losses, params)
 
 
-def accuracy(params, x, labels, activation, output):
-    """Fraction of rows whose largest output activation is at the true class label."""
-    a_L = feedforward(params, x, activation, output)[1][-1]
+def accuracy(params, x, labels, activation, output, *, conv=()):
+    """Fraction of rows whose largest output activation is at the true class label (``conv``: the
+    spec's conv blocks, as for :func:`reference.feedforward`)."""
+    a_L = feedforward(params, x, activation, output, conv=conv)[1][-1]
     return float(np.mean(np.argmax(a_L, axis=1) == labels))

@@ -11,13 +11,15 @@ import numbers
 import numpy as np
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
+from .conv import conv_shapes, conv_stack
 from .costs import PAIRINGS
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def check_spec(spec):
-    """Check a spec (any object with sizes, activation, output, loss, weight_decay); return its fields."""
+    """Check a spec (any object with sizes, activation, output, loss, weight_decay, and optionally
+    input_shape and conv); return the five dense fields."""
     for field in ("sizes", "activation", "output", "loss", "weight_decay"):
         if not hasattr(spec, field):
             raise TypeError(f"spec: missing attribute {field!r}; expected sizes, activation, output, "
@@ -43,7 +45,50 @@ def check_spec(spec):
     lam = spec.weight_decay
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam) or lam < 0:
         raise ValueError(f"spec.weight_decay: expected a finite real number >= 0, got {lam!r}")
+    check_conv(spec, sizes)
     return sizes, spec.activation, spec.output, spec.loss, float(lam)
+
+
+def _is_int(value, least):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= least
+
+
+# block field -> (smallest allowed value, what the message asks for)
+BLOCK_INTS = {"channels": (1, "a positive integer"), "kernel": (1, "a positive integer"),
+              "stride": (1, "a positive integer"), "padding": (0, "an integer >= 0"),
+              "pool_size": (1, "a positive integer")}
+POOLS = (None, "max", "avg")
+
+
+def check_conv(spec, sizes):
+    """The conv blocks, input_shape and sizes[0] against the flattened output of the last block."""
+    input_shape, conv = getattr(spec, "input_shape", None), getattr(spec, "conv", ()) or ()
+    if not isinstance(conv, (tuple, list)):
+        raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(conv).__name__}")
+    if not conv:
+        if input_shape is not None:
+            raise ValueError(f"spec.input_shape: {input_shape!r} given without conv blocks; a dense "
+                             "network takes x of shape (m, sizes[0])")
+        return
+    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
+            or not all(_is_int(n, 1) for n in input_shape)):
+        raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
+                         f"integers, got {input_shape!r}")
+    for i, block in enumerate(conv):
+        missing = [f for f in (*BLOCK_INTS, "pool") if not hasattr(block, f)]
+        if missing:
+            raise TypeError(f"spec.conv[{i}]: missing attribute {missing[0]!r}; a block has channels, "
+                            "kernel, stride, padding, pool, pool_size")
+        for field, (least, wanted) in BLOCK_INTS.items():
+            if not _is_int(getattr(block, field), least):
+                raise ValueError(f"spec.conv[{i}].{field}: expected {wanted}, got "
+                                 f"{getattr(block, field)!r}")
+        if block.pool not in POOLS:
+            raise ValueError(f"spec.conv[{i}].pool: expected None, 'max' or 'avg', got {block.pool!r}")
+    C, H, W = conv_shapes(tuple(input_shape), conv)[-1].a
+    if sizes[0] != C * H * W:
+        raise ValueError(f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size {C * H * W} "
+                         f"of the last conv block's output {C}×{H}×{W}")
 
 
 def check_array(name, value, shape, dtype=None):
@@ -62,36 +107,54 @@ def check_array(name, value, shape, dtype=None):
     return value
 
 
-def check_params(params, sizes):
-    """params is a list of (W, b) with W^l (n_l, n_{l-1}) and b^l (n_l,), one dtype; return it."""
-    if not isinstance(params, (list, tuple)) or len(params) != len(sizes) - 1:
-        raise ValueError(f"params: expected a list of {len(sizes) - 1} (W, b) pairs for sizes "
-                         f"{sizes}, got {type(params).__name__} of length "
+def check_params(params, sizes, input_shape=None, conv=()):
+    """params is a list of pairs, one dtype: (K^l, b^l) per conv block, K^l (C_l, C_{l-1}, k, k) and
+    b^l (C_l,), then (W, b) with W^l (n_l, n_{l-1}) and b^l (n_l,); return the dtype."""
+    shapes = [(s.kernel, s.kernel[:1]) for s in (conv_shapes(input_shape, conv) if conv else [])]
+    shapes += [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    c = len(conv)
+    if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
+        wanted = (f"{len(shapes)} (W, b) pairs for sizes {sizes}" if not c else
+                  f"{len(shapes)} pairs ((K, b) for {c} conv blocks, then (W, b) for sizes {sizes})")
+        raise ValueError(f"params: expected a list of {wanted}, got {type(params).__name__} of length "
                          f"{len(params) if hasattr(params, '__len__') else '?'}")
     dtype = None
-    for l, pair in enumerate(params, start=1):
+    for l, (pair, (w_shape, b_shape)) in enumerate(zip(params, shapes), start=1):
+        name = "K" if l <= c else "W"
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise TypeError(f"params[{l - 1}]: expected a (W, b) pair for layer {l}")
+            raise TypeError(f"params[{l - 1}]: expected a ({name}, b) pair for layer {l}")
         W, b = pair
-        check_array(f"params[{l - 1}].W (layer {l})", W, (sizes[l], sizes[l - 1]), dtype)
+        check_array(f"params[{l - 1}].{name} (layer {l})", W, w_shape, dtype)
         dtype = W.dtype
-        check_array(f"params[{l - 1}].b (layer {l})", b, (sizes[l],), dtype)
+        check_array(f"params[{l - 1}].b (layer {l})", b, b_shape, dtype)
     return dtype
 
 
-def check_data(x, y, sizes, dtype, loss):
-    """x (m, n_0) and y (m, n_L), m >= 1, same dtype as the parameters; targets in range."""
-    if not isinstance(x, np.ndarray) or x.ndim != 2:
-        raise ValueError(f"x: expected a 2-D array (m, {sizes[0]}) with examples as rows, got "
-                         f"{getattr(x, 'shape', type(x).__name__)}")
+def check_data(x, y, sizes, dtype, loss, input_shape=None):
+    """x (m, n_0), or (m, C_0, H_0, W_0) for a conv spec, and y (m, n_L), m >= 1, same dtype as the
+    parameters; targets in range."""
+    shape = (sizes[0],) if input_shape is None else tuple(input_shape)
+    if not isinstance(x, np.ndarray) or x.ndim != 1 + len(shape):
+        layout = "with examples as rows" if input_shape is None else "(NCHW, examples first)"
+        raise ValueError(f"x: expected a {1 + len(shape)}-D array (m, {', '.join(map(str, shape))}) "
+                         f"{layout}, got {getattr(x, 'shape', type(x).__name__)}")
     if x.shape[0] == 0:
         raise ValueError("x: empty batch (m = 0); expected at least one example")
     m = x.shape[0]
-    check_array("x", x, (m, sizes[0]), dtype)
+    check_array("x", x, (m, *shape), dtype)
     check_array("y", y, (m, sizes[-1]), dtype)
     if loss in ("cross_entropy", "log_likelihood") and (np.any(y < 0) or np.any(y > 1)):
         raise ValueError(f"y: targets for {loss} must lie in [0, 1] (one-hot labels), "
                          f"got values in [{y.min()}, {y.max()}]")
+
+
+def check_inputs(spec, params, x, y):
+    """Everything a backward pass is handed, spec first; returns the spec's five dense fields."""
+    fields = check_spec(spec)
+    input_shape, conv = conv_stack(spec)
+    check_data(x, y, fields[0], check_params(params, fields[0], input_shape, conv), fields[3],
+               input_shape)
+    return fields
 
 
 def check_lr(lr):

@@ -3,13 +3,14 @@ backend: a TypeError/ValueError whose message starts with the argument's name, r
 arithmetic. The bad arguments are built in NumPy here and handed to each backend in its own array
 type (torch tensors, jax arrays), because the implementations themselves take no NumPy."""
 
+import dataclasses
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import reference
-from conformance import Spec, make_problem
+from conformance import Conv, Spec, make_problem
 from conformance.environment import available
 
 GOOD = make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 0, m=5)
@@ -64,6 +65,39 @@ CASES = {
     "weight-decay-negative": (dict(spec=spec_with(weight_decay=-0.1)), ValueError,
                               r"^spec\.weight_decay"),
     "sizes-zero-width": (dict(spec=spec_with(sizes=(3, 0, 2))), ValueError, r"^spec\.sizes"),
+}
+# A conv spec: 1×4×4 input, 4 kernels 3×3 with padding 1 (z 4×4×4), max-pooled to 4×2×2 = 16.
+BLOCK = Conv(4, 3, padding=1, pool="max")
+CONV_GOOD = make_problem(Spec((16, 2), "tanh", "sigmoid", "cross_entropy", 0.1, input_shape=(1, 4, 4),
+                              conv=(BLOCK,)), 0, m=5)
+
+
+def conv_spec_with(**changes):
+    fields = {f.name: getattr(CONV_GOOD.spec, f.name) for f in dataclasses.fields(CONV_GOOD.spec)}
+    return SimpleNamespace(**(fields | changes))  # bypasses conformance.Spec's own validation
+
+
+def block_with(**changes):
+    return conv_spec_with(conv=(dataclasses.replace(BLOCK, **changes),))
+
+
+CONV_CASES = {
+    "conv-kernel-larger-than-padded-input": (dict(spec=block_with(kernel=5, padding=0)), ValueError,
+                                             r"^spec\.conv\[0\]: kernel 5 is larger than the padded input"),
+    "conv-pool-does-not-divide": (dict(spec=block_with(kernel=2, padding=0)), ValueError,
+                                  r"^spec\.conv\[0\]: pool_size 2 does not divide"),
+    "conv-sizes0-not-flattened-size": (dict(spec=conv_spec_with(sizes=(10, 2))), ValueError,
+                                       r"^spec\.sizes: sizes\[0\]=10 does not equal the flattened size 16"),
+    "conv-x-3d": (dict(x=CONV_GOOD.x[:, 0].copy()), ValueError, r"^x: expected a 4-D array"),
+    "conv-kernel-wrong-shape": (dict(params=[(CONV_GOOD.params[0][0].swapaxes(0, 1).copy(),
+                                              CONV_GOOD.params[0][1]), CONV_GOOD.params[1]]),
+                                ValueError, r"^params\[0\]\.K \(layer 1\): expected shape \(4, 1, 3, 3\)"),
+    "conv-block-channels-zero": (dict(spec=block_with(channels=0)), ValueError,
+                                 r"^spec\.conv\[0\]\.channels: "),
+    "conv-block-stride-zero": (dict(spec=block_with(stride=0)), ValueError, r"^spec\.conv\[0\]\.stride: "),
+    "conv-block-pool-unknown": (dict(spec=block_with(pool="min")), ValueError, r"^spec\.conv\[0\]\.pool: "),
+    "conv-without-input-shape": (dict(spec=conv_spec_with(input_shape=None)), ValueError,
+                                 r"^spec\.input_shape: "),
 }
 TRAIN_CASES = {
     "lr-zero": (dict(lr=0.0), ValueError, r"^lr: expected a finite learning rate > 0"),
@@ -149,9 +183,14 @@ def good_args():
                 batches=[np.arange(2), np.arange(2, 5)])
 
 
-def _check(name, kind, changes, exc, pattern):
+def conv_args():
+    """The accepted conv baseline the bad conv cases change one thing of."""
+    return good_args() | dict(spec=CONV_GOOD.spec, params=CONV_GOOD.params, x=CONV_GOOD.x, y=CONV_GOOD.y)
+
+
+def _check(name, kind, changes, exc, pattern, base=good_args):
     b = backend(name)
-    args = good_args() | changes
+    args = base() | changes
     kinds = [kind] if kind == "train" else ["gradients", "train"]
     for k in kinds:
         for call in call_all(b, k, args):
@@ -163,6 +202,20 @@ def _check(name, kind, changes, exc, pattern):
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input(case, backend_name):
     _check(backend_name, "gradients", *CASES[case])
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+@pytest.mark.parametrize("case", list(CONV_CASES))
+def test_bad_conv_input(case, backend_name):
+    _check(backend_name, "gradients", *CONV_CASES[case], base=conv_args)
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+def test_good_conv_input_passes(backend_name):
+    b = backend(backend_name)
+    for kind in ("gradients", "train"):
+        for call in call_all(b, kind, conv_args()):
+            call()
 
 
 @pytest.mark.parametrize("backend_name", list(BACKENDS))

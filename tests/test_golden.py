@@ -25,3 +25,11 @@ def test_reference_matches_golden_vectors(problem):
         assert got.shape == want.shape, f"{problem.name}: {key} shape {got.shape} != {want.shape}"
         err = np.linalg.norm(got - want) / max(np.linalg.norm(want), np.finfo(float).tiny)
         assert err <= GOLDEN_TOL, f"{problem.name}: {key} rel {err:.1e} > {GOLDEN_TOL:.0e}"
+
+
+def test_conv_golden_files_name_kernels_k():
+    """Conv blocks' weights are kernels: K1, dK1, final_K1 (and W only for the dense layers)."""
+    stored = np.load(GOLDEN_DIR / "golden-conv-lenet.npz")
+    assert {"K1", "dK1", "final_K1", "K2", "W3", "dW3"} <= set(stored.files)
+    assert not {"W1", "W2"} & set(stored.files)
+    assert stored["K1"].shape == (4, 1, 3, 3) and stored["delta1"].shape == (10, 4, 8, 8)

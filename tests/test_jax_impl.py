@@ -1,5 +1,8 @@
 """JAX-specific checks. The ports against the reference are in the conformance matrix; here:
-manual vs autodiff deltas, scan vs step-by-step training, no x64 leak, the copy test, GPU."""
+manual vs autodiff deltas (dense and conv), the max-pool tie, scan vs step-by-step training, conv
+validation, no x64 leak, the copy test, GPU."""
+
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -11,6 +14,7 @@ import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
 from conformance.environment import available  # noqa: E402
 from jax_impl import autodiff, manual  # noqa: E402
+from jax_impl.conv import unpool  # noqa: E402
 from tests.helpers_copy import run_copied  # noqa: E402
 
 # Between two float64 computations of the same quantity, each ~1e-15 from the reference: the
@@ -27,6 +31,44 @@ def rel(a, b):
     return float(jnp.linalg.norm(a - b) / max(float(jnp.linalg.norm(b)), 1e-300))
 
 
+def block(channels, kernel, stride=1, padding=0, pool=None, pool_size=2):
+    """A duck-typed conv block: the implementations need nothing from conformance."""
+    return SimpleNamespace(channels=channels, kernel=kernel, stride=stride, padding=padding, pool=pool,
+                           pool_size=pool_size)
+
+
+def conv_spec(sizes, activation, output, loss, weight_decay, input_shape, conv):
+    return SimpleNamespace(sizes=sizes, activation=activation, output=output, loss=loss,
+                           weight_decay=weight_decay, input_shape=input_shape, conv=conv)
+
+
+# Small conv stacks: padding with max pooling; stride 2 with padding, then padding again on a second
+# block with avg pooling (padding and stride in the backward pass); stride 3 on a non-square input,
+# where ⌊(H + 2p − k)/s⌋ drops rows and columns, then a 1×1 kernel with padding.
+CONV_SPECS = {
+    "max-pad": conv_spec((48, 5, 3), "tanh", "sigmoid", "cross_entropy", 0.1, (1, 8, 8),
+                         (block(3, 3, 1, 1, "max"),)),
+    "two-blocks-avg": conv_spec((36, 4), "sigmoid", "softmax", "log_likelihood", 0.0, (2, 9, 9),
+                                (block(3, 3, 2, 1), block(4, 2, 1, 1, "avg"))),
+    "stride-3-floor": conv_spec((84, 3), "relu", "identity", "quadratic", 0.05, (1, 10, 13),
+                                (block(2, 3, 3, 2), block(2, 1, 1, 1))),
+}
+
+
+def conv_problem(spec, m=4, seed=0):
+    """Random float64 (K, b) + (W, b), x (m, C_0, H_0, W_0) and one-hot y, as jax arrays."""
+    rng, params, C = np.random.default_rng(seed), [], spec.input_shape[0]
+    for b in spec.conv:
+        K = rng.standard_normal((b.channels, C, b.kernel, b.kernel))
+        params.append((K, rng.standard_normal(b.channels)))
+        C = b.channels
+    for n_in, n_out in zip(spec.sizes, spec.sizes[1:]):
+        params.append((rng.standard_normal((n_out, n_in)) / np.sqrt(n_in), rng.standard_normal(n_out)))
+    x = rng.standard_normal((m, *spec.input_shape))
+    y = np.eye(spec.sizes[-1])[rng.integers(0, spec.sizes[-1], m)]
+    return [(jnp.asarray(K), jnp.asarray(b)) for K, b in params], jnp.asarray(x), jnp.asarray(y)
+
+
 @pytest.mark.parametrize("name", ["relu-kink", "deep-relu-softmax", "square-4-4-4-4"])
 def test_manual_and_autodiff_deltas_agree(name):
     p = CATALOGUE[name]
@@ -37,6 +79,36 @@ def test_manual_and_autodiff_deltas_agree(name):
         for l, (a, b) in enumerate(zip(d_manual, d_auto), start=1):
             assert a.dtype == jnp.float64
             assert rel(b, a) <= DELTA_TOL, f"jax manual vs autodiff: delta[layer {l}] [{name}]"
+
+
+@pytest.mark.parametrize("name", list(CONV_SPECS))
+def test_conv_manual_and_autodiff_agree(name):
+    """Hand-written conv backward (conv.py) vs value_and_grad through lax.conv_general_dilated and
+    lax.reduce_window: every z, a, δ and gradient, in float64, within the single-pass tolerance."""
+    spec = CONV_SPECS[name]
+    with jax.enable_x64(True):
+        args = conv_problem(spec)
+        got, want = manual.backprop(spec, *args), autodiff.backprop(spec, *args)
+        assert got.loss == pytest.approx(want.loss, rel=DELTA_TOL)
+        for quantity in ("zs", "activations", "deltas"):
+            for l, (a, b) in enumerate(zip(getattr(got, quantity), getattr(want, quantity))):
+                assert a.dtype == jnp.float64 and a.shape == b.shape
+                assert rel(a, b) <= DELTA_TOL, f"jax manual vs autodiff: {quantity}[{l}] [{name}]"
+        for l, (pair_got, pair_want) in enumerate(zip(got.grads, want.grads), start=1):
+            for what, a, b in zip(("dK/dW", "db"), pair_got, pair_want):
+                assert rel(a, b) <= DELTA_TOL, f"jax manual vs autodiff: {what}[layer {l}] [{name}]"
+
+
+def test_max_pool_tie_goes_to_the_first_maximum():
+    """Two 2×2 windows with tied maxima: the whole gradient goes to the first maximal element in
+    row-major order (the contract), both by hand and through lax.reduce_window's gradient."""
+    a = jnp.array([[[[1.0, 1.0, 0.0, 2.0],
+                     [1.0, 0.0, 2.0, 2.0]]]])  # windows [[1, 1], [1, 0]] and [[0, 2], [2, 2]]
+    nabla_a = jnp.array([[[[3.0, 5.0]]]])  # ∂C_x/∂(pooled a), one value per window
+    want = jnp.array([[[[3.0, 0.0, 0.0, 5.0],
+                        [0.0, 0.0, 0.0, 0.0]]]])
+    assert jnp.array_equal(unpool(nabla_a, a, "max", 2), want)
+    assert jnp.array_equal(jax.grad(lambda a: jnp.sum(autodiff.pool(a, "max", 2) * nabla_a))(a), want)
 
 
 @pytest.mark.parametrize("name", ["mnist-784-30-10", "deep-relu-softmax", "neuron", "batch-1"])
@@ -51,6 +123,49 @@ def test_scan_and_step_by_step_agree(name):
         np.testing.assert_allclose(scan.losses, steps.losses, rtol=TRAJECTORY_TOL)
         for (W1, b1), (W2, b2) in zip(scan.params, steps.params):
             assert rel(W1, W2) <= TRAJECTORY_TOL and rel(b1, b2) <= TRAJECTORY_TOL
+
+
+def test_conv_scan_and_step_by_step_agree():
+    """A conv stack trained by lax.scan and step by step, with a ragged last batch."""
+    spec = CONV_SPECS["max-pad"]
+    with jax.enable_x64(True):
+        params, x, y = conv_problem(spec, m=5)
+        batches = [jnp.array([0, 1]), jnp.array([2, 3]), jnp.array([4])] * 2
+        steps = manual.train(spec, params, x, y, lr=0.5, batches=batches)
+        scan = manual.train_compiled(spec, params, x, y, lr=0.5, batches=batches)
+        assert steps.losses[-1] != steps.losses[0] and len(scan.losses) == len(batches)
+        np.testing.assert_allclose(scan.losses, steps.losses, rtol=TRAJECTORY_TOL)
+        for (K1, b1), (K2, b2) in zip(scan.params, steps.params):
+            assert rel(K1, K2) <= TRAJECTORY_TOL and rel(b1, b2) <= TRAJECTORY_TOL
+
+
+BAD_CONV = {  # id -> (spec changes, x shape, first K's shape, message regex)
+    "kernel-too-large": (dict(conv=(block(4, 5),), input_shape=(1, 3, 3)), None, None,
+                         r"^spec\.conv\[0\]: kernel 5 is larger than the padded input"),
+    "pool-does-not-divide": (dict(conv=(block(4, 2, 1, 0, "max"),)), None, None,
+                             r"^spec\.conv\[0\]: pool_size 2 does not divide"),
+    "sizes0-wrong": (dict(sizes=(10, 3)), None, None,
+                     r"^spec\.sizes: sizes\[0\]=10 does not equal the flattened size 16"),
+    "x-3d": ({}, (2, 4, 4), None, r"^x: expected a 4-D array"),
+    "K-wrong-shape": ({}, None, (4, 1, 2, 2), r"^params\[0\]\.K \(layer 1\): expected shape \(4, 1, 3, 3\)"),
+    "pool-unknown": (dict(conv=(block(4, 3, 1, 1, "min"),)), None, None, r"^spec\.conv\[0\]\.pool: "),
+    "stride-zero": (dict(conv=(block(4, 3, 0, 1, "max"),)), None, None, r"^spec\.conv\[0\]\.stride: "),
+    "no-input-shape": (dict(input_shape=None), None, None, r"^spec\.input_shape: "),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONV))
+def test_bad_conv_input_is_refused_before_jit(case):
+    """Validation in Python: 1×4×4 input, one block 4×3×3 padding 1 with max pooling -> 4·2·2 = 16."""
+    changes, x_shape, K_shape, message = BAD_CONV[case]
+    fields = dict(sizes=(16, 3), activation="tanh", output="sigmoid", loss="cross_entropy",
+                  weight_decay=0.0, input_shape=(1, 4, 4), conv=(block(4, 3, 1, 1, "max"),))
+    spec = conv_spec(**{**fields, **changes})
+    params = [(jnp.zeros(K_shape or (4, 1, 3, 3)), jnp.zeros(4)), (jnp.zeros((3, 16)), jnp.zeros(3))]
+    x, y = jnp.zeros(x_shape or (2, 1, 4, 4)), jnp.zeros((2, 3))
+    for run in (manual.backprop, autodiff.backprop):
+        with pytest.raises((ValueError, TypeError), match=message):
+            run(spec, params, x, y)
 
 
 def test_no_x64_leak_around_a_float64_run():
@@ -92,9 +207,23 @@ def test_copy_jax_impl_alone_trains(tmp_path):
             run = train(spec, params, x, y, lr=0.5, batches=batches)
             assert run.losses[-1] < run.losses[0], run.losses
         print("trained", run.losses[0], run.losses[-1])
+
+        # a conv block (4 channels, 3x3, padding 1, 2x2 max pool) in front: 1x4x4 -> 4x2x2 -> 16 -> 3
+        block = SimpleNamespace(channels=4, kernel=3, stride=1, padding=1, pool="max", pool_size=2)
+        conv_spec = SimpleNamespace(sizes=(16, 3), activation="tanh", output="sigmoid",
+                                    loss="cross_entropy", weight_decay=0.01, input_shape=(1, 4, 4),
+                                    conv=(block,))
+        k4, k5 = jax.random.split(k1)
+        conv_params = [(0.5 * jax.random.normal(k4, (4, 1, 3, 3)), jnp.zeros(4)),
+                       (0.5 * jax.random.normal(k5, (3, 16)), jnp.zeros(3))]
+        images = x.reshape(12, 1, 2, 2).repeat(2, axis=2).repeat(2, axis=3)  # (12, 1, 4, 4)
+        for train in (jax_impl.manual.train, jax_impl.autodiff.train, jax_impl.manual.train_compiled):
+            run = train(conv_spec, conv_params, images, y, lr=0.5, batches=batches)
+            assert run.losses[-1] < run.losses[0], run.losses
+        print("conv trained", run.losses[0], run.losses[-1])
     """, tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "trained" in result.stdout
+    assert "trained" in result.stdout and "conv trained" in result.stdout
 
 
 @pytest.mark.gpu

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conformance import CATALOGUE, NAMES, Spec, Unavailable, make_problem
+from conformance import CATALOGUE, NAMES, Conv, Spec, Unavailable, make_problem
 from conformance.checks import check_gradients, check_training, supports
 from conformance.problems import OUTPUT_LOSSES
 from conformance.target import load_target
-from reference import HIDDEN_ACTIVATIONS
+from reference import HIDDEN_ACTIVATIONS, conv_shapes
 
 _IMPLS = {}
 
@@ -87,6 +87,42 @@ def problems(draw):
 @given(problem=problems(), dtype=st.sampled_from([np.float64, np.float32]))
 def test_hypothesis_problems(impl_name, problem, dtype):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
+    assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
+    impl = implementation(impl_name)
+    if supports(impl, problem.spec):
+        _verdict(check_gradients(impl, problem, dtype) + check_training(impl, problem, dtype))
+
+
+
+@st.composite
+def conv_problems(draw):
+    """One or two conv blocks (kernel, stride, padding and pooling drawn so that the shapes work out)
+    on a small random input, then one or two dense layers."""
+    input_shape = (draw(st.integers(1, 2)), draw(st.integers(4, 8)), draw(st.integers(4, 8)))
+    blocks, (C, H, W) = [], input_shape
+    for _ in range(draw(st.integers(1, 2))):
+        if min(H, W) < 3:  # too small for another block
+            break
+        k, s, p = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+        H_z, W_z = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+        pools = [(kind, n) for kind in ("max", "avg") for n in (2, 3) if H_z % n == 0 and W_z % n == 0]
+        pool, size = draw(st.sampled_from([(None, 2), *pools]))
+        blocks.append(Conv(draw(st.integers(1, 3)), k, s, p, pool, size))
+        C, H, W = conv_shapes(input_shape, blocks)[-1].a
+    out, loss = draw(st.sampled_from(OUTPUT_LOSSES))
+    sizes = [C * H * W, *draw(st.lists(st.integers(1, 4), min_size=1, max_size=2))]
+    spec = Spec(sizes, draw(st.sampled_from(HIDDEN_ACTIVATIONS)), out, loss,
+                draw(st.sampled_from([0.0, 0.1])), input_shape=input_shape, conv=blocks)
+    m = draw(st.integers(1, 4))
+    return make_problem(spec, draw(st.integers(0, 2**32 - 1)), m=m, batch_size=draw(st.integers(1, m)),
+                        epochs=2, lr=0.1, name="hypothesis-conv")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=True)
+@given(problem=conv_problems(), dtype=st.sampled_from([np.float64, np.float32]))
+def test_hypothesis_conv_problems(impl_name, problem, dtype):
+    """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
     assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
     impl = implementation(impl_name)
     if supports(impl, problem.spec):
