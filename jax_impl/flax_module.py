@@ -1,10 +1,15 @@
 """The template to copy into a real JAX project: a Flax NNX module trained with Optax.
 
 Idiomatic Flax and Optax, checked number for number against the hand-written reference:
-- the network is an ``nnx.Module`` holding ``nnx.Linear`` layers. ``nnx.Linear`` computes
-  ``x @ kernel + bias`` with ``kernel`` of shape (n_{l-1}, n_l): the TRANSPOSE of the contract's
-  W^l (n_l, n_{l-1}). ``MLP.load`` transposes on the way in and ``MLP.params`` on the way out;
-  nowhere else does a kernel meet a W;
+- the network is an ``nnx.Module`` holding ``nnx.Linear`` layers, after optional ``nnx.Conv`` blocks.
+  Flax's layouts differ from the contract's, and the conversions happen only at the boundary:
+  ``nnx.Linear`` computes ``x @ kernel + bias`` with ``kernel`` (n_{l-1}, n_l), the TRANSPOSE of the
+  contract's W^l (n_l, n_{l-1}); ``nnx.Conv`` is channels-last: images (m, H, W, C) and kernels
+  (k, k, C_{l-1}, C_l), where the contract (and torch) have (m, C, H, W) and K^l (C_l, C_{l-1}, k, k).
+  ``Network.load`` converts the weights on the way in and ``contract_pairs`` on the way out (the
+  parameters and the gradients alike); ``Network.__call__`` turns x from NCHW to NHWC once, and the
+  last block's output back to NCHW before flattening, so the first dense W sees the contract's
+  (channel, row, column) order (torch's flatten(1));
 - ``dtype`` and ``param_dtype`` both follow the input, so float64 weights stay float64 (inside
   ``jax.enable_x64(True)``) and float32 stays float32;
 - the model returns the logits z^L; the output activation is applied by the cost (or ``predict``),
@@ -35,6 +40,10 @@ from .validation import check_inputs, check_training
 
 ACTIVATIONS = {"sigmoid": nnx.sigmoid, "tanh": nnx.tanh, "relu": nnx.relu,  # relu'(0) = 0
                "identity": lambda z: z, "softmax": lambda z: nnx.softmax(z, axis=-1)}
+# pool -> (m, H, W, C) -> (m, H/n, W/n, C) over non-overlapping n × n windows; max's gradient goes to
+# the first maximal element of a window, as the contract requires at ties
+POOLS = {None: lambda a, n: a, "max": lambda a, n: nnx.max_pool(a, (n, n), strides=(n, n)),
+         "avg": lambda a, n: nnx.avg_pool(a, (n, n), strides=(n, n))}
 
 # loss -> C_x for every example (m,), from the logits z^L, the output a^L and the targets y
 COSTS = {
@@ -44,10 +53,18 @@ COSTS = {
 }
 
 
-class MLP(nnx.Module):
-    """nnx.Linear → activation → ... → nnx.Linear; calling it returns the logits z^L (m, n_L)."""
+class Network(nnx.Module):
+    """[nnx.Conv → activation → pool] × c, flatten, nnx.Linear → activation → ... → nnx.Linear;
+    calling it returns the logits z^L (m, n_L). ``blocks``: the spec's conv blocks (channels, kernel,
+    stride, padding, pool, pool_size), () for an MLP."""
 
-    def __init__(self, sizes, activation, output, *, dtype, rngs):
+    def __init__(self, sizes, activation, output, *, dtype, rngs, input_shape=None, blocks=()):
+        channels = [input_shape[0]] + [block.channels for block in blocks] if blocks else []
+        self.convs = nnx.List([nnx.Conv(c_in, b.channels, (b.kernel, b.kernel), strides=b.stride,
+                                        padding=[(b.padding, b.padding)] * 2, dtype=dtype,
+                                        param_dtype=dtype, rngs=rngs)
+                               for c_in, b in zip(channels, blocks)])
+        self.pools = tuple((block.pool, block.pool_size) for block in blocks)
         self.linears = nnx.List([nnx.Linear(n_in, n_out, dtype=dtype, param_dtype=dtype, rngs=rngs)
                                  for n_in, n_out in zip(sizes[:-1], sizes[1:])])
         self.activation, self.output = activation, output
@@ -55,6 +72,11 @@ class MLP(nnx.Module):
     def __call__(self, x):
         g, L = ACTIVATIONS[self.activation], len(self.linears)
         a = x
+        if self.convs:
+            a = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC (m, H_0, W_0, C_0): Flax is channels-last
+            for conv, (pool, size) in zip(self.convs, self.pools):
+                a = POOLS[pool](g(conv(a)), size)  # BP-conv (m, H_l, W_l, C_l), g, then pool
+            a = a.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)  # BP-flatten NCHW, then (m, C·H·W)
         for l, linear in enumerate(self.linears, start=1):
             z = linear(a)  # BP-z (m, n_l) = (m, n_{l-1}) @ kernel (n_{l-1}, n_l) + (n_l,)
             a = g(z) if l < L else z  # BP-a hidden layers; the output activation belongs to the cost
@@ -65,15 +87,28 @@ class MLP(nnx.Module):
         return ACTIVATIONS[self.output](self(x))
 
     def load(self, params):
-        """Copy the contract's [(W, b)] in: kernel = W.T, (n_{l-1}, n_l)."""
-        for linear, (W, b) in zip(self.linears, params):
-            linear.kernel.set_value(W.T)
-            linear.bias.set_value(b)
+        """Copy the contract's [(K, b)] + [(W, b)] in: kernel = K.transpose(2, 3, 1, 0), (k, k,
+        C_{l-1}, C_l), for a conv block; kernel = W.T, (n_{l-1}, n_l), for a dense layer."""
+        for layer, (K, b) in zip(self.convs, params):
+            layer.kernel.set_value(K.transpose(2, 3, 1, 0))
+            layer.bias.set_value(b)
+        for layer, (W, b) in zip(self.linears, params[len(self.convs):]):
+            layer.kernel.set_value(W.T)
+            layer.bias.set_value(b)
         return self
 
     def params(self):
-        """The contract's [(W, b)]: W = kernel.T, (n_l, n_{l-1})."""
-        return [(linear.kernel[...].T, linear.bias[...]) for linear in self.linears]
+        """The contract's [(K, b)] + [(W, b)]."""
+        return contract_pairs(nnx.state(self, nnx.Param))
+
+
+def contract_pairs(state):
+    """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients: K = kernel.transpose(3,
+    2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1})."""
+    convs, linears = state.get("convs", {}), state["linears"]
+    return ([(convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...])
+             for l in range(len(convs))]
+            + [(linears[l]["kernel"][...].T, linears[l]["bias"][...]) for l in range(len(linears))])
 
 
 def data_cost(model, x, y, loss):
@@ -83,14 +118,16 @@ def data_cost(model, x, y, loss):
 
 
 def penalty(model, weight_decay):
-    """(λ/2) Σ_l ‖W^l‖²; ‖kernel‖ = ‖W‖ (the same entries, transposed)."""
-    return 0.5 * weight_decay * sum(jnp.sum(linear.kernel[...] ** 2) for linear in model.linears)
+    """(λ/2)(Σ_l ‖K^l‖² + Σ_l ‖W^l‖²): each kernel holds its K's or W's entries, rearranged."""
+    kernels = [layer.kernel[...] for layer in (*model.convs, *model.linears)]
+    return 0.5 * weight_decay * sum(jnp.sum(kernel ** 2) for kernel in kernels)
 
 
-def build(spec, params):
-    """The model for ``spec`` holding ``params``; Flax's own initial values are overwritten."""
-    return MLP(spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype,
-               rngs=nnx.Rngs(0)).load(params)
+def build(spec, params, blocks=()):
+    """The model holding ``params``; ``blocks`` as check_inputs returns them. Flax's own initial
+    values are overwritten."""
+    return Network(spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype, rngs=nnx.Rngs(0),
+                   input_shape=getattr(spec, "input_shape", None), blocks=blocks).load(params)
 
 
 @nnx.jit(static_argnames="loss")
@@ -105,17 +142,14 @@ def loss_and_grads(model, x, y, weight_decay, loss):
 
 def gradients(spec, params, x, y):
     """Loss and gradients of the full cost C through nnx.value_and_grad."""
-    check_inputs(spec, params, x, y)
-    C, grads = loss_and_grads(build(spec, params), x, y, spec.weight_decay, spec.loss)
-    layers = grads["linears"]
-    grads = [(layers[l]["kernel"][...].T, layers[l]["bias"][...])  # BP-dC ∂C/∂W^l = (∂C/∂kernel)ᵀ
-             for l in range(len(spec.sizes) - 1)]  # BP-dC
-    return Gradients(float(C), grads)
+    blocks = check_inputs(spec, params, x, y)
+    C, grads = loss_and_grads(build(spec, params, blocks), x, y, spec.weight_decay, spec.loss)
+    return Gradients(float(C), contract_pairs(grads))  # BP-dC ∂C/∂W^l = (∂C/∂kernel)ᵀ, K likewise
 
 
 def decay_kernels(params):
     """The mask for add_decayed_weights: True on every kernel, False on every bias. (Paths are
-    ('linears', l, 'kernel'), with a trailing '.value' where Flax hands Optax unwrapped Variables.)"""
+    ('convs' or 'linears', l, 'kernel'), with a trailing '.value' where Flax hands Optax Variables.)"""
     return jax.tree.map_with_path(lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path),
                                   params)
 
@@ -137,9 +171,9 @@ def train_step(model, optimizer, x, y, idx, weight_decay, loss):
 
 def train(spec, params, x, y, *, lr, batches):
     """optax.sgd over the given batch order; the decay comes from the optimizer, not the loss."""
-    check_inputs(spec, params, x, y)
+    blocks = check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])
-    model = build(spec, params)
+    model = build(spec, params, blocks)
     optimizer = nnx.Optimizer(model, sgd(float(lr), float(spec.weight_decay)), wrt=nnx.Param)
     losses = [train_step(model, optimizer, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
     return Trajectory([float(C) for C in losses], model.params())

@@ -29,7 +29,7 @@ def test_parameters_follow_the_input_dtype_and_kernel_is_W_transposed(dtype):
     p = CATALOGUE["deep-relu-softmax"].as_dtype(dtype)
     with jax.enable_x64(True):
         params, x, y = arrays(p)
-        fresh = flax_module.MLP(p.spec.sizes, p.spec.activation, p.spec.output, dtype=dtype,
+        fresh = flax_module.Network(p.spec.sizes, p.spec.activation, p.spec.output, dtype=dtype,
                                 rngs=nnx.Rngs(0))
         assert {v.dtype for v in jax.tree.leaves(nnx.state(fresh, nnx.Param))} == {np.dtype(dtype)}
         model = flax_module.build(p.spec, params)
