@@ -1,6 +1,7 @@
 """The Flax NNX + Optax template (jax_impl/flax_module.py). Its numbers against the reference are
-in the conformance matrix (jax.flax); here: the kernel is W transposed, parameter dtypes follow the
-input, jax.flax is a skip (never an import crash) without flax, and the copy test."""
+in the conformance matrix (jax.flax); here: kernels are the contract's W and K rearranged, parameter
+dtypes follow the input, only kernels are decayed, jax.flax is a skip (never an import crash) without
+flax, and the copy test."""
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from flax import nnx  # noqa: E402
 import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
 from jax_impl import flax_module  # noqa: E402
+from jax_impl.validation import check_inputs  # noqa: E402
 from tests.helpers_copy import run_copied  # noqa: E402
 
 
@@ -23,23 +25,28 @@ def arrays(problem):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_parameters_follow_the_input_dtype_and_kernel_is_W_transposed(dtype):
-    """Both dtypes under x64, as the harness runs float64: nnx.Linear's Params are float32 unless
-    param_dtype says otherwise, so the model must be created in the input's dtype (not only loaded)."""
-    p = CATALOGUE["deep-relu-softmax"].as_dtype(dtype)
+@pytest.mark.parametrize("name", ["deep-relu-softmax", "conv-lenet-1x8x8"])
+def test_parameters_follow_the_input_dtype_and_kernels_are_converted(name, dtype):
+    """Both dtypes under x64, as the harness runs float64: Flax's Params are float32 unless
+    param_dtype says otherwise, so the model must be created in the input's dtype (not only loaded).
+    Kernels hold the contract's weights rearranged: dense W.T (in, out); conv K as (k, k, in, out)."""
+    p = CATALOGUE[name].as_dtype(dtype)
     with jax.enable_x64(True):
         params, x, y = arrays(p)
+        blocks = check_inputs(p.spec, params, x, y)
         fresh = flax_module.Network(p.spec.sizes, p.spec.activation, p.spec.output, dtype=dtype,
-                                rngs=nnx.Rngs(0))
+                                    rngs=nnx.Rngs(0), input_shape=p.spec.input_shape, blocks=blocks)
         assert {v.dtype for v in jax.tree.leaves(nnx.state(fresh, nnx.Param))} == {np.dtype(dtype)}
-        model = flax_module.build(p.spec, params)
-        for linear, (W, b) in zip(model.linears, p.params):
-            assert linear.kernel[...].dtype == linear.bias[...].dtype == dtype
-            assert linear.kernel[...].shape == W.T.shape
-            np.testing.assert_array_equal(np.asarray(linear.kernel[...]), W.T)  # exact copy, no cast
-            np.testing.assert_array_equal(np.asarray(linear.bias[...]), b)
+        model = flax_module.build(p.spec, params, blocks)
+        layers = [*model.convs, *model.linears]
+        assert len(layers) == len(p.params)
+        for layer, (W, b) in zip(layers, p.params):
+            want = W.transpose(2, 3, 1, 0) if W.ndim == 4 else W.T
+            np.testing.assert_array_equal(np.asarray(layer.kernel[...]), want)  # exact copy, no cast
+            np.testing.assert_array_equal(np.asarray(layer.bias[...]), b)
+            assert layer.kernel[...].dtype == layer.bias[...].dtype == dtype
         assert model(x).dtype == dtype
-        for (W, b), (W0, b0) in zip(model.params(), p.params):  # read back: W = kernel.T, unchanged
+        for (W, b), (W0, b0) in zip(model.params(), p.params):  # read back: unchanged
             np.testing.assert_array_equal(np.asarray(W), W0)
             np.testing.assert_array_equal(np.asarray(b), b0)
         g = flax_module.gradients(p.spec, params, x, y)
@@ -48,11 +55,13 @@ def test_parameters_follow_the_input_dtype_and_kernel_is_W_transposed(dtype):
 
 
 def test_only_kernels_are_decayed():
-    p = CATALOGUE["nielsen-2-3-1"]
-    model = flax_module.build(p.spec, arrays(p.as_dtype(np.float32))[0])
+    p = CATALOGUE["conv-two-blocks-pad"].as_dtype(np.float32)
+    params, x, y = arrays(p)
+    model = flax_module.build(p.spec, params, check_inputs(p.spec, params, x, y))
     mask = flax_module.decay_kernels(nnx.as_pure(nnx.state(model, nnx.Param)))
-    assert [(l, bool(m["kernel"]), bool(m["bias"])) for l, m in mask["linears"].items()] == [
-        (0, True, False), (1, True, False)]
+    assert [(kind, l, bool(m["kernel"]), bool(m["bias"])) for kind in ("convs", "linears")
+            for l, m in mask[kind].items()] == [("convs", 0, True, False), ("convs", 1, True, False),
+                                                ("linears", 0, True, False)]
 
 
 def test_without_flax_jax_flax_is_unavailable_not_a_crash(monkeypatch, tmp_path):
