@@ -75,7 +75,8 @@ class Network(nnx.Module):
         if self.convs:
             a = x.transpose(0, 2, 3, 1)  # NCHW -> NHWC (m, H_0, W_0, C_0): Flax is channels-last
             for conv, (pool, size) in zip(self.convs, self.pools):
-                a = POOLS[pool](g(conv(a)), size)  # BP-conv (m, H_l, W_l, C_l), g, then pool
+                z = conv(a)  # BP-conv (m, H_l, W_l, C_l), a cross-correlation as in the contract
+                a = POOLS[pool](g(z), size)  # BP-pool g, then pooling: (m, H_l/n, W_l/n, C_l)
             a = a.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)  # BP-flatten NCHW, then (m, C·H·W)
         for l, linear in enumerate(self.linears, start=1):
             z = linear(a)  # BP-z (m, n_l) = (m, n_{l-1}) @ kernel (n_{l-1}, n_l) + (n_l,)
@@ -106,9 +107,11 @@ def contract_pairs(state):
     """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients: K = kernel.transpose(3,
     2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1})."""
     convs, linears = state.get("convs", {}), state["linears"]
-    return ([(convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...])
-             for l in range(len(convs))]
-            + [(linears[l]["kernel"][...].T, linears[l]["bias"][...]) for l in range(len(linears))])
+    K_pairs = [(convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...])
+               for l in range(len(convs))]
+    W_pairs = [(linears[l]["kernel"][...].T, linears[l]["bias"][...])  # BP-dC ∂C/∂W = (∂C/∂kernel)ᵀ
+               for l in range(len(linears))]  # BP-dC
+    return K_pairs + W_pairs
 
 
 def data_cost(model, x, y, loss):
@@ -144,7 +147,7 @@ def gradients(spec, params, x, y):
     """Loss and gradients of the full cost C through nnx.value_and_grad."""
     blocks = check_inputs(spec, params, x, y)
     C, grads = loss_and_grads(build(spec, params, blocks), x, y, spec.weight_decay, spec.loss)
-    return Gradients(float(C), contract_pairs(grads))  # BP-dC ∂C/∂W^l = (∂C/∂kernel)ᵀ, K likewise
+    return Gradients(float(C), contract_pairs(grads))  # the gradient State read back like the Params
 
 
 def decay_kernels(params):
