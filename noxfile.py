@@ -2,7 +2,7 @@
 
     nox -s reference    NumPy + test tools only: proves the reference and harness need no framework
     nox -s torch        NumPy + torch (no jax): torch ports against the reference
-    nox -s jax          NumPy + jax (no torch): JAX ports against the reference
+    nox -s jax          NumPy + jax, flax, optax (no torch): JAX ports and the Flax template
     nox -s tests        everything installed: the README's full test command
     nox -s conformance  the conformance matrix alone (all shipped implementations)
     nox -s lint         ruff
@@ -45,7 +45,7 @@ def torch(session):
 
 @nox.session
 def jax(session):
-    install(session, "jax,test")
+    install(session, "jax,flax,test")
     assert_absent(session, "torch")
     session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
 

@@ -30,7 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 PORTS = ["reference", "torch.manual", "torch.autograd", "torch.module", "jax.manual", "jax.autodiff",
-         "jax.scan"]
+         "jax.scan", "jax.flax"]
 # recipe -> (implementations, the first being the baseline of the ratios; default batch sizes)
 RECIPES = {"mlp": (["nielsen-per-example", *PORTS], "10,100,1000"), "cnn": (PORTS, "10,100")}
 
@@ -79,8 +79,11 @@ def runner(name, spec, params, x, y, batches):
     jax.config.update("jax_enable_x64", x.dtype == np.float64)  # this subprocess only
     args = ([(jnp.asarray(W), jnp.asarray(b)) for W, b in params], jnp.asarray(x), jnp.asarray(y))
     idx = [jnp.asarray(i) for i in batches]
-    fn = {"manual": jax_impl.manual.train, "autodiff": jax_impl.autodiff.train,
-          "scan": jax_impl.manual.train_compiled}[variant]
+    if variant == "flax":  # jax_impl does not import the Flax template itself (flax, optax optional)
+        from jax_impl.flax_module import train as fn
+    else:
+        fn = {"manual": jax_impl.manual.train, "autodiff": jax_impl.autodiff.train,
+              "scan": jax_impl.manual.train_compiled}[variant]
     return (lambda: fn(spec, *args, lr=3.0, batches=idx),
             lambda r: jax.block_until_ready(r.params))
 
@@ -124,7 +127,7 @@ def machine():
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     versions = {"python": platform.python_version(), "numpy": np.__version__}
-    for mod in ("torch", "jax"):
+    for mod in ("torch", "jax", "flax", "optax"):
         try:
             versions[mod] = __import__(mod).__version__
         except ImportError:

@@ -16,7 +16,10 @@ _PORTS = {
     "jax.manual": ("jax", "jax_impl.manual:backprop", "jax_impl.manual:train"),
     "jax.autodiff": ("jax", "jax_impl.autodiff:backprop", "jax_impl.autodiff:train"),
     "jax.scan": ("jax", "jax_impl.manual:backprop", "jax_impl.manual:train_compiled"),
+    "jax.flax": ("jax", "jax_impl.flax_module:gradients", "jax_impl.flax_module:train"),
 }
+# name -> (extra to install, modules needed besides the framework) for ports built on libraries
+_LIBRARIES = {"jax.flax": ("flax", ("flax", "optax"))}
 NAMES = ("reference",) + tuple(_PORTS)
 
 
@@ -38,13 +41,22 @@ def load(name, device=None):
     if name not in _PORTS:
         raise ValueError(f"name: unknown implementation {name!r}; expected one of {list(NAMES)}")
     framework, gradients, train = _PORTS[name]
-    if not available(framework):
-        raise Unavailable(f"{name}: {framework} is not installed "
-                          f"(pip install 'backprop-conformance[{framework}]')")
+    extra, needed = _requirements(name)
+    missing = [module for module in needed if not available(module)]
+    if missing:
+        raise Unavailable(f"{name}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+                          f"installed (pip install 'backprop-conformance[{extra}]')")
     adapter = Torch if framework == "torch" else Jax
     kwargs = {} if device is None else {"device": device}
     return adapter(name, _resolve(gradients), _resolve(train), **kwargs)
 
 
+def _requirements(name):
+    """(the extra that installs them, the modules ``name`` needs): its framework, then its libraries."""
+    framework = _PORTS[name][0]
+    extra, libraries = _LIBRARIES.get(name, (framework, ()))
+    return extra, (framework, *libraries)
+
+
 def available_names():
-    return [n for n in NAMES if n == "reference" or available(_PORTS[n][0])]
+    return [n for n in NAMES if n == "reference" or all(map(available, _requirements(n)[1]))]

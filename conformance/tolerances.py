@@ -10,7 +10,10 @@ accumulates roughly √n·L·u relative error per product chain. Measured across
 six ports (``backprop-conformance report``, 2026-11-22): forward 1.1e-15, deltas 6.9e-15, gradients
 6.9e-15, loss 4.4e-16; over the 3- to 20-step trajectories, per-step losses 1.7e-15 and final
 parameters 4.6e-16 (SGD re-uses each step's
-rounding as the next step's input, growing it by about (1 + η‖H‖) per step). The tolerances sit
+rounding as the next step's input, growing it by about (1 + η‖H‖) per step). jax.flax (the Flax NNX +
+Optax template, measured the same way, conv problems included): gradients 7.7e-15, loss 8.3e-16,
+per-step losses 3.3e-15 (conv-max-pool-3), final parameters 5.0e-16; float32 gradients 4.9e-6, loss
+3.3e-7, trajectories 9.6e-6. The tolerances sit
 three to four orders of magnitude above those measurements, so BLAS or summation-order changes
 cannot trip them, and ten below the O(1e-1)..O(1) relative errors of every known-bad mutant
 (mutants.py; the float32-internally mutant errs by about 1e-7).

@@ -25,8 +25,12 @@ COLUMNS = {
     "JAX manual": ["jax_impl/manual.py", "jax_impl/costs.py", "jax_impl/training.py", "jax_impl/conv.py"],
     "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py"],
     "JAX autodiff": ["jax_impl/autodiff.py", "jax_impl/training.py", "jax_impl/conv.py"],
+    "Flax + Optax": ["jax_impl/flax_module.py"],
 }
-AUTODIFF = ("PyTorch autograd", "JAX autodiff")
+AUTODIFF = ("PyTorch autograd", "JAX autodiff", "Flax + Optax")
+# The Flax template returns no per-example δ (nnx.value_and_grad differentiates the Params only):
+# where the other autodiff columns show their δ line, it shows the call that runs the backward pass.
+SUBSTITUTE = {"Flax + Optax": {"BP-delta": "BP-grad"}}
 
 # (title, LaTeX, tags in the hand-written columns, tags in the autodiff columns, note)
 EQUATIONS = [
@@ -34,10 +38,14 @@ EQUATIONS = [
      "The JAX autodiff version adds a zero shift s^l, whose gradient is the batch δ."),
     ("Activation", r"a^l = g_l(z^l),\quad a^0 = x", ["BP-a"], ["BP-a"], ""),
     ("Cost", r"C = \frac{1}{m}\sum_x C_x + \frac{\lambda}{2}\sum_l \lVert W^l\rVert^2", ["BP-C"],
-     ["BP-C"], "C_x is ½‖a − y‖², the cross-entropy or the log-likelihood (costs.py)."),
+     ["BP-C"], "C_x is ½‖a − y‖², the cross-entropy or the log-likelihood (costs.py). Optax's "
+     "l2_loss is ½(a − y)² per element, summed here over the outputs; the Flax template's "
+     "(λ/2)Σ‖W‖² is its penalty(), and in training the optimizer's weight decay."),
     ("BP1: output error", r"\delta^L = \nabla_a C_x \odot g'(z^L)", ["BP1", "BP-out"],
      ["BP-grad", "BP-delta"],
-     "Autodiff returns ∂C/∂z^L = δ^L / m: the batch mean's 1/m is undone to get the per-example δ."),
+     "Autodiff returns ∂C/∂z^L = δ^L / m: the batch mean's 1/m is undone to get the per-example δ. "
+     "The Flax template asks for parameter gradients only; BP1–BP4 all happen inside its "
+     "nnx.value_and_grad call."),
     ("BP2: error backwards", r"\delta^l = (\delta^{l+1} W^{l+1}) \odot g'(z^l)", ["BP2"],
      ["BP-delta"], "Rows are examples, so Nielsen's (W^{l+1})ᵀ δ^{l+1} becomes δ^{l+1} W^{l+1}."),
     ("BP3: bias gradient", r"\frac{\partial C}{\partial b^l} = \frac{1}{m}\sum_x \delta^l_x", ["BP3"],
@@ -47,7 +55,8 @@ EQUATIONS = [
      ["BP-dC"], ""),
     ("SGD step", r"W \leftarrow W - \eta \frac{\partial C}{\partial W},\quad b \leftarrow b - \eta "
      r"\frac{\partial C}{\partial b}", ["BP-SGD"], ["BP-SGD"],
-     "torch.optim.SGD(weight_decay=λ) adds the λW of BP4 inside the optimizer."),
+     "torch.optim.SGD(weight_decay=λ) and optax.add_decayed_weights(λ), masked to the kernels, add "
+     "the λW of BP4 inside the optimizer."),
 ]
 
 # The convolutional extension (docs/contract.md, section 3): ã^{l-1} is a^{l-1} zero-padded by p,
@@ -123,7 +132,8 @@ def render(root=ROOT):
            "Each equation of backpropagation in the project's convention (docs/contract.md: rows are",
            "examples, `W^l` is `(n_l, n_{l-1})`, δ is per example, C averages over the batch), then",
            "the very lines that compute it in the NumPy reference and the hand-written PyTorch and",
-           "JAX ports, and, for contrast, how the autograd versions obtain the same number. Each",
+           "JAX ports, and, for contrast, how the autograd versions and the Flax NNX + Optax",
+           "template obtain the same number (the Flax kernel is W transposed). Each",
            "line is found through its `# BP…` tag, so this page always shows the code that the",
            "conformance suite checks.", ""]
     out += sections(root, EQUATIONS)
@@ -144,7 +154,9 @@ def sections(root, equations):
         out += [f"## {title}", "", f"$${latex}$$", "", "| implementation | code | file |",
                 "|---|---|---|"]
         for column in COLUMNS:
-            for t in (auto_tags if column in AUTODIFF else hand_tags):
+            tags = auto_tags if column in AUTODIFF else hand_tags
+            swap = SUBSTITUTE.get(column, {})
+            for t in dict.fromkeys(swap.get(t, t) for t in tags):  # a substituted tag shows once
                 path, lines = lookup(root, column, t)
                 code = "<br>".join(f"<code>{escape(line)}</code>" for line in lines)
                 out.append(f"| {column} | {code} | `{path}` |")

@@ -131,11 +131,17 @@ def _jax():
 
     import jax_impl
 
+    templates = []
+    if available("flax") and available("optax"):  # jax.flax; without them it is only unavailable
+        from jax_impl import flax_module
+        templates.append(flax_module)
+
     def convert(a):
         return jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a
-    return dict(gradients=[jax_impl.manual.backprop, jax_impl.autodiff.backprop],
+    return dict(gradients=[jax_impl.manual.backprop, jax_impl.autodiff.backprop]
+                + [t.gradients for t in templates],
                 train=[jax_impl.manual.train, jax_impl.autodiff.train,
-                       jax_impl.manual.train_compiled],
+                       jax_impl.manual.train_compiled] + [t.train for t in templates],
                 convert=convert, context=lambda: jax.enable_x64(True))
 
 

@@ -12,6 +12,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
+from conformance.environment import available  # noqa: E402
 from jax_impl import autodiff, manual  # noqa: E402
 from jax_impl.conv import pool, unpool  # noqa: E402
 from tests.helpers_copy import run_copied  # noqa: E402
@@ -198,7 +199,8 @@ def test_copy_jax_impl_alone_trains(tmp_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="no GPU visible to JAX on this machine")
-@pytest.mark.parametrize("name", ["jax.manual", "jax.autodiff", "jax.scan"])
+@pytest.mark.parametrize("name", ["jax.manual", "jax.autodiff", "jax.scan", pytest.param(
+    "jax.flax", marks=pytest.mark.skipif(not available("flax"), reason="flax is not installed"))])
 @pytest.mark.parametrize("problem", ["mnist-784-30-10", "deep-relu-softmax", "relu-kink", "conv-lenet-1x8x8"])
 def test_gpu_float64_conformance(name, problem):
     """The float64 matrix on the GPU with matmul precision 'highest' (environment.configure)."""
