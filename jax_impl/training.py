@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .validation import check_inputs, check_training
 
@@ -55,7 +56,7 @@ def train_steps(loss_and_grads, spec, params, x, y, *, lr, batches):
                          loss_and_grads=loss_and_grads, activation=spec.activation,
                          output=spec.output, loss=spec.loss, conv=conv)
         losses.append(C)
-    return Trajectory([float(C) for C in losses], params)
+    return Trajectory([float(C) for C in jax.device_get(losses)], params)  # one transfer, not one per step
 
 
 @partial(jax.jit, static_argnames=("loss_and_grads", "activation", "output", "loss", "conv"))
@@ -74,17 +75,17 @@ def train_scan(loss_and_grads, spec, params, x, y, *, lr, batches):
     conv = check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
-    runs = []  # consecutive batches of one size -> one (k, batch_size) array
+    runs = []  # consecutive batches of one size -> one (k, batch_size) array, stacked on the host
     for idx in batches:
         if runs and runs[-1][-1].shape == idx.shape:
-            runs[-1].append(idx)
+            runs[-1].append(np.asarray(idx))
         else:
-            runs.append([idx])
+            runs.append([np.asarray(idx)])
     losses = []
-    for run in runs:
-        params, C = scan_run(params, x, y, jnp.stack([jnp.asarray(i) for i in run]), lr,
+    for run in runs:  # one transfer of the stacked indices per run, in, and of its losses, out
+        params, C = scan_run(params, x, y, jnp.asarray(np.stack(run)), lr,
                              spec.weight_decay, loss_and_grads=loss_and_grads,
                              activation=spec.activation, output=spec.output, loss=spec.loss,
                              conv=conv)
         losses.append(C)
-    return Trajectory([float(C) for C in jnp.concatenate(losses)], params)
+    return Trajectory(np.concatenate(jax.device_get(losses)).tolist(), params)

@@ -74,7 +74,7 @@ def check_array(name, t, shape, dtype=None):
                         "nothing is cast silently")
     if tuple(t.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
-    if not bool(jnp.all(jnp.isfinite(t))):
+    if not np.isfinite(np.asarray(t)).all():  # on the host: no XLA compile for each new shape
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
@@ -172,7 +172,8 @@ def check_inputs(spec, params, x, y):
                              f"{getattr(x, 'shape', type(x).__name__)}")
         check_array("x", x, (x.shape[0], sizes[0]), dtype)
     check_array("y", y, (x.shape[0], sizes[-1]), dtype)
-    if spec.loss != "quadratic" and bool(jnp.any((y < 0) | (y > 1))):
+    y_host = np.asarray(y)
+    if spec.loss != "quadratic" and ((y_host < 0) | (y_host > 1)).any():
         raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
     return conv
 
@@ -187,5 +188,8 @@ def check_training(lr, batches, m):
             raise ValueError(f"batches[{k}]: expected a non-empty 1-D index array")
         if not jnp.issubdtype(idx.dtype, jnp.integer):
             raise TypeError(f"batches[{k}]: expected integer indices, got {idx.dtype}")
-        if int(idx.min()) < 0 or int(idx.max()) >= m:
-            raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples")
+    host = [np.asarray(idx) for idx in batches]  # one range check on the host for the whole order
+    every = np.concatenate(host)
+    if every.min() < 0 or every.max() >= m:
+        k = next(k for k, idx in enumerate(host) if idx.min() < 0 or idx.max() >= m)
+        raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples")
