@@ -40,8 +40,10 @@ def sgd_update(params, grads, lr):
 
 
 @partial(jax.jit, static_argnames=("loss_and_grads", "activation", "output", "loss", "conv"))
-def step(params, x, y, lr, weight_decay, *, loss_and_grads, activation, output, loss, conv):
-    C, grads = loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv)
+def step(params, x, y, idx, lr, weight_decay, *, loss_and_grads, activation, output, loss, conv):
+    """One SGD step on the mini-batch x[idx], y[idx]. The rows are gathered inside the compiled
+    step: gathered outside, each new batch shape would cost two more (op-by-op) compilations."""
+    C, grads = loss_and_grads(params, x[idx], y[idx], weight_decay, activation, output, loss, conv)
     return sgd_update(params, grads, lr), C
 
 
@@ -52,7 +54,7 @@ def train_steps(loss_and_grads, spec, params, x, y, *, lr, batches):
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
     losses = []
     for idx in batches:
-        params, C = step(params, x[idx], y[idx], lr, spec.weight_decay,
+        params, C = step(params, x, y, idx, lr, spec.weight_decay,
                          loss_and_grads=loss_and_grads, activation=spec.activation,
                          output=spec.output, loss=spec.loss, conv=conv)
         losses.append(C)
@@ -64,7 +66,7 @@ def scan_run(params, x, y, index_rows, lr, weight_decay, *, loss_and_grads, acti
              loss, conv):
     """SGD over every row of index_rows (k, batch_size) in one compiled loop."""
     def body(params, idx):
-        return step(params, x[idx], y[idx], lr, weight_decay, loss_and_grads=loss_and_grads,
+        return step(params, x, y, idx, lr, weight_decay, loss_and_grads=loss_and_grads,
                     activation=activation, output=output, loss=loss, conv=conv)
 
     return jax.lax.scan(body, params, index_rows)
