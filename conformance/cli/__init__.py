@@ -9,6 +9,7 @@ Errors (a bad option, a missing optional dependency, a bad data file) print one 
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -154,6 +155,8 @@ def _matrix_options(p, out):
                         + ("" if out else " (default: none, the table only)"))
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print every failure line and every skipped problem")
+    p.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1,
+                   help="worker processes for the matrix (default: the number of cores, %(default)s here)")
 
 
 def main(argv=None):

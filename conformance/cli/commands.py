@@ -107,7 +107,7 @@ def _matrix_command(args, targets, title, self_check=False):
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("checking", total=None)
-        matrix = run_matrix(targets, problems=args.problems, dtypes=dtypes,
+        matrix = run_matrix(targets, problems=args.problems, dtypes=dtypes, jobs=args.jobs,
                             progress=lambda: progress.update(task, advance=1))
     table = Table(title=title, caption="worst normwise relative error against the float64 "
                   "reference; tol = single-pass / trajectory tolerance")

@@ -49,13 +49,16 @@ class Matrix:
         return [line for o in self.outcomes if not o.passed for line in o.lines()]
 
 
-def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None):
+def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1):
     """Every target on every catalogue problem matching the ``problems`` glob, in every dtype, each
-    run's failures diagnosed."""
+    run's failures diagnosed. With ``jobs`` > 1 the (target, problem) runs are spread over that many
+    worker processes (spawned, so every framework starts clean in each); results come back in the
+    order ``jobs=1`` gives, so the report does not depend on the job count."""
     matrix = Matrix()
     chosen = [p for name, p in CATALOGUE.items() if fnmatch.fnmatch(name, problems)]
     if not chosen:
         raise ValueError(f"--problems: {problems!r} matches no problem; names: {', '.join(CATALOGUE)}")
+    tasks = []  # (target, problem name, dtypes) in report order
     for target in targets:
         try:
             impl = load_target(target)
@@ -68,16 +71,52 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
                 matrix.skipped.append(dict(impl=impl.name, problem=problem.name,
                                            reason=f"does not support {problem.spec.label}"))
                 continue
-            for dtype in dtypes:
-                if impl.name == "reference" and dtype == "float64":
-                    continue  # identical by construction; pinned by the golden vectors
-                outcome = run(impl, problem, dtype,
-                              consistency=lambda name=impl.name: matrix.self_consistency(name).passed)
-                matrix.outcomes.append(outcome)
-                matrix.results += outcome.results
+            # the reference in float64 is identical by construction; the golden vectors pin it
+            kept = tuple(d for d in dtypes if not (impl.name == "reference" and d == "float64"))
+            tasks.append((target, problem.name, kept))
+    for outcomes in _run_tasks(tasks, jobs, progress):
+        matrix.outcomes += outcomes
+        matrix.results += [r for o in outcomes for r in o.results]
+    return matrix
+
+
+_WORKER_IMPLS = {}  # target -> (implementation, its self-consistency verdict when asked), per process
+
+
+def _check_task(target, problem_name, dtypes):
+    """One (target, problem) in every dtype; the implementation is loaded once per process."""
+    if target not in _WORKER_IMPLS:
+        _WORKER_IMPLS[target] = [load_target(target), None]
+    entry = _WORKER_IMPLS[target]
+
+    def consistency():
+        if entry[1] is None:
+            entry[1] = self_consistency(entry[0]).passed
+        return entry[1]
+
+    return [run(entry[0], CATALOGUE[problem_name], d, consistency=consistency) for d in dtypes]
+
+
+def _run_tasks(tasks, jobs, progress):
+    """Each task's outcomes, in task order; ``progress()`` after each task finishes."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for task in tasks:
+            yield _check_task(*task)
             if progress:
                 progress()
-    return matrix
+        return
+    import concurrent.futures
+    import multiprocessing
+
+    with concurrent.futures.ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_check_task, *task) for task in tasks]
+        for future in concurrent.futures.as_completed(futures):
+            future.result()  # a worker's crash surfaces here, not after the whole matrix
+            if progress:
+                progress()
+        for future in futures:
+            yield future.result()
 
 
 def summary_rows(matrix):
