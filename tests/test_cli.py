@@ -287,3 +287,16 @@ def test_pytest_impl_option_runs_the_suite_on_a_file(tmp_path):
                        cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-3000:]
     assert " passed" in r.stdout
+
+
+def test_report_jobs_do_not_change_the_results():
+    """--jobs 2 spreads the (implementation, problem) runs over spawned workers; the checks, their
+    numbers, their order and the diagnoses are exactly those of --jobs 1."""
+    from conformance.cli.report import run_matrix
+
+    target = "conformance.mutants:bias_summed"  # failures and diagnoses, NumPy only (fast workers)
+    one, two = (run_matrix([target], problems="golden-*", jobs=jobs) for jobs in (1, 2))
+    assert len({r.problem for r in one.results}) >= 2, "needs several tasks to use the pool"
+    assert [r.message for r in two.results] == [r.message for r in one.results]
+    assert [o.lines() for o in two.outcomes] == [o.lines() for o in one.outcomes]
+    assert any(not r.passed for r in one.results)
