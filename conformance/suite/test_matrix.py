@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conformance import CATALOGUE, NAMES, Spec, Unavailable, make_problem
+from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Spec, Unavailable, make_problem
 from conformance.checks import check_gradients, check_training, supports
 from conformance.problems import OUTPUT_LOSSES
 from conformance.target import load_target
@@ -22,7 +22,8 @@ _IMPLS = {}
 
 def pytest_generate_tests(metafunc):
     """impl × dtype, without the reference against itself in float64 (the golden vectors pin it)."""
-    names = metafunc.config.getoption("impl") or list(NAMES)
+    names = [n for n in metafunc.config.getoption("impl") or NAMES
+             if n not in DATA_PARALLEL]  # those run in test_distributed.py, with their workers
     if "dtype" in metafunc.fixturenames:
         pairs = [(n, d) for n in names for d in ("float64", "float32")
                  if (n, d) != ("reference", "float64")]
