@@ -1,0 +1,45 @@
+"""Deliberately failing workers for tests/test_distributed.py. Spawned workers import what they run
+by name, so the faults live in a module of their own rather than inside a test."""
+
+import time
+
+import torch
+
+from torch_impl.distributed import DataParallel, rank_gradients
+
+
+def noop(worker):
+    return worker.rank
+
+
+def gradients_raising_on_rank_1(worker, *args):
+    if worker.rank == 1:
+        raise RuntimeError("deliberate failure on worker 1")
+    return rank_gradients(worker, *args)  # worker 0 goes on, and waits for 1 in DDP's collectives
+
+
+def train_hanging_on_rank_1(worker, *args):
+    if worker.rank == 1:
+        time.sleep(3600)
+    torch.distributed.barrier()  # worker 0 waits for 1, as in every training step
+
+
+class FaultyDataParallel(DataParallel):
+    """torch.ddp whose worker 1 raises in ``gradients`` and hangs in ``train``."""
+
+    rank_gradients = staticmethod(gradients_raising_on_rank_1)
+    rank_train = staticmethod(train_hanging_on_rank_1)
+
+
+class FaultySharded:
+    """Stands in for jax_impl.sharded.Sharded in the device host: raises in ``gradients``, hangs in
+    ``train``."""
+
+    def __init__(self, workers):
+        self.workers = workers
+
+    def gradients(self, spec, params, x, y):
+        raise RuntimeError("deliberate failure in the device host")
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        time.sleep(3600)
