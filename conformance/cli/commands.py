@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..registry import available_names, load
+from ..registry import DATA_PARALLEL, available_names, load
 from ..spec import Spec
 from ..tolerances import TOLERANCES
 from . import plots
@@ -39,7 +39,8 @@ def train(args):
                          f"layer must be {n_in} and the output layer {data.n_classes}")
     spec = Spec(sizes, args.activation, args.output, args.loss, args.weight_decay)
     names = args.impl or available_names()
-    impls = [load("reference")] + [load(n) for n in names if n != "reference"]
+    impls = [load("reference")] + [  # data-parallel workers stop when the program ends (atexit)
+        load(n, workers=args.workers if n in DATA_PARALLEL else None) for n in names if n != "reference"]
     config = (f"{spec.label}, η={args.lr:g}, batch {args.batch_size}, {args.init} init, "
               f"seed {args.seed}, {args.dtype}")
     console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
