@@ -103,10 +103,14 @@ class DeviceHost:
         deadline = time.monotonic() + timeout
         while not self._conn.poll(0.1):
             if not self._proc.is_alive():
-                self._fail(RuntimeError, f"died (exit code {self._proc.exitcode}) during {what}")
+                break
             if time.monotonic() > deadline:
                 self._fail(TimeoutError, f"did not answer within {timeout:g} s during {what}")
-        ok, value = self._conn.recv()
+        try:
+            ok, value = self._conn.recv()
+        except EOFError:  # it ended without a word (a crash, or an abort inside XLA)
+            self._proc.join(timeout=5)
+            self._fail(RuntimeError, f"died (exit code {self._proc.exitcode}) during {what}")
         if ok:
             return value
         kind, message, where = value

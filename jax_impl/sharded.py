@@ -129,7 +129,10 @@ class Sharded:
         losses = []
         for idx in batches:
             rows, real, _ = shard_layout(idx.shape[0], self.mesh.size, s)
-            params, C = step(params, x, y, np.asarray(idx)[rows], real.astype(x.dtype), lr,
-                             spec.weight_decay, **self._static(spec))
-            losses.append(C)
-        return Trajectory([float(C) for C in losses], params)
+            # One step in flight at a time: with several queued, XLA's in-process CPU all-reduce can
+            # wait forever for a device whose turn never comes (seen with 2 CPU devices under load).
+            params, C = jax.block_until_ready(step(params, x, y, np.asarray(idx)[rows],
+                                                   real.astype(x.dtype), lr, spec.weight_decay,
+                                                   **self._static(spec)))
+            losses.append(float(C))
+        return Trajectory(losses, params)

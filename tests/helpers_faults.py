@@ -1,6 +1,7 @@
 """Deliberately failing workers for tests/test_distributed.py. Spawned workers import what they run
 by name, so the faults live in a module of their own rather than inside a test."""
 
+import os
 import time
 
 import torch
@@ -10,6 +11,12 @@ from torch_impl.distributed import DataParallel, rank_gradients
 
 def noop(worker):
     return worker.rank
+
+
+def exit_on_rank_1(worker):
+    if worker.rank == 1:
+        os._exit(3)  # a crash: no exception, no message
+    torch.distributed.barrier()
 
 
 def gradients_raising_on_rank_1(worker, *args):
@@ -43,3 +50,10 @@ class FaultySharded:
 
     def train(self, spec, params, x, y, *, lr, batches):
         time.sleep(3600)
+
+
+class DyingSharded:
+    """Stands in for Sharded in the device host, and kills the host as it starts."""
+
+    def __init__(self, workers):
+        os._exit(3)

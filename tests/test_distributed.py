@@ -78,7 +78,7 @@ def test_workers_start_once_are_reused_and_stop_at_close(name):
 @needs_torch
 def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout():
     from conformance.adapters import Torch
-    from tests.helpers_faults import FaultyDataParallel, noop
+    from tests.helpers_faults import FaultyDataParallel, exit_on_rank_1, noop
 
     faulty = FaultyDataParallel(2, timeout=TIMEOUT)
     impl = Torch("faulty.ddp-w2", faulty.gradients, faulty.train)
@@ -100,6 +100,10 @@ def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout(
                      failure.message), failure.message
     assert not gone(second, within=0.0)
 
+    with pytest.raises(RuntimeError, match=r"worker 1 of 2 died \(exit code 3\)"):
+        faulty.pool.run(exit_on_rank_1)  # a fresh pool again, whose worker 1 crashes
+    assert faulty.pids == []
+
 
 @needs_jax
 def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
@@ -117,6 +121,15 @@ def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
     assert "raised TimeoutError: faulty.sharded-w2: the device host process (2 CPU devices) did " \
            "not answer within 3 s" in failure.message
     assert not gone(pids, within=0.0)
+
+
+@needs_jax
+def test_device_host_that_dies_is_a_clear_error():
+    from conformance.device_host import DeviceHost
+
+    with pytest.raises(RuntimeError, match=r"^dying-w2: the device host process \(2 CPU devices\) "
+                                           r"died \(exit code 3\) during start"):
+        DeviceHost("dying-w2", "tests.helpers_faults:DyingSharded", 2, timeout=TIMEOUT)
 
 
 CHILD = """

@@ -148,11 +148,18 @@ class Pool:
                 self._fail(TimeoutError, f"no answer within {timeout:g} s during {what}", answered)
 
     def _fail(self, kind, message, answered):
-        silent = [r for r in range(self.size) if r not in answered]
+        """Tear the pool down and raise, naming every worker that crashed or did not answer."""
+        deadline = time.monotonic() + 0.5  # a crash is often what made another worker raise
+        for proc in self._procs:
+            proc.join(timeout=max(0.0, deadline - time.monotonic()))
+        silent = [(r, self._procs[r].exitcode) for r in range(self.size) if r not in answered]
+        died = [f"worker {r} of {self.size} died (exit code {code})" for r, code in silent
+                if code is not None and f"worker {r} " not in message]
+        quiet = [str(r) for r, code in silent if code is None]
         self.close(wait=0)
-        raise kind(f"{self.name}: {message}" + (f"; worker {', '.join(map(str, silent))} of {self.size} "
-                                                 "did not answer" if silent else "")
-                   + "; the pool was shut down (the next call starts a new one)")
+        raise kind("; ".join([f"{self.name}: {message}", *died]
+                             + ([f"worker {', '.join(quiet)} of {self.size} did not answer"] if quiet else [])
+                             + ["the pool was shut down (the next call starts a new one)"]))
 
     def close(self, wait=5.0):
         """Stop every worker: ask, wait up to ``wait`` s, then kill; remove the rendezvous directory."""
