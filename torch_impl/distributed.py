@@ -7,8 +7,9 @@ full-batch gradient must come out exactly, although DDP *averages* the k replica
     ∂C/∂W = (1/m) Σ_x ∂C_x/∂W = Σ_r ∂share_r/∂W,   share_r = (1/m) Σ_{x in shard r} C_x = (m_r/m)·mean_r
 
 so worker r back-propagates k·share_r, and DDP's average (1/k) Σ_r k ∂share_r/∂W is the sum. Taking
-the mean of the k shard means instead would weight the examples of a short shard more (seed 003's
-C = (1/n) Σ_x C_x is a mean over examples, not over shards). The rest of the contract:
+the mean of the k shard means instead would weight the examples of a short shard more: the gradient
+is an average over examples (seed 004: the mini-batch's average estimates the training set's), not
+over shards. The rest of the contract:
 
 - weights are the caller's, on every worker, and DDP's constructor broadcasts rank 0's copy: no
   worker ever draws its own;
@@ -117,6 +118,7 @@ class DataParallel:
     device. ``timeout`` (s) bounds every call and every collective.
     """
 
+    # what every worker runs, by name (spawned workers import it); a subclass may put others here
     rank_gradients, rank_train = staticmethod(rank_gradients), staticmethod(rank_train)
 
     def __init__(self, workers, *, device="cpu", timeout=300.0):
