@@ -1,5 +1,6 @@
-"""Deliberately failing workers for tests/test_distributed.py. Spawned workers import what they run
-by name, so the faults live in a module of their own rather than inside a test."""
+"""Deliberately failing torch.ddp workers for tests/test_distributed.py. Spawned workers import what
+they run by name, so the faults live in a module of their own rather than inside a test (the device
+host's stand-ins, which need no torch, are in helpers_device_host.py)."""
 
 import os
 import time
@@ -36,24 +37,3 @@ class FaultyDataParallel(DataParallel):
 
     rank_gradients = staticmethod(gradients_raising_on_rank_1)
     rank_train = staticmethod(train_hanging_on_rank_1)
-
-
-class FaultySharded:
-    """Stands in for jax_impl.sharded.Sharded in the device host: raises in ``gradients``, hangs in
-    ``train``."""
-
-    def __init__(self, workers):
-        self.workers = workers
-
-    def gradients(self, spec, params, x, y):
-        raise RuntimeError("deliberate failure in the device host")
-
-    def train(self, spec, params, x, y, *, lr, batches):
-        time.sleep(3600)
-
-
-class DyingSharded:
-    """Stands in for Sharded in the device host, and kills the host as it starts."""
-
-    def __init__(self, workers):
-        os._exit(3)

@@ -109,7 +109,7 @@ def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout(
 def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
     from conformance.device_host import DeviceHost
 
-    host = DeviceHost("faulty.sharded-w2", "tests.helpers_faults:FaultySharded", 2, timeout=TIMEOUT)
+    host = DeviceHost("faulty.sharded-w2", "tests.helpers_device_host:FaultySharded", 2, timeout=TIMEOUT)
     pids = host.pids
     [failure] = check_gradients(host, PROBLEM, "float32")
     assert ("device host process (2 CPU devices) raised RuntimeError: deliberate failure in the "
@@ -129,7 +129,7 @@ def test_device_host_that_dies_is_a_clear_error():
 
     with pytest.raises(RuntimeError, match=r"^dying-w2: the device host process \(2 CPU devices\) "
                                            r"died \(exit code 3\) during start"):
-        DeviceHost("dying-w2", "tests.helpers_faults:DyingSharded", 2, timeout=TIMEOUT)
+        DeviceHost("dying-w2", "tests.helpers_device_host:DyingSharded", 2, timeout=TIMEOUT)
 
 
 CHILD = """
