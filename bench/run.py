@@ -7,6 +7,9 @@ against the per-example baseline (Nielsen's network.py).
 (4 channels, 3×3 kernel, padding 1, 2×2 max-pooling) flattened into 64-30-10, sigmoid, quadratic,
 η = 3.0, at mini-batch 10 and 100, in float64 and float32, against the NumPy reference (the
 per-example baseline has no conv layers).
+``NAME-wK`` rows (mlp recipe) are the data-parallel implementations with k workers (torch.ddp: k
+processes, started before the clock, whose own peak memory is reported apart; jax.sharded: k CPU
+devices).
 
 Each (implementation, batch size, dtype) runs in its own subprocess so that its peak memory
 (ru_maxrss) is its own: one warm-up epoch (for JAX: the compile, reported separately), then the
@@ -18,6 +21,7 @@ median of --repeats epochs.
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -31,8 +35,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 PORTS = ["reference", "torch.manual", "torch.autograd", "torch.module", "jax.manual", "jax.autodiff",
          "jax.scan", "jax.flax"]
+DATA_PARALLEL = ["torch.ddp-w1", "torch.ddp-w2", "jax.sharded-w1", "jax.sharded-w2"]  # NAME-wK: k workers
 # recipe -> (implementations, the first being the baseline of the ratios; default batch sizes)
-RECIPES = {"mlp": (["nielsen-per-example", *PORTS], "10,100,1000"), "cnn": (PORTS, "10,100")}
+RECIPES = {"mlp": (["nielsen-per-example", *PORTS, *DATA_PARALLEL], "10,100,1000"), "cnn": (PORTS, "10,100")}
 
 
 def problem(recipe, batch_size, dtype, seed=0):
@@ -62,6 +67,7 @@ def runner(name, spec, params, x, y, batches):
     if name == "reference":
         import reference
         return lambda: reference.train(spec, params, x, y, lr=3.0, batches=batches), lambda r: r
+    name, _, workers = name.partition("-w")
     framework, _, variant = name.partition(".")
     if framework == "torch":
         import torch
@@ -70,8 +76,14 @@ def runner(name, spec, params, x, y, batches):
         t = torch.from_numpy
         args = ([(t(W), t(b)) for W, b in params], t(x), t(y))
         idx = [t(np.asarray(i, dtype=np.int64)) for i in batches]
-        fn = getattr(torch_impl, variant).train
+        if variant == "ddp":  # the worker processes start here, before the clock
+            from torch_impl.distributed import DataParallel
+            fn = DataParallel(int(workers)).train
+        else:
+            fn = getattr(torch_impl, variant).train
         return lambda: fn(spec, *args, lr=3.0, batches=idx), lambda r: r
+    if variant == "sharded":  # k CPU devices: set before JAX starts in this subprocess
+        os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={workers}"
     import jax
     import jax.numpy as jnp
 
@@ -81,6 +93,9 @@ def runner(name, spec, params, x, y, batches):
     idx = [jnp.asarray(i) for i in batches]
     if variant == "flax":  # jax_impl does not import the Flax template itself (flax, optax optional)
         from jax_impl.flax_module import train as fn
+    elif variant == "sharded":
+        from jax_impl.sharded import Sharded
+        fn = Sharded(int(workers)).train
     else:
         fn = {"manual": jax_impl.manual.train, "autodiff": jax_impl.autodiff.train,
               "scan": jax_impl.manual.train_compiled}[variant]
@@ -94,6 +109,19 @@ def rss_mib(field):
         if line.startswith(field + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def workers_peak_mib():
+    """Summed VmHWM of this process's children (the torch.ddp workers; imports included), in MiB."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
+                total += next(int(line.split()[1]) for line in (stat.parent / "status").read_text()
+                              .splitlines() if line.startswith("VmHWM:")) / 1024
+        except (OSError, StopIteration):  # gone meanwhile, or a kernel thread
+            continue
+    return total
 
 
 def reset_peak():
@@ -120,7 +148,8 @@ def measure_one(recipe, name, batch_size, dtype, repeats):
             "median_s": median, "min_s": min(times), "warmup_s": warmup,
             "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
             "examples_per_s": len(x) / median,
-            "rss_before_mib": rss_before, "peak_rss_mib": rss_mib("VmHWM")}
+            "rss_before_mib": rss_before, "peak_rss_mib": rss_mib("VmHWM"),
+            "workers_peak_rss_mib": workers_peak_mib()}
 
 
 def machine():
@@ -132,7 +161,6 @@ def machine():
             versions[mod] = __import__(mod).__version__
         except ImportError:
             pass
-    import os
     return {"cpu": cpu, "cores": os.cpu_count(), **versions}
 
 
@@ -169,7 +197,9 @@ def main():
                 print(f"{dtype} bs={bs:>5} {name:<20} {rows[-1]['examples_per_s']:>10.0f} ex/s "
                       f"x{ratio:6.1f}  peak {rows[-1]['peak_rss_mib']:.0f} MiB "
                       f"(+{rows[-1]['peak_rss_mib'] - rows[-1]['rss_before_mib']:.0f} training)"
-                      + (f"  compile {rows[-1]['compile_s']:.2f} s" if rows[-1]["compile_s"] else ""),
+                      + (f"  compile {rows[-1]['compile_s']:.2f} s" if rows[-1]["compile_s"] else "")
+                      + (f"  workers {rows[-1]['workers_peak_rss_mib']:.0f} MiB"
+                         if rows[-1]["workers_peak_rss_mib"] else ""),
                       flush=True)
     out_path.write_text(json.dumps({"machine": machine(), "command": " ".join(sys.argv),
                                     "results": rows}, indent=2))

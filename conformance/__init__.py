@@ -10,7 +10,7 @@ step by step, from shared seeds and shared weights.
 from .checks import check_gradients, check_training
 from .compare import CheckResult, compare
 from .problems import CATALOGUE, Problem, make_problem
-from .registry import NAMES, Unavailable, available_names, load
+from .registry import DATA_PARALLEL, NAMES, Unavailable, available_names, load
 from .spec import Conv, Spec
 
 
@@ -19,6 +19,6 @@ def check(impl, problem, dtype="float64"):
     return check_gradients(impl, problem, dtype) + check_training(impl, problem, dtype)
 
 
-__all__ = ["CATALOGUE", "NAMES", "CheckResult", "Conv", "Problem", "Spec", "Unavailable",
+__all__ = ["CATALOGUE", "DATA_PARALLEL", "NAMES", "CheckResult", "Conv", "Problem", "Spec", "Unavailable",
            "available_names", "check", "check_gradients", "check_training", "compare", "load",
            "make_problem"]

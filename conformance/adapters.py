@@ -127,3 +127,20 @@ class Jax:
         # are, so the port refuses them with the reference's message.
         idx = [_indices(i, np.asarray, np.int32) for i in batches]
         return self._run(self._train, spec, params, x, y, lr=lr, batches=idx)
+
+
+class DataParallel:
+    """A data-parallel implementation: its framework adapter's gradients/train, and ``close()``,
+    which stops its workers (for those that have any)."""
+
+    def __init__(self, adapter, impl):
+        self.name, self.gradients, self.train = adapter.name, adapter.gradients, adapter.train
+        self._impl = impl
+
+    @property
+    def pids(self):
+        """The worker processes' ids (none where the workers are devices of this process)."""
+        return list(getattr(self._impl, "pids", []))
+
+    def close(self):
+        getattr(self._impl, "close", lambda: None)()

@@ -5,7 +5,8 @@ NumPy alone; a missing framework gives :class:`Unavailable` with the reason, whi
 turns into a skip and the CLI into one line.
 """
 
-from .adapters import Jax, Reference, Torch
+from .adapters import DataParallel, Jax, Reference, Torch
+from .device_host import DeviceHost
 from .environment import available
 
 # name -> (framework module, gradients path, train path) inside the framework's package
@@ -21,6 +22,12 @@ _PORTS = {
 # name -> (extra to install, modules needed besides the framework) for ports built on libraries
 _LIBRARIES = {"jax.flax": ("flax", ("flax", "optax"))}
 NAMES = ("reference",) + tuple(_PORTS)
+# data-parallel name -> (framework module, class taking workers=k, with gradients/train [and close])
+_DATA_PARALLEL = {
+    "torch.ddp": ("torch", "torch_impl.distributed:DataParallel"),
+    "jax.sharded": ("jax", "jax_impl.sharded:Sharded"),
+}
+DATA_PARALLEL = tuple(_DATA_PARALLEL)
 
 
 class Unavailable(ImportError):
@@ -34,12 +41,19 @@ def _resolve(path):
     return getattr(importlib.import_module(module), attr)
 
 
-def load(name, device=None):
-    """The implementation called ``name`` as a harness object (NumPy in and out)."""
+def load(name, device=None, workers=None):
+    """The implementation called ``name`` as a harness object (NumPy in and out); a data-parallel one
+    (DATA_PARALLEL) with ``workers`` processes or devices, and a ``close()`` that stops them."""
+    if name not in NAMES + DATA_PARALLEL:
+        raise ValueError(f"name: unknown implementation {name!r}; expected one of "
+                         f"{list(NAMES + DATA_PARALLEL)}")
+    if name in _DATA_PARALLEL:
+        return _data_parallel(name, device, workers)
+    if workers is not None:
+        raise ValueError(f"workers: {name!r} is not data-parallel; workers applies to "
+                         f"{list(DATA_PARALLEL)}")
     if name == "reference":
         return Reference()
-    if name not in _PORTS:
-        raise ValueError(f"name: unknown implementation {name!r}; expected one of {list(NAMES)}")
     framework, gradients, train = _PORTS[name]
     extra, needed = _requirements(name)
     missing = [module for module in needed if not available(module)]
@@ -60,3 +74,23 @@ def _requirements(name):
 
 def available_names():
     return [n for n in NAMES if n == "reference" or all(map(available, _requirements(n)[1]))]
+
+
+def _data_parallel(name, device, workers):
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers: {name} is data-parallel and needs workers=k, an int >= 1; "
+                         f"got {workers!r}")
+    framework, path = _DATA_PARALLEL[name]
+    if not available(framework):
+        raise Unavailable(f"{name}: {framework} is not installed "
+                          f"(pip install 'backprop-conformance[{framework}]')")
+    label, kwargs = f"{name}-w{workers}", {} if device is None else {"device": device}
+    if framework == "jax":
+        import jax
+
+        if jax.device_count() < workers:  # a CPU-only process: the devices live in a child process
+            return DeviceHost(label, path, workers)
+        impl = _resolve(path)(workers)
+        return DataParallel(Jax(label, impl.gradients, impl.train, **kwargs), impl)
+    impl = _resolve(path)(workers, **kwargs)
+    return DataParallel(Torch(label, impl.gradients, impl.train, **kwargs), impl)

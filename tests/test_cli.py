@@ -300,3 +300,18 @@ def test_report_jobs_do_not_change_the_results():
     assert [r.message for r in two.results] == [r.message for r in one.results]
     assert [o.lines() for o in two.outcomes] == [o.lines() for o in one.outcomes]
     assert any(not r.passed for r in one.results)
+
+
+@pytest.mark.skipif(not (available("torch") and available("jax")), reason="needs torch and jax")
+def test_train_data_parallel_side_by_side(tmp_path):
+    """``--impl torch.ddp,jax.sharded --workers 2``: the data-parallel runs train beside the reference
+    and stay within float64 rounding of it."""
+    r = cli("train", "--epochs", "1", "--batch-size", "100", "--impl", "torch.ddp,jax.sharded",
+            "--workers", "2", "--out", tmp_path)
+    assert r.returncode == 0, r.stderr
+    history = json.loads((tmp_path / "train.json").read_text())["histories"]
+    assert set(history) == {"reference", "torch.ddp-w2", "jax.sharded-w2"}
+    for name in ("torch.ddp-w2", "jax.sharded-w2"):
+        assert history[name]["epochs"][-1]["divergence"] < 1e-10, name  # float64: ~1e-15 measured
+    r = cli("train", "--impl", "torch.ddp", "--workers", "0")
+    assert r.returncode == 2 and "--workers: expected a number > 0" in r.stderr

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..registry import NAMES
+from ..registry import DATA_PARALLEL, NAMES
 
 PROG = "backprop-conformance"
 
@@ -73,13 +73,18 @@ def _conv(text):
     return tuple(blocks)
 
 
-def _impls(text):
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in NAMES]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown implementation {', '.join(unknown) or text!r}; "
-                                         f"choose from {', '.join(NAMES)}")
-    return names
+def _impl_list(choices):
+    def parse(text):
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown implementation {', '.join(unknown) or text!r}; "
+                                             f"choose from {', '.join(choices)}")
+        return names
+    return parse
+
+
+_impls = _impl_list(NAMES)
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -128,8 +133,11 @@ def parser():
                    help="N(0,1) weights (Nielsen ch. 1) or N(0,1/n_in) (ch. 3)")
     t.add_argument("--seed", type=int, default=0, help="PCG64 seed for weights, split and batch order")
     t.add_argument("--dtype", default="float64", choices=["float64", "float32"])
-    t.add_argument("--impl", type=_impls, default=None,
-                   help=f"comma-separated subset of {','.join(NAMES)} (default: all installed)")
+    t.add_argument("--impl", type=_impl_list(NAMES + DATA_PARALLEL), default=None,
+                   help=f"comma-separated subset of {','.join(NAMES + DATA_PARALLEL)} (default: all "
+                        "installed but the data-parallel ones)")
+    t.add_argument("--workers", type=_positive(int), default=2,
+                   help=f"worker processes or devices for the data-parallel {', '.join(DATA_PARALLEL)}")
     t.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
 
     r = sub.add_parser("report", help="run the conformance matrix and write a report",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..registry import available_names, load
+from ..registry import DATA_PARALLEL, available_names, load
 from ..tolerances import TOLERANCES
 from . import plots
 from .data import load_dataset
@@ -38,7 +38,8 @@ def train(args):
     task = TASKS[args.task]
     spec = network(args, data, task)
     names = args.impl or available_names()
-    impls = [load("reference")] + [load(n) for n in names if n != "reference"]
+    impls = [load("reference")] + [  # data-parallel workers stop when the program ends (atexit)
+        load(n, workers=args.workers if n in DATA_PARALLEL else None) for n in names if n != "reference"]
     config = (f"{'' if task is Classify else 'autoencoder '}{spec.label}, η={args.lr:g}, "
               f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}")
     console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")

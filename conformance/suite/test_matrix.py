@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conformance import CATALOGUE, NAMES, Conv, Spec, Unavailable, make_problem
+from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, Unavailable, make_problem
 from conformance.checks import supports
 from conformance.diagnose import run
 from conformance.problems import OUTPUT_LOSSES
@@ -27,7 +27,8 @@ _SELF = {}  # name -> SelfConsistency, computed once per worker and only when a 
 
 def pytest_generate_tests(metafunc):
     """impl × dtype, without the reference against itself in float64 (the golden vectors pin it)."""
-    names = metafunc.config.getoption("impl") or list(NAMES)
+    names = [n for n in metafunc.config.getoption("impl") or NAMES
+             if n not in DATA_PARALLEL]  # those run in test_distributed.py, with their workers
     if "dtype" in metafunc.fixturenames:
         pairs = [(n, d) for n in names for d in ("float64", "float32")
                  if (n, d) != ("reference", "float64")]

@@ -1,0 +1,53 @@
+"""The data-parallel implementations × catalogue × float64/float32, at 2 and 3 workers.
+
+Exactly the checks of test_matrix.py (one backward pass, and a training run step by step) against
+the single-process reference: data-parallel training must equal it. 3 workers make ragged shards
+for batches of 10 and 4 and empty ones for a batch of 1. Test ids name the implementation and its
+workers, e.g. ``test_training[torch.ddp-w3-batch-1-float64]``. Each (implementation, workers) starts
+its workers once for this module (a module-scoped fixture) and stops them at its end.
+
+``--impl`` selects data-parallel names here too (``--impl=torch.ddp``); other targets skip this file.
+"""
+
+import pytest
+
+from conformance import CATALOGUE, DATA_PARALLEL, Unavailable, load
+from conformance.checks import check_gradients, check_training
+from conformance.suite.test_matrix import _verdict
+
+WORKERS = (2, 3)
+DTYPES = ("float64", "float32")
+
+
+def pytest_generate_tests(metafunc):
+    if "data_parallel" in metafunc.fixturenames:
+        chosen = metafunc.config.getoption("impl") or DATA_PARALLEL
+        pairs = [(n, k) for n in DATA_PARALLEL if n in chosen for k in WORKERS]
+        metafunc.parametrize("data_parallel", pairs, ids=[f"{n}-w{k}" for n, k in pairs],
+                             indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def data_parallel(request):
+    """The implementation with its workers started, once for every test of this module."""
+    name, workers = request.param
+    try:
+        impl = load(name, workers=workers)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    yield impl
+    impl.close()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("problem_name", list(CATALOGUE))
+def test_gradients(data_parallel, problem_name, dtype):
+    """The full-batch loss and ∂C/∂W, ∂C/∂b, combined from the shards; z^l and a^l where returned."""
+    _verdict(check_gradients(data_parallel, CATALOGUE[problem_name], dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("problem_name", list(CATALOGUE))
+def test_training(data_parallel, problem_name, dtype):
+    """Per-step full-batch losses (first diverging step named) and final parameters."""
+    _verdict(check_training(data_parallel, CATALOGUE[problem_name], dtype))

@@ -1,0 +1,26 @@
+"""Stand-ins for jax_impl.sharded.Sharded that the device host (conformance/device_host.py) runs in
+its child process, for tests/test_distributed.py: the child imports them by name."""
+
+import os
+import time
+
+
+class FaultySharded:
+    """Stands in for jax_impl.sharded.Sharded in the device host: raises in ``gradients``, hangs in
+    ``train``."""
+
+    def __init__(self, workers):
+        self.workers = workers
+
+    def gradients(self, spec, params, x, y):
+        raise RuntimeError("deliberate failure in the device host")
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        time.sleep(3600)
+
+
+class DyingSharded:
+    """Stands in for Sharded in the device host, and kills the host as it starts."""
+
+    def __init__(self, workers):
+        os._exit(3)

@@ -1,0 +1,146 @@
+"""Data-parallel training: the module.py template wrapped in DistributedDataParallel over k processes.
+
+Each mini-batch of m examples is cut into k contiguous shards (``idx.tensor_split(k)``: sizes differ
+by at most one, and a shard is empty when k > m); worker r runs the same network on shard r. The
+full-batch gradient must come out exactly, although DDP *averages* the k replicas' gradients:
+
+    ∂C/∂W = (1/m) Σ_x ∂C_x/∂W = Σ_r ∂share_r/∂W,   share_r = (1/m) Σ_{x in shard r} C_x = (m_r/m)·mean_r
+
+so worker r back-propagates k·share_r, and DDP's average (1/k) Σ_r k ∂share_r/∂W is the sum. Taking
+the mean of the k shard means instead would weight the examples of a short shard more: the gradient
+is an average over examples (seed 004: the mini-batch's average estimates the training set's), not
+over shards. The rest of the contract:
+
+- weights are the caller's, on every worker, and DDP's constructor broadcasts rank 0's copy: no
+  worker ever draws its own;
+- the decay λW is not data: it is added once, to the already averaged gradient (by the optimizer,
+  as in module.py), never by each worker before the all-reduce;
+- the recorded loss is the full-batch C: the k shares are all-reduced (summed), then (λ/2)Σ‖W‖².
+
+The workers are a torch_impl.workers.Pool, started once per DataParallel object and reused by every
+call; ``close()`` stops them. Tensors in, tensors out, like the other ports.
+"""
+
+from types import SimpleNamespace
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from .module import build, data_cost, penalty
+from .training import Gradients, Trajectory
+from .validation import check_inputs, check_training
+from .workers import Pool
+
+SPEC_FIELDS = ("sizes", "activation", "output", "loss", "weight_decay", "input_shape")
+BLOCK_FIELDS = ("channels", "kernel", "stride", "padding", "pool", "pool_size")
+
+
+class ShardCost(nn.Module):
+    """What DDP wraps: the network, returning this worker's share S_r/m of the batch's data cost."""
+
+    def __init__(self, model, loss):
+        super().__init__()
+        self.model, self.loss = model, loss
+
+    def forward(self, x, y, m):
+        if x.shape[0] == 0:  # an empty shard (k > m) adds 0, but must still join the all-reduce
+            return self.model(x).sum()  # 0, with a zero gradient for every parameter
+        return data_cost(self.model, self.loss, x, y) * (x.shape[0] / m)  # (m_r/m)·mean_r
+
+
+def _replica(worker, spec, params):
+    """The caller's weights on this worker's device, in the module template, wrapped in DDP."""
+    model = build(spec, [(W.to(worker.device), b.to(worker.device)) for W, b in params])
+    ids = [worker.device] if worker.device.type == "cuda" else None
+    return model, DistributedDataParallel(ShardCost(model, spec.loss), device_ids=ids)
+
+
+def _step(worker, ddp, x, y, idx):
+    """Forward and backward on this worker's shard of batch ``idx``; returns (1/m) Σ_x C_x."""
+    rows = idx.tensor_split(worker.size)[worker.rank].to(x.device)  # contiguous shard r
+    share = ddp(x[rows], y[rows], len(idx))
+    (worker.size * share).backward()  # DDP averages over the k replicas: the average of k·share_r is Σ_r
+    data = share.detach().clone()
+    torch.distributed.all_reduce(data)  # Σ_r share_r = (1/m) Σ_x C_x, on every worker
+    return data
+
+
+def rank_gradients(worker, spec, params, x, y):
+    """One pass over the whole of (x, y) as one batch; rank 0 returns (C, [(dW, db)])."""
+    x, y = x.to(worker.device), y.to(worker.device)
+    model, ddp = _replica(worker, spec, params)
+    data = _step(worker, ddp, x, y, torch.arange(x.shape[0]))
+    if worker.rank:
+        return None
+    with torch.no_grad():
+        C = float(data + penalty(model, spec.weight_decay))
+        grads = [(lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad)  # λW once
+                 for lin in model.linears()]
+    return C, [(dW.cpu(), db.cpu()) for dW, db in grads]
+
+
+def rank_train(worker, spec, params, x, y, lr, order, sizes):
+    """torch.optim.SGD over the batch order (all batches in one tensor ``order``, split by ``sizes``),
+    as module.train; rank 0 returns (losses, params)."""
+    x, y = x.to(worker.device), y.to(worker.device)
+    model, ddp = _replica(worker, spec, params)
+    optimizer = torch.optim.SGD(
+        [{"params": [lin.weight for lin in model.linears()], "weight_decay": spec.weight_decay},
+         {"params": [lin.bias for lin in model.linears()], "weight_decay": 0.0}], lr=lr)
+    losses = []
+    for idx in order.split(sizes):
+        optimizer.zero_grad()
+        data = _step(worker, ddp, x, y, idx)
+        with torch.no_grad():
+            losses.append(float(data + penalty(model, spec.weight_decay)))
+        optimizer.step()  # every replica applies the same averaged gradient (+ λW once): they stay equal
+    return None if worker.rank else (losses, [(W.cpu(), b.cpu()) for W, b in model.params()])
+
+
+def _plain(spec):
+    """The spec as plain values (a SimpleNamespace): workers need none of the caller's classes."""
+    fields = {f: getattr(spec, f) for f in SPEC_FIELDS if hasattr(spec, f)}
+    fields["conv"] = tuple(SimpleNamespace(**{f: getattr(block, f) for f in BLOCK_FIELDS})
+                           for block in getattr(spec, "conv", ()) or ())
+    return SimpleNamespace(**fields)
+
+
+def _send(t):
+    """A private CPU copy to hand to the workers (sharing moves a tensor's storage to shared memory)."""
+    return t.detach().to("cpu", copy=True)
+
+
+class DataParallel:
+    """``gradients`` and ``train`` with the harness contract's tensors, computed by k DDP workers.
+
+    ``device`` "cpu" (gloo) or "cuda" (nccl, worker r on GPU r); results come back on the inputs'
+    device. ``timeout`` (s) bounds every call and every collective.
+    """
+
+    # what every worker runs, by name (spawned workers import it); a subclass may put others here
+    rank_gradients, rank_train = staticmethod(rank_gradients), staticmethod(rank_train)
+
+    def __init__(self, workers, *, device="cpu", timeout=300.0):
+        self.pool = Pool(workers, device=device, timeout=timeout, name=f"torch.ddp-w{workers}")
+
+    def gradients(self, spec, params, x, y):
+        check_inputs(spec, params, x, y)
+        C, grads = self.pool.run(self.rank_gradients, _plain(spec),
+                                 [(_send(W), _send(b)) for W, b in params], _send(x), _send(y))[0]
+        return Gradients(C, [(dW.to(x.device), db.to(x.device)) for dW, db in grads])
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        check_inputs(spec, params, x, y)
+        check_training(lr, batches, x.shape[0])
+        losses, final = self.pool.run(self.rank_train, _plain(spec),
+                                      [(_send(W), _send(b)) for W, b in params], _send(x), _send(y),
+                                      lr, _send(torch.cat(batches)), [len(i) for i in batches])[0]
+        return Trajectory(losses, [(W.to(x.device), b.to(x.device)) for W, b in final])
+
+    @property
+    def pids(self):
+        return self.pool.pids
+
+    def close(self):
+        self.pool.close()
