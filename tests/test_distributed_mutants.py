@@ -36,5 +36,6 @@ def test_data_parallel_mutant_is_caught_at_two_workers(bug):
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_bug_free_data_parallel_control_passes_everything(workers):
-    results = [r for p in CATALOGUE.values() for r in check(DataParallelMutant(None, workers), p)]
+    results = [r for p in CATALOGUE.values() if not p.spec.conv  # the simulated workers are dense
+               for r in check(DataParallelMutant(None, workers), p)]
     assert results and all(r.passed for r in results), [r.message for r in results if not r.passed]

@@ -76,7 +76,7 @@ def rank_gradients(worker, spec, params, x, y):
     with torch.no_grad():
         C = float(data + penalty(model, spec.weight_decay))
         grads = [(lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad)  # λW once
-                 for lin in model.linears()]
+                 for lin in model.weighted()]
     return C, [(dW.cpu(), db.cpu()) for dW, db in grads]
 
 
@@ -86,8 +86,8 @@ def rank_train(worker, spec, params, x, y, lr, order, sizes):
     x, y = x.to(worker.device), y.to(worker.device)
     model, ddp = _replica(worker, spec, params)
     optimizer = torch.optim.SGD(
-        [{"params": [lin.weight for lin in model.linears()], "weight_decay": spec.weight_decay},
-         {"params": [lin.bias for lin in model.linears()], "weight_decay": 0.0}], lr=lr)
+        [{"params": [lin.weight for lin in model.weighted()], "weight_decay": spec.weight_decay},
+         {"params": [lin.bias for lin in model.weighted()], "weight_decay": 0.0}], lr=lr)
     losses = []
     for idx in order.split(sizes):
         optimizer.zero_grad()

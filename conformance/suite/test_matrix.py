@@ -58,8 +58,12 @@ def consistency(impl_name):
 
 def _verdict(impl_name, problem, dtype, kinds):
     """Run the checks once; on failure, one line per failing quantity family and the likely causes."""
-    outcome = run(implementation(impl_name), problem, dtype, kinds,
-                  consistency=lambda: consistency(impl_name))
+    assert_passed(run(implementation(impl_name), problem, dtype, kinds,
+                      consistency=lambda: consistency(impl_name)))
+
+
+def assert_passed(outcome):
+    """Fail with the grouped failure lines and diagnoses; a clean run must get no diagnosis."""
     failed = sum(not r.passed for r in outcome.results)
     assert outcome.results, "no check ran"
     if failed:
