@@ -53,19 +53,9 @@ from conformance.selfcheck import self_consistency  # noqa: E402
 # number without writing the equation.
 
 # %%
-def equation_table(title, latex, hand_tags, auto_tags, note):
-    rows = ["| implementation | code | file |", "|---|---|---|"]
-    for column in generate.COLUMNS:
-        for tag in auto_tags if column in generate.AUTODIFF else hand_tags:
-            path, lines = generate.lookup(ROOT, column, tag)
-            code = "<br>".join(f"<code>{generate.escape(line)}</code>" for line in lines)
-            rows.append(f"| {column} | {code} | `{path}` |")
-    return "\n".join([f"### {title}", "", f"$${latex}$$", "", *rows, "", note])
-
-
-for equation in generate.EQUATIONS:
-    if equation[0].startswith("BP"):
-        display(Markdown(equation_table(*equation)))
+# the same table code as docs/rosetta.md (docs/generate.py), for the four equations
+four = [equation for equation in generate.EQUATIONS if equation[0].startswith("BP")]
+display(Markdown("\n".join(generate.sections(ROOT, four))))
 
 # %% [markdown]
 # ## Every implementation, trained side by side on digits

@@ -88,26 +88,3 @@ def test_without_flax_jax_flax_is_unavailable_not_a_crash(monkeypatch, tmp_path)
     """, tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(("refused: No module named 'flax'", "refused: No module named 'optax'"))
-
-
-def test_copy_jax_impl_alone_trains_the_flax_template(tmp_path):
-    result = run_copied("jax_impl", """
-        import jax, jax.numpy as jnp
-        from jax_impl import flax_module
-        from types import SimpleNamespace
-        spec = SimpleNamespace(sizes=(4, 5, 3), activation="tanh", output="softmax",
-                               loss="log_likelihood", weight_decay=0.01)
-        k1, k2, k3 = jax.random.split(jax.random.key(0), 3)
-        params = [(jax.random.normal(k1, (5, 4)), jnp.zeros(5)),
-                  (jax.random.normal(k2, (3, 5)), jnp.zeros(3))]
-        x = jax.random.normal(k3, (12, 4))
-        y = jax.nn.one_hot(jnp.arange(12) % 3, 3)
-        batches = [jnp.arange(k, k + 4) for k in (0, 4, 8)] * 5
-        run = flax_module.train(spec, params, x, y, lr=0.5, batches=batches)
-        assert run.losses[-1] < run.losses[0], run.losses
-        a = flax_module.build(spec, run.params).predict(x)
-        assert a.shape == (12, 3) and jnp.allclose(a.sum(axis=1), 1.0)
-        print("trained", run.losses[0], run.losses[-1])
-    """, tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "trained" in result.stdout

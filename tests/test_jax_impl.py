@@ -163,6 +163,8 @@ def test_float32_stays_float32_even_with_x64_on():
 
 
 def test_copy_jax_impl_alone_trains(tmp_path):
+    """jax_impl/ copied alone trains with jax only: manual, autodiff and scan, dense and conv; and
+    the Flax template too where flax and optax are installed (one interpreter for all of it)."""
     result = run_copied("jax_impl", """
         import jax, jax.numpy as jnp, jax_impl
         from types import SimpleNamespace
@@ -192,9 +194,22 @@ def test_copy_jax_impl_alone_trains(tmp_path):
             run = train(conv_spec, conv_params, images, y, lr=0.5, batches=batches)
             assert run.losses[-1] < run.losses[0], run.losses
         print("conv trained", run.losses[0], run.losses[-1])
+
+        try:  # the Flax template, where flax and optax are installed
+            from jax_impl import flax_module
+        except ImportError:
+            flax_module = None
+        if flax_module is not None:
+            for s, p, xs in ((spec, params, x), (conv_spec, conv_params, images)):
+                run = flax_module.train(s, p, xs, y, lr=0.5, batches=batches)
+                assert run.losses[-1] < run.losses[0], run.losses
+                a = flax_module.build(s, run.params).predict(xs)
+                assert a.shape == (12, 3) and bool(jnp.all((a > 0) & (a < 1)))
+            print("flax trained", run.losses[0], run.losses[-1])
     """, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "trained" in result.stdout and "conv trained" in result.stdout
+    assert ("flax trained" in result.stdout) == (available("flax") and available("optax"))
 
 
 @pytest.mark.gpu
