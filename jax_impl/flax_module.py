@@ -36,7 +36,7 @@ import optax
 from flax import nnx
 
 from .training import Gradients, Trajectory
-from .validation import check_inputs, check_training
+from .validation import check_conv, check_inputs, check_training
 
 ACTIVATIONS = {"sigmoid": nnx.sigmoid, "tanh": nnx.tanh, "relu": nnx.relu,  # relu'(0) = 0
                "identity": lambda z: z, "softmax": lambda z: nnx.softmax(z, axis=-1)}
@@ -126,9 +126,11 @@ def penalty(model, weight_decay):
     return 0.5 * weight_decay * sum(jnp.sum(kernel ** 2) for kernel in kernels)
 
 
-def build(spec, params, blocks=()):
-    """The model holding ``params``; ``blocks`` as check_inputs returns them. Flax's own initial
+def build(spec, params, blocks=None):
+    """The model holding ``params``; ``blocks`` as check_inputs returns them (derived from the spec
+    when not given, so ``build(spec, params)`` is a conv net for a conv spec). Flax's own initial
     values are overwritten."""
+    blocks = check_conv(spec, tuple(spec.sizes)) if blocks is None else blocks
     return Network(spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype, rngs=nnx.Rngs(0),
                    input_shape=getattr(spec, "input_shape", None), blocks=blocks).load(params)
 
