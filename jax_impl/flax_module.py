@@ -131,8 +131,12 @@ def build(spec, params, blocks=None):
     when not given, so ``build(spec, params)`` is a conv net for a conv spec). Flax's own initial
     values are overwritten."""
     blocks = check_conv(spec, tuple(spec.sizes)) if blocks is None else blocks
-    return Network(spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype, rngs=nnx.Rngs(0),
-                   input_shape=getattr(spec, "input_shape", None), blocks=blocks).load(params)
+    # eval_shape: the layers are created abstractly (shapes and dtypes only), so Flax's random
+    # initialisers never run (they would compile once per new shape, only to be overwritten)
+    abstract = nnx.eval_shape(lambda: Network(
+        spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype, rngs=nnx.Rngs(0),
+        input_shape=getattr(spec, "input_shape", None), blocks=blocks))
+    return abstract.load(params)
 
 
 @nnx.jit(static_argnames="loss")
