@@ -15,6 +15,7 @@ from conformance.checks import supports
 from conformance.conv_mutants import BUGS, ConvMutant
 from conformance.diagnose import run
 from reference.conv import pool_windows, unpool, unpool_windows
+from tests.helpers_mutants import assert_caught
 
 # Problems that together expose every bug: padding on a second block and both poolings
 # (conv-lenet-2x9x9), stride 2 (conv-stride2-pad1), weight decay on two blocks (conv-decay), and
@@ -41,13 +42,7 @@ def signatures(outcome):
 def test_conv_mutant_is_caught_by_the_right_check_and_diagnosed(bug):
     _, family, quantity = BUGS[bug]
     runs = outcomes(ConvMutant(bug), PROBLEMS)
-    failures = [r for o in runs for r in o.results if not r.passed]
-    assert failures, f"conv_mutant.{bug} passed every check: the suite cannot see {BUGS[bug][0]}"
-    named = [r for r in failures if r.check == family and quantity in r.quantity]
-    assert named, (f"conv_mutant.{bug} was not caught by a {family} check on {quantity}...; failures: "
-                   + "; ".join(sorted({f'{r.check}:{r.quantity}' for r in failures})))
-    for r in named:
-        assert f"conv_mutant.{bug}" in r.message and r.problem in r.message
+    for r in assert_caught(runs, f"conv_mutant.{bug}", BUGS[bug][0], family, quantity):
         assert "layer" in r.message, r.message
     for o in runs:  # the bug's own signature first, then the training failures as its consequence
         if not o.passed:

@@ -8,6 +8,7 @@ from conformance import CATALOGUE
 from conformance.diagnose import run
 from conformance.mutants import BUGS, Mutant
 from conformance.selfcheck import self_consistency
+from tests.helpers_mutants import assert_caught
 
 # Problems that together expose every bug: square layers (W vs W.T both fit), exact ReLU kinks,
 # weight decay with a quadratic sigmoid-family output, and a deep softmax net with m > 1.
@@ -41,13 +42,7 @@ def outcomes(impl, verdicts):
 def test_mutant_is_caught_and_diagnosed(bug, verdicts):
     _, family, quantity = BUGS[bug]
     runs = outcomes(Mutant(bug), verdicts)
-    failures = [r for o in runs for r in o.results if not r.passed]
-    assert failures, f"mutant.{bug} passed every check: the suite cannot see {BUGS[bug][0]}"
-    named = [r for r in failures if r.check == family and quantity in r.quantity]
-    assert named, (f"mutant.{bug} was not caught by a {family} check on {quantity}...; failures: "
-                   + "; ".join(sorted({f'{r.check}:{r.quantity}' for r in failures})))
-    for r in named:
-        assert f"mutant.{bug}" in r.message and r.problem in r.message
+    for r in assert_caught(runs, f"mutant.{bug}", BUGS[bug][0], family, quantity):
         assert ("layer" in r.message) or ("step" in r.message) or r.check == "loss", r.message
     for o in runs:  # a run that only raised (W^{l+1} on non-square layers, overflow) shows the exception
         if o.passed or all(r.check == "call" for r in o.results if not r.passed):
