@@ -1,6 +1,8 @@
-"""The command line through its real entry point (``python -m conformance`` in a subprocess):
-success paths on tiny data, every bad option, corrupt IDX files, report.json against its schema,
-and the PNGs (real PNG files of the stated size)."""
+"""The command line: success paths on tiny data through its real entry point (``python -m
+conformance`` in a subprocess), report.json against its schema, and the PNGs (real PNG files of the
+stated size); every bad option and corrupt IDX file through ``main(argv)`` in this process (the code
+behind the entry point; a subprocess each cost 0.7 s of interpreter start), with one bad option
+through the entry point to show that the exit status reaches the shell."""
 
 import gzip
 import json
@@ -70,6 +72,19 @@ def train(spec, params, x, y, *, lr, batches):
 def cli(*args, cwd=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "conformance", *map(str, args)], cwd=cwd,
                           capture_output=True, text=True, timeout=timeout)
+
+
+def main_in_process(capsys, monkeypatch, tmp_path, *args):
+    """(exit status, stdout, stderr) of ``main(args)``, run in tmp_path; argparse's errors exit."""
+    from conformance.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
 def png_size(path):
@@ -214,10 +229,16 @@ def test_check_a_shipped_mutant_by_module_path():
     (["train", "--conv", "4:3", "--sizes", "30-9", "--epochs", "1"],
      "--sizes: 30-9 does not fit digits: with --conv it lists the dense layers after the flatten (144"),
 ])
-def test_bad_option_is_one_line_and_nonzero(args, message):
-    r = cli(*args)
-    assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
-    assert message in r.stderr, r.stderr
+def test_bad_option_is_one_line_and_nonzero(args, message, capsys, monkeypatch, tmp_path):
+    code, out, err = main_in_process(capsys, monkeypatch, tmp_path, *args)
+    assert code == 2, (code, out, err)
+    assert message in err, err
+    assert "Traceback" not in err
+
+
+def test_bad_option_exit_status_reaches_the_shell():
+    r = cli("train", "--lr", "0")
+    assert r.returncode == 2 and "--lr: expected a number > 0" in r.stderr, (r.returncode, r.stderr)
     assert "Traceback" not in r.stderr
 
 
@@ -253,28 +274,29 @@ def test_train_on_idx_directory(tmp_path):
     ({"train-labels-idx1-ubyte": (2049, (19,), 0)}, "train has 20 images but 19 labels"),
     ({"t10k-images-idx3-ubyte": (2051, (20, 27, 27), 0)}, "images are 27x27, expected 28x28"),
 ])
-def test_corrupt_idx_file_is_named(tmp_path, broken, message):
+def test_corrupt_idx_file_is_named(tmp_path, broken, message, capsys, monkeypatch):
     d = _mnist_dir(tmp_path, **broken)
-    r = cli("train", "--dataset", d, "--epochs", "1", "--impl", "reference")
-    assert r.returncode == 2 and message in r.stderr, r.stderr
-    assert "Traceback" not in r.stderr
+    code, _, err = main_in_process(capsys, monkeypatch, tmp_path, "train", "--dataset", d, "--epochs", "1",
+                                   "--impl", "reference")
+    assert code == 2 and message in err, err
+    assert "Traceback" not in err
 
 
-def test_missing_idx_file_is_named(tmp_path):
+def test_missing_idx_file_is_named(tmp_path, capsys, monkeypatch):
     d = _mnist_dir(tmp_path)
     (d / "t10k-labels-idx1-ubyte.gz").unlink()
-    r = cli("train", "--dataset", d, "--epochs", "1")
-    assert r.returncode == 2 and "has no t10k-labels-idx1-ubyte" in r.stderr
+    code, _, err = main_in_process(capsys, monkeypatch, tmp_path, "train", "--dataset", d, "--epochs", "1")
+    assert code == 2 and "has no t10k-labels-idx1-ubyte" in err, err
 
 
-def test_help_documents_every_option_with_its_default():
-    r = cli("train", "--help")
-    assert r.returncode == 0
+def test_help_documents_every_option_with_its_default(capsys, monkeypatch, tmp_path):
+    code, out, _ = main_in_process(capsys, monkeypatch, tmp_path, "train", "--help")
+    assert code == 0
     for option in ("--dataset", "--task", "--sizes", "--conv", "--activation", "--output", "--loss", "--lr",
                    "--batch-size", "--epochs", "--weight-decay", "--init", "--seed", "--dtype",
                    "--impl", "--out"):
-        assert option in r.stdout, option
-    text = " ".join(r.stdout.split())  # argparse wraps lines
+        assert option in out, option
+    text = " ".join(out.split())  # argparse wraps lines
     assert "(default: 3.0)" in text and "(default: digits)" in text and "(default: None)" not in text
 
 
