@@ -3,7 +3,7 @@
     nox -s reference    NumPy + test tools only: proves the reference and harness need no framework
     nox -s torch        NumPy + torch (no jax): torch ports against the reference
     nox -s jax          NumPy + jax, flax, optax (no torch): JAX ports and the Flax template
-    nox -s tests        everything installed: the README's full test command
+    nox -s tests        everything installed: the README's test command, then the slow tests
     nox -s conformance  the conformance matrix alone (all shipped implementations)
     nox -s lint         ruff
     nox -s docs         regenerate docs/rosetta.md from the tagged source lines
@@ -52,8 +52,9 @@ def jax(session):
 
 @nox.session
 def tests(session):
-    install(session, "all,test")
+    install(session, "all,test,notebook")
     session.run("python", "-m", "pytest", "-n", "auto", *session.posargs)
+    session.run("python", "-m", "pytest", "-n", "auto", "-m", "slow", *session.posargs)
 
 
 @nox.session

@@ -137,6 +137,7 @@ def test_autoencoder_on_digits_tiny(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
+@pytest.mark.slow
 def test_report_json_matches_schema_and_pngs_exist(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
     r = cli("report", "--problems", "nielsen*", "--impl", "reference,torch.manual", "--out", tmp_path)
@@ -324,6 +325,7 @@ def test_report_jobs_do_not_change_the_results():
     assert any(not r.passed for r in one.results)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (available("torch") and available("jax")), reason="needs torch and jax")
 def test_train_data_parallel_side_by_side(tmp_path):
     """``--impl torch.ddp,jax.sharded --workers 2``: the data-parallel runs train beside the reference

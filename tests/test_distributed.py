@@ -75,6 +75,7 @@ def test_workers_start_once_are_reused_and_stop_at_close(name):
     assert impl.pids == [] and not gone(pids, within=0.0)
 
 
+@pytest.mark.slow
 @needs_torch
 def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout():
     from conformance.adapters import Torch
@@ -105,6 +106,7 @@ def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout(
     assert faulty.pids == []
 
 
+@pytest.mark.slow
 @needs_jax
 def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
     from conformance.device_host import DeviceHost
@@ -149,6 +151,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not INSTALLED, reason="neither torch nor jax is installed")
 def test_workers_exit_when_their_parent_is_killed(tmp_path):
     """SIGKILL leaves no atexit to run: the workers notice that their parent is gone and leave."""
@@ -165,6 +168,7 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     assert not gone(pids), "worker processes outlived their killed parent"
 
 
+@pytest.mark.slow
 @needs_torch
 def test_copy_torch_impl_alone_trains_data_parallel_and_leaves_no_process(tmp_path):
     """torch_impl/ alone: DataParallel(2) trains exactly as module.train, and its workers end with
@@ -192,6 +196,7 @@ def test_copy_torch_impl_alone_trains_data_parallel_and_leaves_no_process(tmp_pa
     assert len(pids) == 2 and not gone(pids, within=5.0)
 
 
+@pytest.mark.slow
 @needs_jax
 def test_copy_jax_impl_alone_trains_sharded(tmp_path):
     """jax_impl/ alone, with two CPU devices: Sharded(2) trains as manual.train, in float64."""

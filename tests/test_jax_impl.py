@@ -162,6 +162,7 @@ def test_float32_stays_float32_even_with_x64_on():
     assert all(t.dtype == jnp.float32 for pair in run.params for t in pair)
 
 
+@pytest.mark.slow
 def test_copy_jax_impl_alone_trains(tmp_path):
     """jax_impl/ copied alone trains with jax only: manual, autodiff and scan, dense and conv; and
     the Flax template too where flax and optax are installed (one interpreter for all of it)."""

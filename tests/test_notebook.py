@@ -23,6 +23,7 @@ def test_notebook_matches_its_source():
         [(c.cell_type, c.source) for c in notebook.cells], "run `jupytext --sync docs/teaching.py`"
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom():
     notebook = jupytext.read(DOCS / "teaching.ipynb")
     nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3",

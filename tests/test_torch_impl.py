@@ -127,6 +127,7 @@ def test_module_is_an_nn_module_built_from_torch_layers():
     assert kinds[:7] == ["Conv2d", "Sigmoid", "MaxPool2d", "Conv2d", "Sigmoid", "AvgPool2d", "Flatten"]
 
 
+@pytest.mark.slow
 def test_copy_torch_impl_alone_trains(tmp_path):
     """torch_impl/ copied into an empty directory imports and trains an MLP and a conv net with only torch."""
     result = run_copied("torch_impl", """
