@@ -8,6 +8,7 @@ wraps each float64 call in ``jax.enable_x64(True)``, so float32 work elsewhere s
 """
 
 import importlib.util
+import os
 import platform
 
 import numpy as np
@@ -40,5 +41,6 @@ def configure():
         jax.config.update("jax_default_matmul_precision", "highest")
         _STATE.update(jax=jax.__version__, jax_default_matmul_precision="highest",
                       jax_x64="scoped: jax.enable_x64(True) around float64 calls only",
-                      jax_backend=jax.default_backend())
+                      jax_backend=jax.default_backend(),
+                      xla_flags=os.environ.get("XLA_FLAGS", ""))  # e.g. the fast compile (xla.py)
     return dict(_STATE)

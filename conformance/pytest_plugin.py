@@ -5,17 +5,13 @@
 every shipped implementation whose framework is installed.
 
 ``--xla-compile=fast`` (this repository's pytest configuration turns it on) makes a test session
-spend less time in XLA's CPU compiler, which is most of what the JAX tests cost: every catalogue
-problem, dtype and implementation is a new program for XLA, compiled once and run on a handful of
-examples. It is set up before JAX starts, in this process and, through the environment, in every
-xdist worker and subprocess the tests start (the command line, the notebook, the device host):
+spend less time in XLA's CPU compiler, which is most of what the JAX tests cost. It is set up before
+JAX starts, in this process and, through the environment, in every xdist worker and subprocess the
+tests start (the command line, the notebook, the device host):
 
-- XLA's CPU compiler without its LLVM optimisation and with the older fusion emitters: about 3×
-  less compile time for programs this small. What a program computes does not change, only how
-  fast its machine code runs; the tolerances (tolerances.py) already allow for any order of
-  summation, which is all fusion may change. ``--xla-compile=default`` (or XLA_FLAGS set by you)
-  checks under XLA's defaults instead, as a user's own run compiles; CI runs the JAX conformance
-  matrix that way too.
+- XLA's cheap CPU pipeline (xla.py); ``--xla-compile=default`` (or XLA_FLAGS set by you) checks
+  under XLA's defaults instead, as a user's own run compiles; CI runs the JAX conformance matrix
+  that way too;
 - JAX's persistent compilation cache in pytest's cache directory, shared by the xdist workers, so a
   program compiled by one worker (jax.manual and jax.scan share their backward pass, the command
   line and the notebook train the same networks) is not compiled again by another, and a second
@@ -23,19 +19,11 @@ xdist worker and subprocess the tests start (the command line, the notebook, the
   a bound makes JAX lock and scan the whole directory on every write, which cost more than the
   cache saved. A worker that reads an entry another is still writing gets JAX's warning and
   compiles the program itself.
-
-The XLA flags are applied only on the jaxlib versions they were measured on (an unknown flag is a
-fatal error in XLA); elsewhere ``fast`` keeps XLA's defaults and only the cache applies.
 """
 
-import importlib.metadata
 import os
 
-# Measured on jaxlib 0.10 (bench/README.md, "Test-suite compile time"); XLA aborts on flags it does
-# not know, so other versions get none of them.
-FAST_XLA_FLAGS = ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimization_level=0",
-                  "--xla_llvm_disable_expensive_passes=true")
-FAST_XLA_JAXLIB = ("0.10.",)
+from .xla import use_fast_compile
 
 
 def pytest_addoption(parser):
@@ -57,17 +45,9 @@ def pytest_configure(config):
 
 def fast_compile(config):
     """Environment for a cheaper JAX compile: read by JAX when it starts, here and in children."""
-    if "XLA_FLAGS" not in os.environ and _jaxlib_version().startswith(FAST_XLA_JAXLIB):
-        os.environ["XLA_FLAGS"] = " ".join(FAST_XLA_FLAGS)
+    use_fast_compile()
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider: no persistent cache
     if cache is not None and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
         os.environ.update(JAX_COMPILATION_CACHE_DIR=str(cache.mkdir("jax-compilation-cache")),
                           JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",  # the tests' programs are small
                           JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
-
-
-def _jaxlib_version():
-    try:
-        return importlib.metadata.version("jaxlib")
-    except importlib.metadata.PackageNotFoundError:
-        return ""

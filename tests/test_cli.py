@@ -6,6 +6,7 @@ through the entry point to show that the exit status reaches the shell."""
 
 import gzip
 import json
+import os
 import struct
 import subprocess
 import sys
@@ -14,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conformance import xla
 from conformance.cli.report import SCHEMA
 from conformance.environment import available
+from conformance.xla import FAST_XLA_FLAGS
 
 pytestmark = pytest.mark.skipif(not (available("matplotlib") and available("rich")
                                      and available("sklearn")),
@@ -339,3 +342,23 @@ def test_train_data_parallel_side_by_side(tmp_path):
         assert history[name]["epochs"][-1]["divergence"] < 1e-10, name  # float64: ~1e-15 measured
     r = cli("train", "--impl", "torch.ddp", "--workers", "0")
     assert r.returncode == 2 and "--workers: expected a number > 0" in r.stderr
+
+
+@pytest.mark.parametrize(("option", "flags"), [([], " ".join(FAST_XLA_FLAGS)),
+                                               (["--xla-compile", "default"], None)])
+def test_check_compiles_jax_fast_unless_told_otherwise(option, flags, capsys, monkeypatch, tmp_path):
+    """check/report set XLA's fast profile before JAX starts (their --jobs workers inherit it);
+    `--xla-compile default` leaves XLA as the user's own runs have it. (The target does not exist:
+    the flags are set before the command runs, and nothing is compiled.)"""
+    monkeypatch.delenv("XLA_FLAGS", raising=False)
+    monkeypatch.setattr(xla, "jaxlib_version", lambda: "0.10.2")
+    code, _, err = main_in_process(capsys, monkeypatch, tmp_path, "check", "no_such_file.py", *option)
+    assert code == 2 and "target: no such file" in err, err
+    assert os.environ.get("XLA_FLAGS") == flags
+
+
+def test_report_records_the_xla_flags_it_ran_with():
+    pytest.importorskip("jax")
+    from conformance.environment import configure
+
+    assert configure()["xla_flags"] == os.environ.get("XLA_FLAGS", "")
