@@ -19,10 +19,15 @@ tests start (the command line, the notebook, the device host):
   a bound makes JAX lock and scan the whole directory on every write, which cost more than the
   cache saved. A worker that reads an entry another is still writing gets JAX's warning and
   compiles the program itself.
+
+``--worker-threads=share`` (also on in this repository) gives each of pytest-xdist's k workers
+n // k threads of the n cores for NumPy's and torch's thread pools, instead of n each, which spin
+against one another (threads.py). Without xdist, or with thread counts set by you, it does nothing.
 """
 
 import os
 
+from .threads import share_cores
 from .xla import use_fast_compile
 
 
@@ -36,11 +41,26 @@ def pytest_addoption(parser):
                          "through JAX's persistent cache in pytest's cache directory; default: XLA "
                          "as a user's run compiles (XLA_FLAGS set in the environment always win). "
                          "Default: %(default)s.")
+    group.addoption("--worker-threads", choices=("share", "inherit"), default="inherit",
+                    help="share: each of pytest-xdist's k workers gets cores // k threads for NumPy's "
+                         "and torch's thread pools (OMP/OPENBLAS/MKL_NUM_THREADS you set win); "
+                         "inherit: as the environment has them. Default: %(default)s.")
 
 
 def pytest_configure(config):
     if config.getoption("xla_compile") == "fast":
         fast_compile(config)
+    if config.getoption("worker_threads") == "share":
+        share_cores(xdist_workers(config))
+
+
+def xdist_workers(config):
+    """How many workers pytest-xdist will start from this process (0 without xdist, or inside a
+    worker, whose environment its controller already set)."""
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        return 0
+    n = getattr(config.option, "numprocesses", None)  # xdist has turned "auto" into a number by now
+    return n if isinstance(n, int) else 0
 
 
 def fast_compile(config):

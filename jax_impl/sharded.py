@@ -119,12 +119,13 @@ class Sharded:
 
     def train(self, spec, params, x, y, *, lr, batches):
         """SGD step by step. Every step is padded to the shard length of the largest batch, so the step
-        compiles once however the batch sizes vary; the data is replicated on the mesh once."""
+        compiles once however the batch sizes vary."""
         check_inputs(spec, params, x, y)
         check_training(lr, batches, x.shape[0])
+        # x, y and the weights replicated on the mesh once. The weights as every step returns them:
+        # handed in with another placement, the first step would compile a second program.
         replicated = NamedSharding(self.mesh, P())
-        x, y = jax.device_put(x, replicated), jax.device_put(y, replicated)
-        params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
+        x, y, params = jax.device_put((x, y, [(W, b) for W, b in params]), replicated)
         s = -(-max(i.shape[0] for i in batches) // self.mesh.size)
         losses = []
         for idx in batches:

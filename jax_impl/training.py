@@ -85,7 +85,7 @@ def train_scan(loss_and_grads, spec, params, x, y, *, lr, batches):
             runs.append([np.asarray(idx)])
     losses = []
     for run in runs:  # one transfer of the stacked indices per run, in, and of its losses, out
-        params, C = scan_run(params, x, y, jnp.asarray(np.stack(run)), lr,
+        params, C = scan_run(params, x, y, jax.device_put(np.stack(run)), lr,
                              spec.weight_decay, loss_and_grads=loss_and_grads,
                              activation=spec.activation, output=spec.output, loss=spec.loss,
                              conv=conv)

@@ -1,8 +1,9 @@
-"""The command line: success paths on tiny data through its real entry point (``python -m
-conformance`` in a subprocess), report.json against its schema, and the PNGs (real PNG files of the
-stated size); every bad option and corrupt IDX file through ``main(argv)`` in this process (the code
-behind the entry point; a subprocess each cost 0.7 s of interpreter start), with one bad option
-through the entry point to show that the exit status reaches the shell."""
+"""The command line through ``main(argv)``, the code behind the entry point, in this process (a
+subprocess each cost an interpreter start and the imports, 2–4 s of CPU): the success paths on tiny
+data, report.json against its schema, the PNGs (real PNG files of the stated size), every bad option
+and corrupt IDX file. Through the real entry point (``python -m conformance`` in a subprocess): one
+bad option, to show that the exit status reaches the shell, and, in the slow step, the report and
+the data-parallel runs."""
 
 import gzip
 import json
@@ -11,6 +12,7 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -90,14 +92,23 @@ def main_in_process(capsys, monkeypatch, tmp_path, *args):
     return code, out.out, out.err
 
 
+@pytest.fixture
+def run(capsys, monkeypatch, tmp_path):
+    """``run(*args)``: the command line in this process, in tmp_path; .returncode, .stdout, .stderr."""
+    def run(*args):
+        code, out, err = main_in_process(capsys, monkeypatch, tmp_path, *args)
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+    return run
+
+
 def png_size(path):
     data = Path(path).read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     return struct.unpack(">II", data[16:24])
 
 
-def test_train_on_digits_tiny(tmp_path):
-    r = cli("train", "--epochs", "2", "--impl", "reference,torch.manual", "--out", tmp_path)
+def test_train_on_digits_tiny(run, tmp_path):
+    r = run("train", "--epochs", "2", "--impl", "reference,torch.manual", "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "torch.manual" in r.stdout and "epoch 2" in r.stdout
     history = json.loads((tmp_path / "train.json").read_text())["histories"]
@@ -108,10 +119,10 @@ def test_train_on_digits_tiny(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
-def test_cnn_on_digits_tiny(tmp_path):
+def test_cnn_on_digits_tiny(run, tmp_path):
     """--conv feeds 1×8×8 images; the flattened size is computed (8×8 padded by 1, 3×3 kernel: 8×8,
     pooled by 2: 4×4, times 4 channels = 64) and the accuracy comes from the conv forward pass."""
-    r = cli("train", "--conv", "4:3:1:1:max:2", "--sizes", "30-10", "--epochs", "2", "--impl", "reference",
+    r = run("train", "--conv", "4:3:1:1:max:2", "--sizes", "30-10", "--epochs", "2", "--impl", "reference",
             "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "1x8x8 c4k3p1max2 | 64-30-10" in r.stdout
@@ -122,12 +133,12 @@ def test_cnn_on_digits_tiny(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
-def test_autoencoder_on_digits_tiny(tmp_path):
+def test_autoencoder_on_digits_tiny(run, tmp_path):
     """y = x through 64-16-64: every implementation reconstructs alike, better than the best constant
     image (the training mean, whose cost ½ mean‖x − x̄‖² is computed here from the data)."""
     from conformance.cli.data import digits
 
-    r = cli("train", "--task", "autoencoder", "--epochs", "2", "--impl", "reference,torch.manual",
+    r = run("train", "--task", "autoencoder", "--epochs", "2", "--impl", "reference,torch.manual",
             "--out", tmp_path)
     assert r.returncode == 0, r.stderr
     assert "64-16-64" in r.stdout and "test reconstruction cost" in r.stdout
@@ -154,11 +165,11 @@ def test_report_json_matches_schema_and_pngs_exist(tmp_path):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
-def test_check_student_file_outside_the_repository(tmp_path):
+def test_check_student_file_outside_the_repository(run, tmp_path):
     """A partial implementation (sigmoid + quadratic only) conforms where it claims to; the rest is
     summarised in one line (listed with -v); its loss and gradients agree; the exit code is 0."""
     (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
-    r = cli("check", tmp_path / "student.py", "--out", tmp_path / "out", cwd=tmp_path)
+    r = run("check", tmp_path / "student.py", "--out", tmp_path / "out")
     assert r.returncode == 0, r.stdout + r.stderr
     assert ("problems skipped: student does not support them; none it accepted has activation tanh, "
             "relu, identity;") in r.stdout
@@ -166,18 +177,18 @@ def test_check_student_file_outside_the_repository(tmp_path):
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["failed"] == 0 and report["summary"]["checks"] > 50
     assert report["diagnoses"] == [] and report["self_consistency"]["student"]["verdict"] == "pass"
-    r = cli("check", tmp_path / "student.py", "--problems", "relu-kink", "-v", cwd=tmp_path)
+    r = run("check", tmp_path / "student.py", "--problems", "relu-kink", "-v")
     assert "skipped student / relu-kink: does not support 5-4-4-3 relu/sigmoid" in r.stdout
 
 
-def test_check_student_who_forgot_the_1_over_m(tmp_path):
+def test_check_student_who_forgot_the_1_over_m(run, tmp_path):
     """The classic: BP3 and BP4 summed over the batch. One line per quantity family with its layers,
     the likely cause naming c = m, and the self-consistency verdict that makes it a bug."""
     jsonschema = pytest.importorskip("jsonschema")
     (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", "").replace(
         "/ m + spec.weight_decay", "+ spec.weight_decay").replace("delta.mean(axis=0)", "delta.sum(axis=0)"))
-    r = cli("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", "--dtype", "float64",
-            "--out", tmp_path, cwd=tmp_path)
+    r = run("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", "--dtype", "float64",
+            "--out", tmp_path)
     assert r.returncode == 1
     out = " ".join(r.stdout.split())  # rich wraps long lines
     assert "grads: dW[layers 1, 2] max|Δ|=" in out and "grads: db[layers 1, 2]" in out
@@ -192,8 +203,8 @@ def test_check_student_who_forgot_the_1_over_m(tmp_path):
     assert "c = 10 = m" in (tmp_path / "report.md").read_text()
 
 
-def test_check_a_shipped_mutant_by_module_path():
-    r = cli("check", "conformance.mutants:bias_summed", "--problems", "deep*", "--dtype", "float64")
+def test_check_a_shipped_mutant_by_module_path(run):
+    r = run("check", "conformance.mutants:bias_summed", "--problems", "deep*", "--dtype", "float64")
     assert r.returncode == 1 and "db[layer 1]" in r.stdout
 
 
@@ -265,9 +276,9 @@ def _mnist_dir(tmp_path, n=20, **broken):
     return d
 
 
-def test_train_on_idx_directory(tmp_path):
+def test_train_on_idx_directory(run, tmp_path):
     d = _mnist_dir(tmp_path)
-    r = cli("train", "--dataset", d, "--epochs", "1", "--impl", "reference", "--out", tmp_path / "o")
+    r = run("train", "--dataset", d, "--epochs", "1", "--impl", "reference", "--out", tmp_path / "o")
     assert r.returncode == 0, r.stderr
     assert "784-30-10" in r.stdout
 
