@@ -20,7 +20,8 @@ import pytest
 from conformance import xla
 from conformance.cli.report import SCHEMA
 from conformance.environment import available
-from conformance.xla import FAST_XLA_FLAGS
+from conformance.threads import THREAD_VARS
+from conformance.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
 
 pytestmark = pytest.mark.skipif(not (available("matplotlib") and available("rich")
                                      and available("sklearn")),
@@ -84,6 +85,10 @@ def main_in_process(capsys, monkeypatch, tmp_path, *args):
     from conformance.cli import main
 
     monkeypatch.chdir(tmp_path)
+    for var in (*THREAD_VARS, *FAST_JAX_ENV):  # main sets them (threads.py, xla.py): restored after
+        monkeypatch.setenv(var, os.environ.get(var, ""))
+        if not os.environ[var]:
+            monkeypatch.delenv(var)
     try:
         code = main([str(a) for a in args])
     except SystemExit as exc:
@@ -373,3 +378,16 @@ def test_report_records_the_xla_flags_it_ran_with():
     from conformance.environment import configure
 
     assert configure()["xla_flags"] == os.environ.get("XLA_FLAGS", "")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_jobs_share_the_cores(jobs, capsys, monkeypatch, tmp_path):
+    """check/report give each of their --jobs workers cores // jobs threads (set before the workers
+    start, so they inherit it); one job leaves the thread counts alone. (The target does not exist:
+    the environment is set before the command runs.)"""
+    for var in THREAD_VARS:
+        monkeypatch.delenv(var, raising=False)
+    code, _, err = main_in_process(capsys, monkeypatch, tmp_path, "check", "no_such_file.py", "--jobs", jobs)
+    assert code == 2 and "target: no such file" in err, err
+    share = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
+    assert [os.environ.get(var) for var in THREAD_VARS] == [share] * len(THREAD_VARS)

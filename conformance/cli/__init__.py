@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..registry import DATA_PARALLEL, NAMES
+from ..threads import share_cores
 from ..xla import use_fast_compile
 
 PROG = "backprop-conformance"
@@ -165,7 +166,8 @@ def _matrix_options(p, out):
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print every failure line and every skipped problem")
     p.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1,
-                   help="worker processes for the matrix (default: the number of cores, %(default)s here)")
+                   help="worker processes for the matrix, each with cores // N threads for NumPy and torch "
+                        "(default: the number of cores, %(default)s here)")
     p.add_argument("--xla-compile", choices=("fast", "default"), default="fast",
                    help="fast: JAX programs compiled with XLA's cheap CPU pipeline (each is run on a "
                         "handful of examples; about 3x less compile time, the same maths); default: "
@@ -177,6 +179,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if getattr(args, "xla_compile", None) == "fast":  # check and report; before JAX starts
         use_fast_compile()
+    share_cores(getattr(args, "jobs", 1))  # the --jobs workers inherit their share of the cores
     try:
         from . import commands
 
