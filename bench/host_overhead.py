@@ -8,7 +8,10 @@ hits both alike:
   index stacking, the transfers each way, the conversion of the results;
 - compiled loop alone: ``jax_impl.training.scan_run`` on arrays already on the device, blocked on.
 
-    python bench/host_overhead.py [--batch-size 10] [--repeats 15]
+The loader stores x 64-byte aligned (conformance/cli/data.py), so the harness's transfer uses it in
+place; ``--unaligned`` hands over a 16-byte-aligned copy instead, which JAX must copy on every call.
+
+    python bench/host_overhead.py [--batch-size 10] [--repeats 15] [--unaligned]
 """
 
 import argparse
@@ -26,6 +29,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--unaligned", action="store_true",
+                        help="x at a 16-byte (not 64-byte) boundary, as NumPy allocates it")
     args = parser.parse_args()
 
     import jax
@@ -39,6 +44,11 @@ def main():
 
     data = mnist5k(0)
     x, y = data.x_train, data.y_train(np.float64)
+    if args.unaligned:  # NumPy's own allocation, moved to a 16-byte boundary if it happens to be on 64
+        buffer = np.empty(x.nbytes + 64, dtype=np.uint8)
+        start = 16 + -buffer.ctypes.data % 64
+        x = np.frombuffer(buffer[start:start + x.nbytes], dtype=x.dtype).reshape(x.shape)
+        x[...] = data.x_train
     spec = conformance.Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
     params = reference.init_params(spec.sizes, 0, scheme="standard")
     batches = reference.batch_order(len(x), args.batch_size, 1, 1)
@@ -67,7 +77,8 @@ def main():
             fn()
             times[name].append(time.perf_counter() - start)
     h, a = statistics.median(times["harness"]), statistics.median(times["alone"])
-    print(f"mini-batch {args.batch_size}, float64, median of {args.repeats}: harness "
+    print(f"mini-batch {args.batch_size}, float64, x address mod 64 = {x.ctypes.data % 64}, "
+          f"median of {args.repeats}: harness "
           f"{len(x) / h:,.0f} examples/s, compiled loop alone {len(x) / a:,.0f} examples/s, "
           f"harness / alone = {h / a:.2f}x")
 

@@ -391,3 +391,26 @@ def test_jobs_share_the_cores(jobs, capsys, monkeypatch, tmp_path):
     assert code == 2 and "target: no such file" in err, err
     share = str(max(1, (os.cpu_count() or 1) // jobs)) if jobs > 1 else None
     assert [os.environ.get(var) for var in THREAD_VARS] == [share] * len(THREAD_VARS)
+
+
+@pytest.mark.parametrize("dtype", [None, np.float32])
+def test_aligned_copies_values_on_a_64_byte_boundary(dtype):
+    """data.aligned: the same values (cast when asked), C-contiguous, starting on a 64-byte boundary,
+    whatever the source's alignment (a strided view of a buffer placed 16 bytes off one)."""
+    from conformance.cli.data import aligned
+
+    raw = np.empty(8 * 30 + 64, dtype=np.uint8)
+    start = 16 + -raw.ctypes.data % 64
+    a = np.frombuffer(raw[start:start + 8 * 30], dtype=np.float64).reshape(5, 6)
+    a[...] = np.arange(30.0).reshape(5, 6) / 7
+    got = aligned(a[:, ::2], dtype)
+    assert got.ctypes.data % 64 == 0 and got.flags.c_contiguous
+    assert got.dtype == (a.dtype if dtype is None else dtype)
+    np.testing.assert_array_equal(got, a[:, ::2].astype(got.dtype))
+
+
+def test_dataset_inputs_are_aligned():
+    from conformance.cli.data import digits
+
+    d = digits(0)
+    assert d.x_train.ctypes.data % 64 == 0 and d.x_test.ctypes.data % 64 == 0

@@ -15,6 +15,7 @@ import numpy as np
 import reference
 
 from ..spec import Spec
+from .data import aligned
 
 
 @dataclass
@@ -50,7 +51,7 @@ def train_side_by_side(impls, spec: Spec, task, data, *, lr, batch_size, epochs,
                        progress=None):
     """Returns {name: History}. ``impls`` must start with the reference (the divergence baseline)."""
     dtype = np.dtype(dtype)
-    x, y = inputs(spec, data.x_train).astype(dtype), task.targets(data, dtype)
+    x, y = aligned(inputs(spec, data.x_train), dtype), task.targets(data, dtype)  # data.py: aligned
     x_test = inputs(spec, data.x_test)
     params0 = reference.init_params(spec.sizes, seed, scheme=init, dtype=dtype,
                                     input_shape=spec.input_shape, conv=spec.conv)
