@@ -245,3 +245,32 @@ def test_gpu_float64_catalogue_at_two_workers(name):
         impl.close()
     assert all(r.passed for r in results), [r.message for r in results if not r.passed]
 
+
+
+COMPILES_PER_RUN = '''
+import jax, numpy as np
+from conformance import CATALOGUE
+from jax_impl import sharded
+p = CATALOGUE["nielsen-2-3-1"]  # batches of 3, 3, 3, 1: two batch sizes, padded to one shard length
+impl = sharded.Sharded(2)
+with jax.enable_x64(True):
+    for run in range(2):  # the weights as a caller hands them in: on one device, not on the mesh
+        before = sharded.step._cache_size()
+        impl.train(p.spec, [(jax.device_put(W), jax.device_put(b)) for W, b in p.params],
+                   jax.device_put(p.x), jax.device_put(p.y), lr=p.lr,
+                   batches=[np.asarray(i, np.int32) for i in p.batches])
+        print(sharded.step._cache_size() - before)
+'''
+
+
+@needs_jax
+def test_sharded_step_compiles_once_per_run():
+    """Ragged batches are padded to one shard length and the weights are put on the mesh as every
+    step returns them, so a run compiles its step once (on 2 CPU devices the caller's single-device
+    weights used to cost a second compile), and a second run of the same problem compiles nothing."""
+    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
+                                      "--xla_force_host_platform_device_count=2"}
+    r = subprocess.run([sys.executable, "-c", COMPILES_PER_RUN], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["1", "0"], f"new step programs per run: {r.stdout.split()}"
