@@ -48,9 +48,10 @@ def aligned(a, dtype=None):
     64-byte aligned, and NumPy aligns large arrays to 16 bytes: a 25 MB MNIST x would otherwise be
     copied on every call (about 3 ms of a 25 ms epoch of jax.scan; bench/host_overhead.py)."""
     dtype = np.dtype(a.dtype if dtype is None else dtype)
-    buffer = np.empty(a.size * dtype.itemsize + ALIGNMENT, dtype=np.uint8)
+    nbytes = a.size * dtype.itemsize
+    buffer = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
     start = -buffer.ctypes.data % ALIGNMENT
-    out = buffer[start:start + a.size * dtype.itemsize].view(dtype).reshape(a.shape)
+    out = buffer[start:start + nbytes].view(dtype).reshape(a.shape)
     out[...] = a
     return out
 
