@@ -1,19 +1,23 @@
 """Run one implementation on one problem and check everything it returns against the reference.
 
-Order of checks for every array: it exists, it has the contract's shape, it has the input's dtype,
-and only then its values (compare.py). Anything an implementation does wrong — raising, a wrong
-shape or dtype, NaN — becomes a failed :class:`CheckResult`, never an exception out of the suite.
+Every call gets fresh read-only inputs and its result is recorded as plain data (calls.py). Order
+of checks: the result has the contract's attributes, then for every array: it exists, it is a NumPy
+array, it has the contract's shape and the input's dtype, and only then its values (compare.py).
+Anything an implementation does wrong — raising, exiting, returning None or lists or a pair of one,
+a wrong shape or dtype, NaN — becomes a failed :class:`CheckResult`, never an exception out of the
+suite and never a pass.
 """
 
 import functools
-import traceback
 
 import numpy as np
 
 import reference
 from reference.conv import conv_stack
 
+from .calls import FIELDS, REQUIRED, CallFailed, Foreign, Unreadable, call, describe
 from .compare import CheckResult, compare, failure
+from .isolation import Isolated
 from .tolerances import ZERO_FLOOR, tolerance
 
 PER_LAYER = (  # (attribute, check family, quantity name, number of entries relative to L)
@@ -31,14 +35,15 @@ def _expected(problem, dtype):
             reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches))
 
 
-def _call(results, ctx, name, fn):
-    try:
-        return fn()
-    except Exception as exc:  # an implementation's own failure is a verdict, not a crash
-        last = traceback.extract_tb(exc.__traceback__)[-1]
-        results.append(failure(*ctx, "call", f"call {name}",
-                               f"raised {type(exc).__name__}: {exc} ({last.filename}:{last.lineno})"))
-        return None
+def _shown(value):
+    """How a received value is named in a structure failure: 'list of 3', 'NoneType', 'torch.Tensor'."""
+    if isinstance(value, Unreadable):
+        return f"an attribute whose reading raised: {value.error}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of dtype {value.dtype} and shape {value.shape}"
+    return str(value) if isinstance(value, Foreign) else type(value).__name__
 
 
 def _check_array(results, ctx, family, quantity, got, want, layer=None):
@@ -46,7 +51,8 @@ def _check_array(results, ctx, family, quantity, got, want, layer=None):
     dtype = np.dtype(ctx[2])
     if not isinstance(got, np.ndarray):
         results.append(failure(*ctx, "structure", quantity,
-                               f"expected a numpy array, got {type(got).__name__}", layer))
+                               f"expected a numpy {dtype} array of shape {want.shape}, got {_shown(got)}",
+                               layer))
     elif got.shape != want.shape:
         results.append(failure(*ctx, "structure", quantity,
                                f"shape {got.shape}, expected {want.shape}", layer))
@@ -60,9 +66,8 @@ def _check_array(results, ctx, family, quantity, got, want, layer=None):
 
 def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
     if not isinstance(got_list, (list, tuple)) or len(got_list) != len(want_list):
-        length = len(got_list) if hasattr(got_list, "__len__") else "?"
         results.append(failure(*ctx, "structure", name, f"expected a list of {len(want_list)} "
-                               f"arrays, got {type(got_list).__name__} of length {length}"))
+                               f"arrays, got {_shown(got_list)}"))
         return
     for i, (got, want) in enumerate(zip(got_list, want_list)):
         layer = i + offset
@@ -70,37 +75,75 @@ def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
 
 
 def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_layers):
-    """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones."""
+    """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones; a pair
+    must be exactly two arrays (a missing bias gradient is a failure, never unlooked at)."""
     L = len(want_params)
+    container = "grads" if prefix == "d" else "final params"
     if not isinstance(got_params, (list, tuple)) or len(got_params) != L:
-        results.append(failure(*ctx, "structure", f"{prefix}", f"expected a list of {L} pairs"))
+        results.append(failure(*ctx, "structure", container,
+                               f"expected a list of {L} pairs, got {_shown(got_params)}"))
         return
     for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
-        for (q, got), want in zip(zip(("K" if l <= conv_layers else "W", "b"), got_pair), want_pair):
+        names = ("K" if l <= conv_layers else "W", "b")
+        if not isinstance(got_pair, (list, tuple)) or len(got_pair) != 2:
+            pair = "(dK, db)" if prefix == "d" and l <= conv_layers else f"(d{names[0]}, db)"
+            pair = pair if prefix == "d" else f"({names[0]}, b)"
+            results.append(failure(*ctx, "structure", f"{container}[layer {l}]",
+                                   f"expected a pair {pair}, got {_shown(got_pair)}", l))
+            continue
+        for q, got, want in zip(names, got_pair, want_pair):
             _check_array(results, ctx, family, f"{prefix}{q}[layer {l}]", got, want, l)
 
 
 def _loss_ok(results, ctx, quantity, loss):
     if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
-        results.append(failure(*ctx, "structure", quantity,
-                               f"expected a float, got {type(loss).__name__}"))
+        results.append(failure(*ctx, "structure", quantity, f"expected a float, got {_shown(loss)}"))
         return False
     return True
 
 
+def _result_ok(results, ctx, kind, got):
+    """The returned object has the contract's required attributes; each one missing is named."""
+    required = REQUIRED[kind]
+    if got.type == "NoneType" or not any(f in got.fields for f in FIELDS[kind]):
+        returned = ("None" if got.type == "NoneType" else
+                    f"a {got.type}, which has no attribute {' or '.join(required)}")
+        results.append(failure(*ctx, "structure", "result", f"{kind} returned {returned}; expected an "
+                               f"object with attributes {' and '.join(required)} (a NamedTuple, a "
+                               "dataclass or a SimpleNamespace)"))
+        return False
+    return True
+
+
+def _field(got, name):
+    """A required attribute of the result; a missing one reads as what it is, in the failure."""
+    return got.fields.get(name, Foreign(f"nothing (the returned {got.type} has no attribute {name})"))
+
+
+def implementation_name(impl):
+    """The name printed for ``impl``: its ``name`` as text (whatever it is), else its type's name."""
+    try:
+        return str(getattr(impl, "name", None) or type(impl).__name__)
+    except Exception:
+        return type(impl).__name__
+
+
 def _run(impl, problem, dtype, kind):
-    """Call ``impl.gradients`` or ``impl.train`` on the problem cast to dtype; return
-    (context, the reference's answer, what the implementation returned or None, results so far)."""
-    ctx = (getattr(impl, "name", type(impl).__name__), problem.name, str(np.dtype(dtype)))
+    """Call ``impl.gradients`` or ``impl.train`` on fresh read-only copies of the problem cast to
+    dtype (calls.py); return (context, the reference's answer, the :class:`~conformance.calls.Returned`
+    record or None, results so far: a failed call, a malformed result)."""
+    ctx = (implementation_name(impl), problem.name, str(np.dtype(dtype)))
     p = problem.as_dtype(dtype)
     gradients, trajectory = _expected(problem, np.dtype(dtype))
     results = []
-    if kind == "gradients":
-        got = _call(results, ctx, kind, lambda: impl.gradients(p.spec, p.params, p.x, p.y))
-        return ctx, gradients, got, results
-    got = _call(results, ctx, kind, lambda: impl.train(p.spec, p.params, p.x, p.y, lr=p.lr,
-                                                       batches=p.batches))
-    return ctx, trajectory, got, results
+    try:
+        got = call(impl, kind, p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
+    except CallFailed as exc:  # an implementation's own failure is a verdict, not a crash
+        results.append(failure(*ctx, "call", f"call {kind}", str(exc)))
+        return ctx, None, None, results
+    if not _result_ok(results, ctx, kind, got):
+        return ctx, None, None, results
+    return ctx, gradients if kind == "gradients" else trajectory, got, results
 
 
 def check_gradients(impl, problem, dtype):
@@ -108,17 +151,32 @@ def check_gradients(impl, problem, dtype):
     ctx, want, got, results = _run(impl, problem, dtype, "gradients")
     if got is None:
         return results
-    loss = getattr(got, "loss", None)
+    loss = _field(got, "loss")
     if _loss_ok(results, ctx, "loss", loss):
         results.append(compare(np.float64(loss), want.loss, impl=ctx[0], problem=ctx[1],
                                dtype=ctx[2], check="loss", quantity="loss"))
-    _compare_params(results, ctx, "grads", getattr(got, "grads", None), want.grads, "d",
+    _compare_params(results, ctx, "grads", _field(got, "grads"), want.grads, "d",
                     len(conv_stack(problem.spec)[1]))
     for attr, family, quantity, extra in PER_LAYER:
-        value = getattr(got, attr, None)
+        value = got.fields.get(attr)
         if value is not None:  # optional in the contract
             _compare_list(results, ctx, family, quantity, value, getattr(want, attr), 1 - extra)
     return results
+
+
+def _losses(losses, steps):
+    """The per-step losses as a float64 vector, or the reason they are not one."""
+    if isinstance(losses, np.ndarray) and losses.dtype.kind == "f" and losses.ndim == 1:
+        losses = list(losses)
+    if not isinstance(losses, (list, tuple)):
+        return None, f"expected a list of {steps} per-step losses, got {_shown(losses)}"
+    bad = [i for i, v in enumerate(losses)
+           if isinstance(v, (bool, np.bool_)) or not isinstance(v, (float, int, np.floating))]
+    if bad:
+        return None, f"losses[{bad[0]}]: expected a float, got {_shown(losses[bad[0]])}"
+    if len(losses) != steps:
+        return None, f"expected {steps} per-step losses, got {_shown(losses)}"
+    return np.asarray(losses, dtype=np.float64), ""
 
 
 def check_training(impl, problem, dtype):
@@ -126,18 +184,12 @@ def check_training(impl, problem, dtype):
     ctx, want, got, results = _run(impl, problem, dtype, "train")
     if got is None:
         return results
-    losses = getattr(got, "losses", None)
-    try:
-        losses = np.asarray(losses, dtype=np.float64)
-    except (TypeError, ValueError):
-        losses = None
-    if losses is None or losses.shape != (len(want.losses),):
-        results.append(failure(*ctx, "structure", "losses",
-                               f"expected {len(want.losses)} per-step losses, got "
-                               f"{getattr(losses, 'shape', type(losses).__name__)}"))
+    losses, why = _losses(_field(got, "losses"), len(want.losses))
+    if losses is None:
+        results.append(failure(*ctx, "structure", "losses", why))
     else:
         results.append(_compare_steps(ctx, losses, np.asarray(want.losses)))
-    _compare_params(results, ctx, "trajectory", getattr(got, "params", None), want.params, "final ",
+    _compare_params(results, ctx, "trajectory", _field(got, "params"), want.params, "final ",
                     len(conv_stack(problem.spec)[1]))
     return results
 
@@ -156,10 +208,24 @@ def _compare_steps(ctx, losses, want_losses):
 
 def supports(impl, spec):
     """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
-    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` gets them, so
-    one written before the conv extension (whose ``supports`` never looked at ``spec.conv``) is
-    still checked on exactly the problems it was written for."""
-    if getattr(spec, "conv", ()) and not getattr(impl, "supports_conv", False):
+    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
+    the string "no" is not an opt-in) gets them, so one written before the conv extension (whose
+    ``supports`` never looked at ``spec.conv``) is still checked on exactly the problems it was
+    written for. ``supports`` must return a bool: anything else, or raising, is an error naming it."""
+    if getattr(spec, "conv", ()) and getattr(impl, "supports_conv", False) is not True:
         return False
+    if isinstance(impl, Isolated):  # asked in its worker process, by this function, errors and all
+        return impl.supports(spec)
     fn = getattr(impl, "supports", None)
-    return True if fn is None else bool(fn(spec))
+    if fn is None:
+        return True
+    try:
+        answer = fn(spec)
+    except BaseException as exc:
+        if type(exc) is KeyboardInterrupt:
+            raise
+        raise ValueError(f"supports: {describe(exc)} for {spec.label}") from None
+    if not isinstance(answer, (bool, np.bool_)):
+        raise TypeError(f"supports: expected True or False, got {answer!r} ({type(answer).__name__}) "
+                        f"for {spec.label}")
+    return bool(answer)

@@ -27,6 +27,7 @@ against one another (threads.py). Without xdist, or with thread counts set by yo
 
 import os
 
+from .isolation import DEFAULT_TIMEOUT
 from .threads import share_cores
 from .xla import use_fast_compile
 
@@ -36,6 +37,10 @@ def pytest_addoption(parser):
     group.addoption("--impl", action="append", default=[], metavar="TARGET",
                     help="implementation to check: a shipped name (reference, torch.manual, ...), "
                          "PATH.py:ATTR, PATH.py or module:attr; repeatable. Default: all shipped.")
+    group.addoption("--impl-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                    help="seconds each call of an --impl target that is not a shipped name may take "
+                         "(it runs in a worker process of its own); a call past it fails its test as "
+                         "'timed out' and the worker is replaced. Default: %(default)g.")
     group.addoption("--xla-compile", choices=("fast", "default"), default="default",
                     help="fast: compile JAX programs with XLA's cheap CPU pipeline and share them "
                          "through JAX's persistent cache in pytest's cache directory; default: XLA "

@@ -19,14 +19,15 @@ ReLU pre-activations come within 0.05 of the kink are skipped, as θ ± 2hv must
 """
 
 import math
-import traceback
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
 import reference
 
-from .checks import supports
+from .calls import CallFailed, call
+from .checks import _shown, supports
 from .problems import CATALOGUE
 
 H = 1e-3
@@ -41,21 +42,39 @@ class SelfConsistency:
     problems: tuple = ()
     worst: float = 0.0
     disagreements: tuple = ()  # per problem: the tensors that disagree, and by how much
+    covers: str = ""  # the kinds of problem it ran on, and those it could not
 
     @property
     def line(self):
         if self.passed is None:
-            return "self-consistency: not run (no small smooth catalogue problem is supported)"
+            return ("self-consistency: not run (no small smooth catalogue problem is supported; "
+                    f"{self.covers})")
         if self.passed:
             return (f"self-consistency: PASS (own gradients match the five-point differences of own loss "
-                    f"on {', '.join(self.problems)}; worst {self.worst:.0e} <= {TOL:.0e})")
+                    f"on {', '.join(self.problems)}; {self.covers}; worst {self.worst:.0e} <= {TOL:.0e})")
         return (f"self-consistency: FAIL (own gradients vs the differences of own loss, tol {TOL:.0e}: "
-                f"{'; '.join(self.disagreements)})")
+                f"{'; '.join(self.disagreements)}; {self.covers})")
 
     def to_dict(self):
         return {"verdict": {None: "not run", True: "pass", False: "fail"}[self.passed],
                 "problems": list(self.problems), "worst": self.worst if math.isfinite(self.worst) else None,
-                "tol": TOL, "disagreements": list(self.disagreements), "line": self.line}
+                "tol": TOL, "disagreements": list(self.disagreements), "covers": self.covers,
+                "line": self.line}
+
+
+def coverage(impl, problems):
+    """Which kinds of problem the pass ran on, and which of those the implementation supports it
+    could not: e.g. 'covers costs quadratic, log_likelihood; weight decay; dense layers only: no
+    conv problem is small enough (at most 64 parameters)'."""
+    parts = []
+    if problems:
+        parts.append(f"covers costs {', '.join(sorted({p.spec.loss for p in problems}))}")
+        parts.append("weight decay" if any(p.spec.weight_decay for p in problems) else "no weight decay")
+    if not any(getattr(p.spec, "conv", ()) for p in problems):
+        parts.append(f"dense layers only: no conv problem is small enough (at most {MAX_PARAMS} "
+                     "parameters)" if getattr(impl, "supports_conv", False) is True
+                     else "dense layers only (conv not supported)")
+    return "; ".join(parts)
 
 
 def small_problems(impl, count=3):
@@ -85,8 +104,8 @@ def _differences(impl, p):
     """[(quantity, rel)] for one problem: along one random unit direction v per tensor θ, the own
     gradient's ⟨∂C/∂θ, v⟩ against the five-point difference of the own loss C(θ + t v) at t = 0."""
     rng = np.random.Generator(np.random.PCG64(0))
-    own = impl.gradients(p.spec, p.params, p.x, p.y)
-    floor = 1.5 * np.finfo(np.float64).eps * max(abs(float(own.loss)), 1.0) / H / TOL
+    own = _own(impl, p, p.params)
+    floor = 1.5 * np.finfo(np.float64).eps * max(abs(own.loss), 1.0) / H / TOL
     found = []
     for l in range(len(p.params)):
         for which, q in enumerate(("dW", "db")):
@@ -97,27 +116,47 @@ def _differences(impl, p):
             for k in (-2, -1, 1, 2):
                 params = [list(pair) for pair in p.params]
                 params[l][which] = theta + k * H * v
-                c[k] = float(impl.gradients(p.spec, [tuple(pair) for pair in params], p.x, p.y).loss)
+                c[k] = _own(impl, p, [tuple(pair) for pair in params]).loss
             numeric = (-c[2] + 8 * c[1] - 8 * c[-1] + c[-2]) / (12 * H)
-            analytic = float(np.sum(np.asarray(own.grads[l][which], dtype=np.float64) * v))
+            analytic = float(np.sum(own.grads[l][which] * v))
             rel = abs(analytic - numeric) / max(abs(analytic) + abs(numeric), floor)
             found.append((f"{q}[layer {l + 1}]", rel))
     return found
 
 
+class Unusable(Exception):
+    """The implementation's own result cannot be differentiated (no float loss, malformed grads)."""
+
+
+def _own(impl, p, params):
+    """The implementation's own loss (a float) and grads (float64 pairs) at ``params``, called like
+    every check (fresh read-only inputs, calls.py); Unusable or CallFailed if there are none."""
+    got = call(impl, "gradients", p.spec, params, p.x, p.y)
+    loss = got.fields.get("loss")
+    if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
+        raise Unusable(f"its loss is not a float ({_shown(loss)})")
+    grads = got.fields.get("grads")
+    try:
+        grads = [(np.asarray(dW, dtype=np.float64), np.asarray(db, dtype=np.float64)) for dW, db in grads]
+        assert [(g.shape, d.shape) for g, d in grads] == [(W.shape, b.shape) for W, b in params]
+    except (TypeError, ValueError, AssertionError):
+        raise Unusable("its grads are not one (dW, db) pair of arrays per layer, shaped like "
+                       "params") from None
+    return SimpleNamespace(loss=float(loss), grads=grads)
+
+
 def self_consistency(impl, problems=None):
     """The :class:`SelfConsistency` verdict of ``impl`` on ``problems`` (default: small_problems)."""
     problems = small_problems(impl) if problems is None else problems
+    covers = coverage(impl, problems)
     if not problems:
-        return SelfConsistency(None)
-    worst, disagreements = 0.0, []
+        return SelfConsistency(None, covers=covers)
+    worst, disagreements, failed = 0.0, [], {}  # failed: why -> the problems it failed on
     for p in problems:
         try:
             errors = _differences(impl, p)
-        except Exception as exc:  # an implementation's own failure is a verdict, not a crash
-            last = traceback.extract_tb(exc.__traceback__)[-1]
-            disagreements.append(f"{p.name}: raised {type(exc).__name__}: {exc} "
-                                 f"({last.filename}:{last.lineno})")
+        except (CallFailed, Unusable) as exc:  # an implementation's own failure is a verdict
+            failed.setdefault(str(exc), []).append(p.name)
             worst = math.inf
             continue
         rels = [math.inf if math.isnan(rel) else rel for _, rel in errors]
@@ -125,5 +164,6 @@ def self_consistency(impl, problems=None):
         bad = [q for q, rel in errors if not rel <= TOL]  # NaN disagrees
         if bad:
             disagreements.append(f"{', '.join(bad)} on {p.name} (rel up to {max(rels):.1e})")
+    disagreements += [f"{', '.join(names)}: {why}" for why, names in failed.items()]  # said once
     return SelfConsistency(not disagreements, tuple(p.name for p in problems), worst,
-                           tuple(disagreements))
+                           tuple(disagreements), covers)

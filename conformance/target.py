@@ -12,11 +12,16 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+from .calls import describe
 from .registry import NAMES, load
 
 
 def load_target(target):
-    """The harness object for ``target``; raises ValueError with a clear message if it is not one."""
+    """The harness object for ``target``; raises ValueError with one clear line if it is not one:
+    no such file or module, a syntax error, an exception or ``sys.exit`` while importing it, a class
+    whose constructor raises or needs arguments, no ``gradients``/``train``."""
+    if not isinstance(target, str):
+        raise TypeError(f"target: expected a string, got {type(target).__name__}")
     if target in NAMES:
         return load(target)
     path, _, attr = target.partition(":") if not target.endswith(".py") else (target, "", "")
@@ -30,7 +35,10 @@ def load_target(target):
         sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
         sys.path.insert(0, str(file.parent))  # so the file can import its neighbours
         try:
-            spec.loader.exec_module(module)
+            _user_code(f"importing {path}", spec.loader.exec_module, module)
+        except ValueError:
+            del sys.modules[module_name]
+            raise
         finally:
             sys.path.remove(str(file.parent))
     else:
@@ -39,17 +47,35 @@ def load_target(target):
         except ImportError as exc:
             raise ValueError(f"target: cannot import module {path!r} ({exc}); expected a registry "
                              f"name {list(NAMES)}, PATH.py[:ATTR] or module:attr") from exc
+        except BaseException as exc:
+            if type(exc) is KeyboardInterrupt:
+                raise
+            raise ValueError(f"target: importing {path!r} {describe(exc)}") from None
     obj = module if not attr else getattr(module, attr, None)
     if obj is None:
         raise ValueError(f"target: {path!r} has no attribute {attr!r}")
     if inspect.isclass(obj):
-        obj = obj()
-    missing = [f for f in ("gradients", "train") if not callable(getattr(obj, f, None))]
+        obj = _user_code(f"constructing {attr or path}() (the harness calls a class with no arguments)",
+                         obj)
+    missing = [f for f in ("gradients", "train") if not callable(_user_code(f"reading .{f}", getattr,
+                                                                         obj, f, None))]
     if missing:
         raise ValueError(f"target: {target!r} has no callable {' or '.join(missing)}; the harness "
                          "needs gradients(spec, params, x, y) and train(spec, params, x, y, *, lr, batches)")
-    if getattr(obj, "name", None) is None:
+    name = _user_code("reading .name", getattr, obj, "name", None)
+    if name is None or not isinstance(name, str):
         fields = {f: getattr(obj, f) for f in ("gradients", "train", "supports", "supports_conv")
                   if hasattr(obj, f)}
-        obj = SimpleNamespace(name=target, **fields)
+        obj = SimpleNamespace(name=target if name is None else _user_code("str(.name)", str, name),
+                              **fields)
     return obj
+
+
+def _user_code(what, fn, *args):
+    """``fn(*args)``, with anything it raises (SystemExit included) turned into one ValueError line."""
+    try:
+        return fn(*args)
+    except BaseException as exc:
+        if type(exc) is KeyboardInterrupt:
+            raise
+        raise ValueError(f"target: {what} {describe(exc)}") from None

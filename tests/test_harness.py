@@ -42,7 +42,7 @@ CASES = [
         deltas=[np.full_like(d, np.nan) for d in g.deltas])), "deltas", "delta[layer 2]",
      "NaN/Inf values"),
     (Broken("list-not-array", gradients=lambda g: g._replace(
-        zs=[z.tolist() for z in g.zs])), "structure", "z[layer 1]", "expected a numpy array"),
+        zs=[z.tolist() for z in g.zs])), "structure", "z[layer 1]", "expected a numpy float64 array"),
     (Broken("loss-as-array", gradients=lambda g: g._replace(loss=np.array([g.loss]))),
      "structure", "loss", "expected a float"),
     (Broken("one-loss-short", train=lambda t: t._replace(losses=t.losses[:-1])),

@@ -4,8 +4,10 @@
     report  run the conformance matrix; write a table, report.json, report.md and plots
     check   run the conformance matrix on your own implementation (PATH.py:ATTR or module:attr)
 
-Errors (a bad option, a missing optional dependency, a bad data file) print one line and exit 2;
-``check`` and ``report`` exit 1 when a check fails.
+Exit codes: 0 every check passed; 1 at least one check failed (code under test that raised, exited,
+crashed, hung past --timeout or returned something malformed is a failed check); 2 the command could
+not run (a bad option or target, a missing optional dependency, a bad data file: one line on
+stderr); 130 interrupted (Ctrl-C), every worker process stopped.
 """
 
 import argparse
@@ -13,11 +15,15 @@ import os
 import sys
 from pathlib import Path
 
+from ..isolation import DEFAULT_TIMEOUT, stop_all
 from ..registry import DATA_PARALLEL, NAMES
 from ..threads import share_cores
 from ..xla import use_fast_compile
 
 PROG = "backprop-conformance"
+EXIT_CODES = ("exit codes: 0 every check passed; 1 a check failed (code under test that raised, exited, "
+              "crashed, hung or returned something malformed fails its check); 2 the command could not "
+              "run (bad option, bad target); 130 interrupted")
 
 
 def _positive(kind):
@@ -100,7 +106,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
 
 def parser():
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0],
-                                formatter_class=_Formatter)
+                                formatter_class=_Formatter, epilog=EXIT_CODES)
     sub = p.add_subparsers(dest="command", required=True, metavar="{train,report,check}")
     fmt = _Formatter
 
@@ -143,12 +149,13 @@ def parser():
     t.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
 
     r = sub.add_parser("report", help="run the conformance matrix and write a report",
-                       formatter_class=fmt)
+                       formatter_class=fmt, epilog=EXIT_CODES)
     r.add_argument("--impl", type=_impls, default=None,
                    help="comma-separated subset (default: all installed)")
     _matrix_options(r, Path("runs/report"))
 
     c = sub.add_parser("check", help="check your own implementation", formatter_class=fmt,
+                       epilog=EXIT_CODES,
                        description="Run the conformance matrix on TARGET: an object with "
                        "gradients(spec, params, x, y) and train(spec, params, x, y, *, lr, batches).")
     c.add_argument("target", help="PATH.py:ATTR, PATH.py, module:attr, or a shipped name")
@@ -168,6 +175,12 @@ def _matrix_options(p, out):
     p.add_argument("--jobs", type=_positive(int), default=os.cpu_count() or 1,
                    help="worker processes for the matrix, each with cores // N threads for NumPy and torch "
                         "(default: the number of cores, %(default)s here)")
+    p.add_argument("--timeout", type=_positive(float), default=DEFAULT_TIMEOUT,
+                   help="seconds each call of the code under test may take (gradients, train, "
+                        "supports), in its own worker process; a call past it is a 'timed out' "
+                        "failure, its worker is replaced, and that entry point is not called again "
+                        "in the run. The slowest shipped call, a cold JAX compile, takes a few "
+                        "seconds on 2 cores (default: %(default)g)")
     p.add_argument("--xla-compile", choices=("fast", "default"), default="fast",
                    help="fast: JAX programs compiled with XLA's cheap CPU pipeline (each is run on a "
                         "handful of examples; about 4x less XLA compile time, the same maths); default: "
@@ -188,4 +201,8 @@ def main(argv=None):
         # ImportError covers Unavailable and a missing optional dependency (matplotlib, rich, ...)
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        stop_all()  # every worker process, whatever it was running
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
 

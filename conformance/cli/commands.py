@@ -105,19 +105,28 @@ def train(args):
 
 def _matrix_command(args, targets, title, self_check=False):
     console, Progress, Table = _rich()
+    from rich.text import Text  # implementation names are the user's text: never markup
+
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("checking", total=None)
         matrix = run_matrix(targets, problems=args.problems, dtypes=dtypes, jobs=args.jobs,
-                            progress=lambda: progress.update(task, advance=1))
-    table = Table(title=title, caption="worst normwise relative error against the float64 "
+                            timeout=args.timeout, progress=lambda: progress.update(task, advance=1))
+    try:
+        return _write_matrix(console, Table, Text, args, matrix, title, self_check)
+    finally:
+        matrix.close()
+
+
+def _write_matrix(console, Table, Text, args, matrix, title, self_check):
+    table = Table(title=Text(title), caption="worst normwise relative error against the float64 "
                   "reference; tol = single-pass / trajectory tolerance")
     for col in ("implementation", "dtype", *FAMILIES, "tol"):
         table.add_column(col, justify="left" if col in ("implementation", "dtype") else "right")
     for (impl, dtype), cells in summary_rows(matrix).items():
         kind = np.dtype(dtype).type
         tol = f"{TOLERANCES['grads'][kind]:.0e} / {TOLERANCES['trajectory'][kind]:.0e}"
-        table.add_row(impl, dtype, *[
+        table.add_row(Text(impl), dtype, *[
             (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
             for c in (cells.get(f) for f in FAMILIES)], tol)
     console.print(table)
@@ -137,11 +146,15 @@ def _matrix_command(args, targets, title, self_check=False):
                       soft_wrap=True)
     n_failed = sum(not r.passed for r in matrix.results)
     console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
-                  + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped")
+                  + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped",
+                  markup=False)
     if args.out is not None:
         write(matrix, args.out, seed=args.seed)
-        paths = report_plots(matrix, args.out, seed=args.seed)
-        console.print(f"wrote {args.out}/report.json, report.md, " + ", ".join(p.name for p in paths))
+        paths, notes = report_plots(matrix, args.out, seed=args.seed)
+        for line in notes:
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
+        console.print(f"wrote {args.out}/report.json, report.md, " + ", ".join(p.name for p in paths),
+                      markup=False)
     return 0 if matrix.passed else 1
 
 

@@ -7,14 +7,19 @@ import datetime
 import fnmatch
 import json
 import math
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
+from ..calls import CallFailed, call
 from ..checks import supports
 from ..diagnose import run
 from ..environment import configure
+from ..isolation import DEFAULT_TIMEOUT, Isolated, stop_all
 from ..problems import CATALOGUE, make_problem
 from ..registry import Unavailable
 from ..selfcheck import self_consistency
@@ -31,92 +36,118 @@ SCHEMA = Path(__file__).with_name("report_schema.json")
 class Matrix:
     results: list = field(default_factory=list)  # CheckResult
     skipped: list = field(default_factory=list)  # {impl, problem, reason}
-    impls: dict = field(default_factory=dict)  # name -> loaded object
+    impls: dict = field(default_factory=dict)  # name -> Isolated (the target in its worker process)
     outcomes: list = field(default_factory=list)  # diagnose.Outcome per (impl, problem, dtype)
     consistency: dict = field(default_factory=dict)  # name -> selfcheck.SelfConsistency
+    copies: list = field(default_factory=list)  # the targets' copies in the other jobs' workers
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def passed(self):
         return bool(self.results) and all(r.passed for r in self.results)
 
     def self_consistency(self, name):
-        """Computed once per implementation, when a diagnosis or the ``check`` command asks."""
-        if name not in self.consistency:
-            self.consistency[name] = self_consistency(self.impls[name])
-        return self.consistency[name]
+        """Computed once per implementation and run, when a diagnosis or the ``check`` command asks."""
+        with self._lock:
+            if name not in self.consistency:
+                self.consistency[name] = self_consistency(self.impls[name])
+            return self.consistency[name]
 
     def failure_lines(self):
         return [line for o in self.outcomes if not o.passed for line in o.lines()]
 
+    def close(self):
+        """Stop every worker process of the run."""
+        for impl in [*self.impls.values(), *self.copies]:
+            impl.close()
 
-def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1):
+
+def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1,
+               timeout=DEFAULT_TIMEOUT):
     """Every target on every catalogue problem matching the ``problems`` glob, in every dtype, each
-    run's failures diagnosed. With ``jobs`` > 1 the (target, problem) runs are spread over that many
-    worker processes (spawned, so every framework starts clean in each); results come back in the
-    order ``jobs=1`` gives, so the report does not depend on the job count."""
+    run's failures diagnosed. Each target runs in worker processes of its own (isolation.py), one per
+    job, ``timeout`` seconds at most per call; the checks and diagnoses run here, in ``jobs``
+    threads, one per worker. Results come in the order ``jobs=1`` gives, so the report does not
+    depend on the job count. The caller closes the matrix (its workers) when done with it."""
     matrix = Matrix()
     chosen = [p for name, p in CATALOGUE.items() if fnmatch.fnmatch(name, problems)]
     if not chosen:
         raise ValueError(f"--problems: {problems!r} matches no problem; names: {', '.join(CATALOGUE)}")
-    tasks = []  # (target, problem name, dtypes) in report order
-    for target in targets:
-        try:
-            impl = load_target(target)
-        except Unavailable as exc:
-            matrix.skipped.append(dict(impl=target, problem="*", reason=str(exc)))
-            continue
-        matrix.impls[impl.name] = impl
-        for problem in chosen:
-            if not supports(impl, problem.spec):
-                matrix.skipped.append(dict(impl=impl.name, problem=problem.name,
-                                           reason=f"does not support {problem.spec.label}"))
+    tasks = []  # (implementation name, problem name, dtypes) in report order
+    try:
+        for target in targets:
+            try:
+                impl = Isolated(target, timeout=timeout)
+            except Unavailable as exc:
+                matrix.skipped.append(dict(impl=target, problem="*", reason=str(exc)))
                 continue
-            # the reference in float64 is identical by construction; the golden vectors pin it
-            kept = tuple(d for d in dtypes if not (impl.name == "reference" and d == "float64"))
-            tasks.append((target, problem.name, kept))
-    for outcomes in _run_tasks(tasks, jobs, progress):
-        matrix.outcomes += outcomes
-        matrix.results += [r for o in outcomes for r in o.results]
+            matrix.impls[impl.name] = impl
+            for problem in chosen:
+                if not supports(impl, problem.spec):
+                    matrix.skipped.append(dict(impl=impl.name, problem=problem.name,
+                                               reason=f"does not support {problem.spec.label}"))
+                    continue
+                # the reference in float64 is identical by construction; the golden vectors pin it
+                kept = tuple(d for d in dtypes if not (impl.name == "reference" and d == "float64"))
+                tasks.append((impl.name, problem.name, kept))
+        for outcomes in _run_tasks(matrix, tasks, jobs, progress):
+            matrix.outcomes += outcomes
+            matrix.results += [r for o in outcomes for r in o.results]
+    except BaseException:
+        stop_all()  # Ctrl-C or an error: every worker at once, whatever the job threads are doing
+        raise
     return matrix
 
 
-_WORKER_IMPLS = {}  # target -> (implementation, its self-consistency verdict when asked), per process
+def _check_task(matrix, impl, name, problem_name, dtypes):
+    """One (implementation, problem) in every dtype."""
+    return [run(impl, CATALOGUE[problem_name], d, consistency=lambda: matrix.self_consistency(name).passed)
+            for d in dtypes]
 
 
-def _check_task(target, problem_name, dtypes):
-    """One (target, problem) in every dtype; the implementation is loaded once per process."""
-    if target not in _WORKER_IMPLS:
-        _WORKER_IMPLS[target] = [load_target(target), None]
-    entry = _WORKER_IMPLS[target]
+def _run_tasks(matrix, tasks, jobs, progress):
+    """Each task's outcomes, in task order; ``progress()`` after each task finishes. Job 0 uses the
+    targets' first workers; every other job a copy of each target in a worker of its own."""
+    jobs = max(1, min(jobs, len(tasks)))
+    todo, done = queue.Queue(), queue.Queue()
+    for item in enumerate(tasks):
+        todo.put(item)
 
-    def consistency():
-        if entry[1] is None:
-            entry[1] = self_consistency(entry[0]).passed
-        return entry[1]
+    def work(job):
+        impls = {}
+        while True:
+            try:
+                i, (name, *task) = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if name not in impls:
+                    impls[name] = matrix.impls[name] if job == 0 else matrix.impls[name].copy()
+                    if job:
+                        matrix.copies.append(impls[name])
+                done.put((i, _check_task(matrix, impls[name], name, *task)))
+            except BaseException as exc:  # a harness error: re-raised in the main thread
+                done.put((i, exc))
 
-    return [run(entry[0], CATALOGUE[problem_name], d, consistency=consistency) for d in dtypes]
-
-
-def _run_tasks(tasks, jobs, progress):
-    """Each task's outcomes, in task order; ``progress()`` after each task finishes."""
-    if jobs <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            yield _check_task(*task)
-            if progress:
-                progress()
-        return
-    import concurrent.futures
-    import multiprocessing
-
-    with concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_check_task, *task) for task in tasks]
-        for future in concurrent.futures.as_completed(futures):
-            future.result()  # a worker's crash surfaces here, not after the whole matrix
-            if progress:
-                progress()
-        for future in futures:
-            yield future.result()
+    threads = [threading.Thread(target=work, args=(job,), daemon=True) for job in range(jobs)]
+    for t in threads:
+        t.start()
+    found = [None] * len(tasks)
+    for _ in tasks:
+        while True:
+            try:
+                i, outcomes = done.get(timeout=0.2)  # a short wait, so Ctrl-C is seen at once
+                break
+            except queue.Empty:
+                continue
+        if isinstance(outcomes, BaseException):
+            raise outcomes
+        found[i] = outcomes
+        if progress:
+            progress()
+    for t in threads:
+        t.join()
+    return found
 
 
 def summary_rows(matrix):
@@ -209,8 +240,13 @@ def report_plots(matrix, out, *, seed=0):
     impls = {"reference": load_target("reference"), **matrix.impls}
     spec = Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic")
     problem = make_problem(spec, seed, m=200, batch_size=10, epochs=5, lr=3.0, name="plot")
-    runs = {name: impl.train(spec, problem.params, problem.x, problem.y, lr=problem.lr,
-                             batches=problem.batches) for name, impl in impls.items()}
+    runs, notes = {}, []
+    for name, impl in impls.items():
+        losses, why = _plot_losses(impl, problem)
+        if losses is None:
+            notes.append(f"not plotted: {name} {why}")
+        else:
+            runs[name] = SimpleNamespace(losses=losses)
     ref = np.asarray(runs["reference"].losses)
     steps = np.arange(len(problem.batches))
     title = f"{spec.label}, η={problem.lr}, batch 10, random data, seed {seed}, float64"
@@ -236,4 +272,22 @@ def report_plots(matrix, out, *, seed=0):
                 out / f"layer_errors_{dtype}.png", errors, TOLERANCES["grads"][np.dtype(dtype).type],
                 title=f"Worst ∂C/∂W error per layer over the conformance catalogue\n"
                       f"{dtype}, every implementation against the float64 NumPy reference"))
-    return paths
+    return paths, notes
+
+
+def _plot_losses(impl, problem):
+    """(the per-step losses of ``impl`` on the plot's problem, or None and why not): the plot calls
+    the code under test like every check, on fresh read-only inputs, in its worker process."""
+    try:
+        if not supports(impl, problem.spec):
+            return None, f"(its supports() declines {problem.spec.label})"
+        got = call(impl, "train", problem.spec, problem.params, problem.x, problem.y, lr=problem.lr,
+                   batches=problem.batches)
+    except (CallFailed, ValueError, TypeError) as exc:
+        return None, f"(train: {exc})"
+    losses = got.fields.get("losses")
+    steps = len(problem.batches)
+    if not (isinstance(losses, (list, tuple, np.ndarray)) and len(losses) == steps
+            and all(isinstance(v, (float, np.floating)) for v in losses)):
+        return None, f"(train did not return {steps} per-step losses)"
+    return np.asarray(losses, dtype=np.float64), ""

@@ -14,7 +14,12 @@ import re
 
 import pytest
 
-from conformance.registry import DATA_PARALLEL
+from conformance.checks import supports
+from conformance.isolation import Isolated
+from conformance.registry import DATA_PARALLEL, Unavailable
+from conformance.registry import NAMES as SHIPPED
+from conformance.selfcheck import self_consistency
+from conformance.target import load_target
 
 NAMES = "|".join(map(re.escape, DATA_PARALLEL))
 GROUP = re.compile(rf"test_distributed\.py::\w+\[((?:{NAMES})-w\d+)[-\]]")  # e.g. [torch.ddp-w2-neuron-..]
@@ -37,3 +42,53 @@ def pytest_xdist_make_scheduler(config, log):
             return match.group(1) if match else nodeid
 
     return DataParallelGroups(config, log)
+
+
+class Implementations:
+    """The suite's implementations, each loaded once per (xdist worker) process: a shipped one in this
+    process; any other ``--impl`` target in a worker process of its own (isolation.py), so that
+    whatever it does — exit, crash, hang past ``--impl-timeout``, write into its inputs — fails its
+    own tests and leaves this session, its summary and every other implementation's verdicts as
+    they are. A missing framework is a skip; a target that cannot be loaded fails every test that
+    asks for it, with the one-line reason."""
+
+    def __init__(self, timeout):
+        self.timeout, self._impls, self._self = timeout, {}, {}
+
+    def get(self, name):
+        if name not in self._impls:
+            try:
+                self._impls[name] = (load_target(name) if name in SHIPPED
+                                     else Isolated(name, timeout=self.timeout))
+            except (Unavailable, ValueError, TypeError) as exc:
+                self._impls[name] = exc
+        impl = self._impls[name]
+        if isinstance(impl, Unavailable):
+            pytest.skip(str(impl))
+        if isinstance(impl, Exception):
+            pytest.fail(f"{name}: {impl}", pytrace=False)
+        return impl
+
+    def supports(self, name, spec):
+        try:
+            return supports(self.get(name), spec)
+        except (ValueError, TypeError) as exc:  # supports() raised or did not answer True/False
+            pytest.fail(f"{name}: {exc}", pytrace=False)
+
+    def self_consistency(self, name):
+        """Computed once per process, when a test or a diagnosis asks."""
+        if name not in self._self:
+            self._self[name] = self_consistency(self.get(name))
+        return self._self[name]
+
+    def close(self):
+        for impl in self._impls.values():
+            if isinstance(impl, Isolated):
+                impl.close()
+
+
+@pytest.fixture(scope="session")
+def impls(request):
+    implementations = Implementations(request.config.getoption("impl_timeout"))
+    yield implementations
+    implementations.close()

@@ -13,16 +13,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, Unavailable, make_problem
-from conformance.checks import supports
+from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, make_problem
 from conformance.diagnose import run
 from conformance.problems import OUTPUT_LOSSES
-from conformance.selfcheck import self_consistency
-from conformance.target import load_target
 from reference import HIDDEN_ACTIVATIONS, conv_shapes
-
-_IMPLS = {}
-_SELF = {}  # name -> SelfConsistency, computed once per worker and only when a diagnosis asks
 
 
 def pytest_generate_tests(metafunc):
@@ -37,29 +31,10 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("impl_name", names)
 
 
-def implementation(name):
-    """Load once per worker process; a missing framework is a skip with the reason."""
-    if name not in _IMPLS:
-        try:
-            _IMPLS[name] = load_target(name)
-        except Unavailable as exc:
-            _IMPLS[name] = exc
-    impl = _IMPLS[name]
-    if isinstance(impl, Unavailable):
-        pytest.skip(str(impl))
-    return impl
-
-
-def consistency(impl_name):
-    if impl_name not in _SELF:
-        _SELF[impl_name] = self_consistency(implementation(impl_name))
-    return _SELF[impl_name].passed
-
-
-def _verdict(impl_name, problem, dtype, kinds):
+def _verdict(impls, impl_name, problem, dtype, kinds):
     """Run the checks once; on failure, one line per failing quantity family and the likely causes."""
-    assert_passed(run(implementation(impl_name), problem, dtype, kinds,
-                      consistency=lambda: consistency(impl_name)))
+    assert_passed(run(impls.get(impl_name), problem, dtype, kinds,
+                      consistency=lambda: impls.self_consistency(impl_name).passed))
 
 
 def assert_passed(outcome):
@@ -72,23 +47,22 @@ def assert_passed(outcome):
     assert not outcome.diagnoses, "a run without failures must get no diagnosis"
 
 
-def _run(kind, impl_name, problem, dtype):
-    impl = implementation(impl_name)
-    if not supports(impl, problem.spec):
+def _run(impls, kind, impl_name, problem, dtype):
+    if not impls.supports(impl_name, problem.spec):
         pytest.skip(f"{impl_name} does not support {problem.spec.label}")
-    _verdict(impl_name, problem, dtype, (kind,))
+    _verdict(impls, impl_name, problem, dtype, (kind,))
 
 
 @pytest.mark.parametrize("problem_name", list(CATALOGUE))
-def test_gradients(impl_name, problem_name, dtype):
+def test_gradients(impls, impl_name, problem_name, dtype):
     """forward z^l, a^l; deltas (BP1, BP2); ∂C/∂b (BP3); ∂C/∂W (BP4); loss."""
-    _run("gradients", impl_name, CATALOGUE[problem_name], dtype)
+    _run(impls, "gradients", impl_name, CATALOGUE[problem_name], dtype)
 
 
 @pytest.mark.parametrize("problem_name", list(CATALOGUE))
-def test_training(impl_name, problem_name, dtype):
+def test_training(impls, impl_name, problem_name, dtype):
     """Per-step losses (first diverging step named) and final parameters."""
-    _run("train", impl_name, CATALOGUE[problem_name], dtype)
+    _run(impls, "train", impl_name, CATALOGUE[problem_name], dtype)
 
 
 @st.composite
@@ -107,11 +81,11 @@ def problems(draw):
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=True)  # same examples on every run and every xdist worker
 @given(problem=problems(), dtype=st.sampled_from([np.float64, np.float32]))
-def test_hypothesis_problems(impl_name, problem, dtype):
+def test_hypothesis_problems(impls, impl_name, problem, dtype):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
     assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
-    if supports(implementation(impl_name), problem.spec):
-        _verdict(impl_name, problem, dtype, ("gradients", "train"))
+    if impls.supports(impl_name, problem.spec):
+        _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
 
 
 @st.composite
@@ -141,17 +115,16 @@ def conv_problems(draw):
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
           derandomize=True)
 @given(problem=conv_problems(), dtype=st.sampled_from([np.float64, np.float32]))
-def test_hypothesis_conv_problems(impl_name, problem, dtype):
+def test_hypothesis_conv_problems(impls, impl_name, problem, dtype):
     """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
     assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
-    if supports(implementation(impl_name), problem.spec):
-        _verdict(impl_name, problem, dtype, ("gradients", "train"))
+    if impls.supports(impl_name, problem.spec):
+        _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
 
 
-def test_self_consistency(impl_name):
+def test_self_consistency(impls, impl_name):
     """The implementation's own gradients are the derivative of its own loss (no reference involved)."""
-    impl = implementation(impl_name)
-    verdict = _SELF.setdefault(impl_name, self_consistency(impl))
+    verdict = impls.self_consistency(impl_name)
     if verdict.passed is None:
         pytest.skip(verdict.line)
     if not verdict.passed:

@@ -1,0 +1,285 @@
+"""User code in a worker process: whatever it does, the harness stays up and the verdict stays right.
+
+``check`` and ``report`` (and the pytest suite, for a ``--impl`` that is not a shipped name) never run
+the code under test in their own process. An :class:`Isolated` target loads it in a worker process
+of its own and sends it each call; the worker answers with the plain-data record of the result
+(calls.py) or one line saying why there is none. So ``sys.exit``, ``os._exit``, a segfault, a fatal
+signal or the OOM killer end *that call* as a named failure ("the process exited with code 0",
+"was killed by signal 11 (SIGSEGV)"), and the next call gets a fresh worker. A call that runs past
+its time limit is a ``timed out`` failure; its worker is killed and replaced, and the same entry
+point is not called again in that run (each further call would only wait out the limit again).
+
+Workers lead their own process group (their own children die with them), ignore Ctrl-C (the parent
+stops them all at once) and exit when the parent dies. They are started with the parent's
+``sys.path`` and environment, so they import exactly what the parent would.
+"""
+
+import atexit
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from multiprocessing.connection import Connection
+
+from .calls import CallFailed, call, describe
+
+DEFAULT_TIMEOUT = 60.0  # s per call; a cold JAX compile of the largest catalogue problem takes < 10 s
+LOAD_TIMEOUT_FACTOR = 2  # importing a framework (torch, JAX) is slower than any one call
+
+_BOOT = ("import json, os, sys; sys.path[:] = json.loads(os.environ.pop('_CONFORMANCE_SYS_PATH')); "
+         "from conformance.isolation import serve; serve(int(sys.argv[1]))")
+
+
+class Died(Exception):
+    """The worker process ended; ``str()`` says how (exit code or signal)."""
+
+
+class TimedOut(Exception):
+    pass
+
+
+def exit_text(code):
+    """'exited with code 0' or 'was killed by signal 11 (SIGSEGV)' for a Popen return code."""
+    if code is None:
+        return "stopped answering"
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        name = f" ({signal.Signals(-code).name})"
+    except ValueError:
+        name = ""
+    return f"was killed by signal {-code}{name}"
+
+
+class Worker:
+    """One worker process and the socket the parent talks to it through."""
+
+    def __init__(self):
+        parent, child = socket.socketpair()
+        env = dict(os.environ, _CONFORMANCE_SYS_PATH=json.dumps(sys.path))
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(child.fileno())],
+                                     pass_fds=[child.fileno()], start_new_session=True, env=env)
+        child.close()
+        self.conn = Connection(parent.detach())
+        _LIVE.add(self)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def ask(self, request, timeout):
+        """Send one request and wait up to ``timeout`` seconds for its reply."""
+        try:
+            self.conn.send(request)
+            if not self.conn.poll(timeout):
+                self.kill()
+                raise TimedOut
+            return self.conn.recv()
+        except (EOFError, OSError):
+            self.kill(wait_first=True)
+            raise Died(exit_text(self.proc.returncode)) from None
+
+    def kill(self, wait_first=False):
+        """Stop the worker and everything it started, and reap it."""
+        if wait_first:  # it is ending by itself: let it, to read its own exit status
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # the worker leads its own process group
+            except (ProcessLookupError, PermissionError):
+                self.proc.kill()
+            self.proc.wait()
+        else:  # reaped; its own children may still be running in its group
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self.conn.close()
+        _LIVE.discard(self)
+
+    def close(self):
+        if self.proc.poll() is None:
+            try:
+                self.conn.send(("exit",))
+                self.proc.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+
+
+_LIVE = set()  # every worker not yet stopped: stopped when the program ends, however it ends
+
+
+@atexit.register
+def stop_all():
+    for worker in list(_LIVE):
+        worker.kill()
+
+
+class Isolated:
+    """A target (a shipped name, PATH.py[:ATTR] or module:attr) loaded and run in a worker process,
+    with the harness contract's attributes: ``name``, ``supports_conv``, ``supports(spec)``,
+    ``gradients(...)`` and ``train(...)``. A call that does not return raises
+    :class:`~conformance.calls.CallFailed`. Loading raises ValueError (a bad target) or
+    :class:`~conformance.registry.Unavailable` (a missing framework), as ``load_target`` does.
+
+    ``timed_out`` may be shared between the copies of one target that parallel jobs use, so that an
+    entry point that ran past the limit in one job is not called again in another."""
+
+    def __init__(self, target, *, timeout=DEFAULT_TIMEOUT, timed_out=None):
+        self.target, self.timeout = target, float(timeout)
+        self.timed_out = {} if timed_out is None else timed_out
+        self._lock = threading.Lock()  # one request at a time per worker
+        self._worker = None
+        info = self._load()
+        self.name, self.supports_conv = info["name"], info["supports_conv"]
+
+    def copy(self):
+        """The same target in a worker of its own (for another job), sharing ``timed_out``."""
+        return Isolated(self.target, timeout=self.timeout, timed_out=self.timed_out)
+
+    @property
+    def pids(self):
+        return [self._worker.pid] if self._worker else []
+
+    def _load(self):
+        worker = Worker()
+        try:
+            reply = worker.ask(("load", self.target), self.timeout * LOAD_TIMEOUT_FACTOR)
+        except TimedOut:
+            raise ValueError(f"target: loading {self.target!r} did not finish within "
+                             f"{self.timeout * LOAD_TIMEOUT_FACTOR:g} s") from None
+        except Died as exc:
+            raise ValueError(f"target: loading {self.target!r} ended its process: it {exc}") from None
+        status, value = reply
+        if status != "ok":
+            worker.close()
+            from .registry import Unavailable
+
+            raise (Unavailable if status == "unavailable" else ValueError)(value)
+        self._worker = worker
+        return value
+
+    def _ask(self, request, what):
+        with self._lock:
+            if self._worker is None:
+                try:
+                    self._load()
+                except (ValueError, ImportError) as exc:
+                    raise CallFailed(f"a fresh worker could not load the target again: {exc}") from None
+            try:
+                return self._worker.ask(request, self.timeout)
+            except TimedOut:
+                self._worker = None
+                raise CallFailed(f"timed out: no result after {self.timeout:g} s (the limit is "
+                                 f"--timeout); its process was stopped") from None
+            except Died as exc:
+                self._worker = None
+                raise CallFailed(f"the process {exc} while running {what}") from None
+
+    def supports(self, spec):
+        status, value = self._ask(("supports", self.target, spec), "supports")
+        if status == "ok":
+            return value
+        raise (TypeError if status == "type" else ValueError)(value)
+
+    def _call(self, kind, spec, params, x, y, lr=None, batches=None):
+        if kind in self.timed_out:
+            raise CallFailed(f"not called: {kind} ran past the {self.timeout:g} s limit earlier in this "
+                             "run (--timeout sets it)")
+        try:
+            status, value = self._ask(("call", self.target, kind, spec, params, x, y, lr, batches), kind)
+        except CallFailed as exc:
+            if str(exc).startswith("timed out"):
+                self.timed_out[kind] = True
+            raise
+        if status != "ok":
+            raise CallFailed(value)
+        return value
+
+    def gradients(self, spec, params, x, y):
+        return self._call("gradients", spec, params, x, y)
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        return self._call("train", spec, params, x, y, lr, batches)
+
+    def close(self):
+        with self._lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
+
+# --- the worker's side -------------------------------------------------------------------------
+
+def _die_with_parent():
+    """Exit when the parent process ends, even while user code runs: a thread that watches the
+    parent's pid (PR_SET_PDEATHSIG would fire when the parent *thread* that started the worker ends,
+    and the matrix's job threads end before the parent is done with their workers)."""
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _handle(request, impls):
+    from .checks import supports
+    from .registry import Unavailable
+    from .target import load_target
+
+    op, target, *args = request
+    if op == "load":
+        try:
+            impls[target] = impl = load_target(target)
+        except Unavailable as exc:
+            return "unavailable", str(exc)
+        except (ValueError, TypeError) as exc:
+            return "error", str(exc)
+        return "ok", {"name": impl.name, "supports_conv": getattr(impl, "supports_conv", False) is True}
+    impl = impls[target]
+    if op == "supports":
+        try:
+            return "ok", supports(impl, args[0])
+        except TypeError as exc:
+            return "type", str(exc)
+        except ValueError as exc:
+            return "error", str(exc)
+    kind, spec, params, x, y, lr, batches = args
+    try:
+        return "ok", call(impl, kind, spec, params, x, y, lr=lr, batches=batches, real_interrupts=False)
+    except CallFailed as exc:
+        return "failed", str(exc)
+
+
+def serve(fd):
+    """The worker's loop: one request in, one reply out, until told to exit or the parent goes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent()
+    conn = Connection(fd)
+    impls = {}
+    while True:
+        try:
+            request = conn.recv()
+        except (EOFError, OSError):
+            return
+        if request[0] == "exit":
+            return
+        try:
+            reply = _handle(request, impls)
+        except BaseException as exc:  # user code the handlers do not expect to raise (a name property...)
+            reply = ("failed", describe(exc))
+        try:
+            conn.send(reply)
+        except Exception as exc:  # a result that does not pickle: say so instead of dying
+            conn.send(("failed", f"its result could not be sent back: {type(exc).__name__}: {exc}"))
