@@ -78,7 +78,8 @@ class Torch:
         self._torch = torch
 
     def _in(self, a):
-        return self._torch.from_numpy(np.ascontiguousarray(a)).to(self.device)
+        # a copy: the harness hands read-only arrays (calls.py), and torch tensors are writable
+        return self._torch.from_numpy(np.array(a, order="C")).to(self.device)
 
     @staticmethod
     def _out(t):
