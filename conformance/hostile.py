@@ -58,18 +58,18 @@ CASES = {
     "grads-without-bias": Case("gradient pairs without their bias entry, [(dW,), ...]",
                                _g("    return SimpleNamespace(loss=g.loss, "
                                   "grads=[(dW,) for dW, db in g.grads])"),
-                               1, r"grads\[layer 1\] FAIL: expected a pair \(dW, db\), got a tuple of 1"),
+                               1, r"grads\[layers? 1\b.* FAIL: expected a pair \(dW, db\), got a tuple of 1"),
     "bias-none": Case("(dW, None) pairs", _g("    return SimpleNamespace(loss=g.loss, "
                                              "grads=[(dW, None) for dW, db in g.grads])"),
-                      1, r"db\[layer 1\] FAIL: expected a numpy float64 array of shape \(3,\), got NoneType"),
+                      1, r"db\[layers? 1\b.* FAIL: expected a numpy float64 array of shape \(\d+,\), got NoneType"),
     "lists-not-arrays": Case("nested lists instead of arrays",
                              _g("    return SimpleNamespace(loss=g.loss, grads=[(dW.tolist(), db.tolist()) "
                                 "for dW, db in g.grads])"),
-                             1, r"dW\[layer 1\] FAIL: expected a numpy float64 array .*, got a list of 3"),
+                             1, r"dW\[layers? 1\b.* FAIL: expected a numpy float64 array .*, got a list of \d+"),
     "integer-arrays": Case("integer arrays",
                            _g("    return SimpleNamespace(loss=g.loss, grads=[(dW.astype(int), "
                               "db.astype(int)) for dW, db in g.grads])"),
-                           1, r"dW\[layer 1\] FAIL: dtype int64, expected float64"),
+                           1, r"dW\[layers? 1\b.* FAIL: dtype int64, expected float64"),
     "dict-result": Case("a dict instead of an object", _g("    return {'loss': g.loss, 'grads': g.grads}"), 1,
                         r"gradients returned a dict, which has no attribute loss or grads"),
     "tuple-result": Case("a (loss, grads) tuple", _g("    return (g.loss, g.grads)"), 1,
