@@ -123,69 +123,98 @@ def stop_all():
         worker.kill()
 
 
-class Isolated:
-    """A target (a shipped name, PATH.py[:ATTR] or module:attr) loaded and run in a worker process,
-    with the harness contract's attributes: ``name``, ``supports_conv``, ``supports(spec)``,
-    ``gradients(...)`` and ``train(...)``. A call that does not return raises
-    :class:`~conformance.calls.CallFailed`. Loading raises ValueError (a bad target) or
-    :class:`~conformance.registry.Unavailable` (a missing framework), as ``load_target`` does.
+class Host:
+    """One worker process that the targets of one job share (a job checks one problem at a time),
+    started when first asked and started afresh after a crash or a timeout, each target loaded in it
+    again when next called. Sharing keeps ``report``'s eight implementations to one interpreter,
+    one torch and one JAX per job, and lets jax.manual and jax.scan share compiled programs."""
 
-    ``timed_out`` may be shared between the copies of one target that parallel jobs use, so that an
-    entry point that ran past the limit in one job is not called again in another."""
-
-    def __init__(self, target, *, timeout=DEFAULT_TIMEOUT, timed_out=None):
-        self.target, self.timeout = target, float(timeout)
-        self.timed_out = {} if timed_out is None else timed_out
-        self._lock = threading.Lock()  # one request at a time per worker
-        self._worker = None
-        info = self._load()
-        self.name, self.supports_conv = info["name"], info["supports_conv"]
-
-    def copy(self):
-        """The same target in a worker of its own (for another job), sharing ``timed_out``."""
-        return Isolated(self.target, timeout=self.timeout, timed_out=self.timed_out)
+    def __init__(self):
+        self.lock = threading.Lock()  # one request at a time
+        self._worker, self._loaded = None, set()
 
     @property
     def pids(self):
         return [self._worker.pid] if self._worker else []
 
-    def _load(self):
-        worker = Worker()
+    def load(self, target, timeout):
+        """Load ``target`` in the worker (starting one if needed): its name and supports_conv."""
+        with self.lock:
+            return self._load(target, timeout)
+
+    def _load(self, target, timeout):
+        if self._worker is None:
+            self._worker, self._loaded = Worker(), set()
+        limit = timeout * LOAD_TIMEOUT_FACTOR
         try:
-            reply = worker.ask(("load", self.target), self.timeout * LOAD_TIMEOUT_FACTOR)
+            status, value = self._worker.ask(("load", target), limit)
         except TimedOut:
-            raise ValueError(f"target: loading {self.target!r} did not finish within "
-                             f"{self.timeout * LOAD_TIMEOUT_FACTOR:g} s") from None
+            self._worker = None
+            raise ValueError(f"target: loading {target!r} did not finish within {limit:g} s") from None
         except Died as exc:
-            raise ValueError(f"target: loading {self.target!r} ended its process: it {exc}") from None
-        status, value = reply
+            self._worker = None
+            raise ValueError(f"target: loading {target!r} ended its process: it {exc}") from None
         if status != "ok":
-            worker.close()
             from .registry import Unavailable
 
             raise (Unavailable if status == "unavailable" else ValueError)(value)
-        self._worker = worker
+        self._loaded.add(target)
         return value
 
-    def _ask(self, request, what):
-        with self._lock:
-            if self._worker is None:
+    def ask(self, target, request, what, timeout):
+        """One request about an already loaded ``target``; CallFailed if its worker dies or times out."""
+        with self.lock:
+            if self._worker is None or target not in self._loaded:
                 try:
-                    self._load()
+                    self._load(target, timeout)
                 except (ValueError, ImportError) as exc:
                     raise CallFailed(f"a fresh worker could not load the target again: {exc}") from None
             try:
-                return self._worker.ask(request, self.timeout)
+                return self._worker.ask(request, timeout)
             except TimedOut:
                 self._worker = None
-                raise CallFailed(f"timed out: no result after {self.timeout:g} s (the limit is "
-                                 f"--timeout); its process was stopped") from None
+                raise CallFailed(f"timed out: no result after {timeout:g} s (the limit is --timeout); "
+                                 "its process was stopped") from None
             except Died as exc:
                 self._worker = None
                 raise CallFailed(f"the process {exc} while running {what}") from None
 
+    def close(self):
+        with self.lock:
+            if self._worker is not None:
+                self._worker.close()
+                self._worker = None
+
+
+class Isolated:
+    """A target (a shipped name, PATH.py[:ATTR] or module:attr) loaded and run in a worker process
+    (a :class:`Host`, its own unless one is given), with the harness contract's attributes:
+    ``name``, ``supports_conv``, ``supports(spec)``, ``gradients(...)`` and ``train(...)``. A call
+    that does not return raises :class:`~conformance.calls.CallFailed`. Loading raises ValueError (a
+    bad target) or :class:`~conformance.registry.Unavailable` (a missing framework), as
+    ``load_target`` does.
+
+    ``timed_out`` is shared between the copies of one target that parallel jobs use, so that an
+    entry point that ran past the limit in one job is not called again in another."""
+
+    def __init__(self, target, *, timeout=DEFAULT_TIMEOUT, host=None, timed_out=None):
+        self.target, self.timeout = target, float(timeout)
+        self.host = Host() if host is None else host
+        self.timed_out = {} if timed_out is None else timed_out
+        info = self.host.load(target, self.timeout)
+        self.name, self.supports_conv = info["name"], info["supports_conv"]
+
+    def copy(self, host):
+        """The same target in another job's worker, sharing ``timed_out``."""
+        return Isolated(self.target, timeout=self.timeout, host=host, timed_out=self.timed_out)
+
+    @property
+    def pids(self):
+        return self.host.pids
+
     def supports(self, spec):
-        status, value = self._ask(("supports", self.target, spec), "supports")
+        status, value = self.host.ask(self.target, ("supports", self.target, spec), "supports",
+                                      self.timeout)
         if status == "ok":
             return value
         raise (TypeError if status == "type" else ValueError)(value)
@@ -195,7 +224,8 @@ class Isolated:
             raise CallFailed(f"not called: {kind} ran past the {self.timeout:g} s limit earlier in this "
                              "run (--timeout sets it)")
         try:
-            status, value = self._ask(("call", self.target, kind, spec, params, x, y, lr, batches), kind)
+            status, value = self.host.ask(self.target, ("call", self.target, kind, spec, params, x, y,
+                                                        lr, batches), kind, self.timeout)
         except CallFailed as exc:
             if str(exc).startswith("timed out"):
                 self.timed_out[kind] = True
@@ -211,10 +241,8 @@ class Isolated:
         return self._call("train", spec, params, x, y, lr, batches)
 
     def close(self):
-        with self._lock:
-            if self._worker is not None:
-                self._worker.close()
-                self._worker = None
+        """Stop its worker (and with it every other target that shares the host)."""
+        self.host.close()
 
 
 # --- the worker's side -------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from ..calls import CallFailed, call
 from ..checks import supports
 from ..diagnose import run
 from ..environment import configure
-from ..isolation import DEFAULT_TIMEOUT, Isolated, stop_all
+from ..isolation import DEFAULT_TIMEOUT, Host, Isolated, stop_all
 from ..problems import CATALOGUE, make_problem
 from ..registry import Unavailable
 from ..selfcheck import self_consistency
@@ -39,7 +39,7 @@ class Matrix:
     impls: dict = field(default_factory=dict)  # name -> Isolated (the target in its worker process)
     outcomes: list = field(default_factory=list)  # diagnose.Outcome per (impl, problem, dtype)
     consistency: dict = field(default_factory=dict)  # name -> selfcheck.SelfConsistency
-    copies: list = field(default_factory=list)  # the targets' copies in the other jobs' workers
+    hosts: list = field(default_factory=list)  # isolation.Host: one worker process per job
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -58,8 +58,8 @@ class Matrix:
 
     def close(self):
         """Stop every worker process of the run."""
-        for impl in [*self.impls.values(), *self.copies]:
-            impl.close()
+        for host in self.hosts:
+            host.close()
 
 
 def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1,
@@ -74,10 +74,12 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
     if not chosen:
         raise ValueError(f"--problems: {problems!r} matches no problem; names: {', '.join(CATALOGUE)}")
     tasks = []  # (implementation name, problem name, dtypes) in report order
+    host = Host()  # job 0's worker process; every target is loaded there first
+    matrix.hosts.append(host)
     try:
         for target in targets:
             try:
-                impl = Isolated(target, timeout=timeout)
+                impl = Isolated(target, timeout=timeout, host=host)
             except Unavailable as exc:
                 matrix.skipped.append(dict(impl=target, problem="*", reason=str(exc)))
                 continue
@@ -113,6 +115,9 @@ def _run_tasks(matrix, tasks, jobs, progress):
     for item in enumerate(tasks):
         todo.put(item)
 
+    hosts = matrix.hosts[:1] + [Host() for _ in range(jobs - 1)]  # one worker process per job
+    matrix.hosts[1:] = hosts[1:]
+
     def work(job):
         impls = {}
         while True:
@@ -122,9 +127,7 @@ def _run_tasks(matrix, tasks, jobs, progress):
                 return
             try:
                 if name not in impls:
-                    impls[name] = matrix.impls[name] if job == 0 else matrix.impls[name].copy()
-                    if job:
-                        matrix.copies.append(impls[name])
+                    impls[name] = matrix.impls[name] if job == 0 else matrix.impls[name].copy(hosts[job])
                 done.put((i, _check_task(matrix, impls[name], name, *task)))
             except BaseException as exc:  # a harness error: re-raised in the main thread
                 done.put((i, exc))
