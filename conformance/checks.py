@@ -108,9 +108,9 @@ def _result_ok(results, ctx, kind, got):
     if got.type == "NoneType" or not any(f in got.fields for f in FIELDS[kind]):
         returned = ("None" if got.type == "NoneType" else
                     f"a {got.type}, which has no attribute {' or '.join(required)}")
-        results.append(failure(*ctx, "structure", "result", f"{kind} returned {returned}; expected an "
-                               f"object with attributes {' and '.join(required)} (a NamedTuple, a "
-                               "dataclass or a SimpleNamespace)"))
+        results.append(failure(*ctx, "structure", f"{kind} result",
+                               f"{kind} returned {returned}; expected an object with attributes "
+                               f"{' and '.join(required)} (a NamedTuple, a dataclass or a SimpleNamespace)"))
         return False
     return True
 

@@ -44,6 +44,17 @@ def failure(impl, problem, dtype, check, quantity, detail, layer=None):
                        float("nan"), float("nan"), False, detail)
 
 
+def _scaled_norm(a):
+    """(n, s) with ‖a‖ = n·s: the norm taken on a / s, s the power of two at its largest |element|,
+    so that neither 1e200 (whose square overflows) nor 1e-300 (whose square underflows to 0) is
+    lost; a normwise error is then exact to rounding over the whole float64 range."""
+    top = float(np.max(np.abs(a), initial=0.0))
+    if top == 0.0 or not np.isfinite(top):
+        return top, 1.0
+    s = float(2.0 ** np.floor(np.log2(top)))
+    return float(np.linalg.norm(a / s)), s
+
+
 def compare(got, want, *, impl, problem, dtype, check, quantity, layer=None, detail=""):
     """Normwise relative error ‖got − want‖ / max(‖want‖, floor) against the family's tolerance.
 
@@ -57,8 +68,14 @@ def compare(got, want, *, impl, problem, dtype, check, quantity, layer=None, det
     if not np.all(np.isfinite(got64)):
         return failure(impl, problem, dtype, check, quantity,
                        f"{int(np.sum(~np.isfinite(got64)))} NaN/Inf values", layer)
-    diff = got64 - want64
-    rel = float(np.linalg.norm(diff) / max(np.linalg.norm(want64), ZERO_FLOOR))
-    worst = float(np.max(np.abs(diff))) if diff.size else 0.0
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        diff = got64 - want64  # inf where finite values are 1e308 apart: far, and it fails
+        worst = float(np.max(np.abs(diff))) if diff.size else 0.0
+        (n_diff, s_diff), (n_want, s_want) = _scaled_norm(diff), _scaled_norm(want64)
+        if n_want * s_want < ZERO_FLOOR:  # an all-zero reference: anything but an exact zero fails
+            rel = n_diff * (s_diff / ZERO_FLOOR)
+        else:
+            rel = (n_diff / n_want) * (s_diff / s_want)
+        rel = float(rel) if not np.isnan(rel) else float("inf")
     return CheckResult(impl, problem, str(dtype), check, quantity, layer, rel, worst, tol,
                        rel <= tol, detail)

@@ -37,6 +37,8 @@ BUGS = {
     "bias_averaged": ("BP3-conv averages δ over the positions instead of summing", "grads", "db[layer"),
     "kernels_not_decayed": ("weight decay λK left out of the kernel gradient (W still decayed)",
                             "grads", "dK[layer"),
+    "relu_prime_one_at_zero": ("ReLU'(0) = 1 in the conv blocks' δ^l = ∂C/∂h ⊙ g'(z^l) (z >= 0)",
+                               "deltas", "delta[layer"),
 }
 
 
@@ -94,6 +96,8 @@ class ConvMutant:
     def _conv_backward(self, spec, conv, params, zs, activations, nabla_a):
         bug, lam = self.bug, spec.weight_decay
         g, g_prime = ACTIVATIONS[spec.activation]
+        if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
+            g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
         m, c = nabla_a.shape[0], len(conv)
         deltas, grads = [None] * c, [None] * c
         for l in range(c, 0, -1):

@@ -10,7 +10,9 @@ that, in every quantity it returns, to the checks' tolerances (signatures.reprod
     stride_ignored        ∂K from the patches at (i, j), not (s·i, s·j)                    BP4-conv
     flatten_order         a^c flattened in column-major (F) order into W^{c+1}              flatten
 
-conv_delta_signatures.py has those that change δ itself (BP2-conv's padding, the pooling's routing).
+conv_delta_signatures.py has those that change δ itself (BP2-conv's padding, the pooling's routing);
+signatures.relu_kink reads ReLU′(0) ≠ 0 in conv blocks and dense layers alike (a conv unit is a
+channel), and signatures.data_gradient_lost a ∂K that is λK alone.
 All come before the general readings in diagnose.SIGNATURES (a constant multiple, bias only).
 """
 

@@ -30,8 +30,14 @@ class Evidence:
 
     @property
     def consistent(self):
+        """The self-consistency verdict, asked once; None when there is none (or asking it failed:
+        the diagnosis then says neither "convention" nor "bug")."""
         if not self._consistent:
-            self._consistent.append(self.consistency() if self.consistency else None)
+            try:
+                verdict = self.consistency() if self.consistency else None
+            except Exception:
+                verdict = None
+            self._consistent.append(bool(verdict) if isinstance(verdict, (bool, np.bool_)) else None)
         return self._consistent[0]
 
     def keys(self, *families):
@@ -43,27 +49,24 @@ class Evidence:
 
     def pairs(self, fam):
         """[(layer, got, want)] as float64 arrays, or None when the output has no such quantity
-        in a usable form (missing, not a list of the right length, not numeric arrays)."""
+        in a usable form. Whatever an implementation returned is read defensively: a missing or None
+        attribute, a list of the wrong length, an entry that is not a (gradient, gradient) pair, a
+        dict, an int, an integer or object array, a placeholder object — each makes the family
+        unusable (None), never an exception. Wrong shapes are kept: signatures test them (a
+        transposed ∂W), and :meth:`close` rejects a pair whose shapes differ."""
         kind = "train" if fam in ("losses", "final K", "final W", "final b") else "gradients"
         got, want = self.got.get(kind), self.want.get(kind)
         if got is None or want is None:
             return None
-        try:
-            if fam in ("loss", "losses"):
-                g, w = [np.asarray(getattr(got, fam), dtype=np.float64)], [np.asarray(getattr(want, fam))]
-            elif fam[-1] in "KWb":  # dK, dW, db, final K, final W, final b
-                i = 1 if fam[-1] == "b" else 0
-                attr = "grads" if kind == "gradients" else "params"
-                g, w = [p[i] for p in getattr(got, attr)], [p[i] for p in getattr(want, attr)]
-            else:
-                attr = {"z": "zs", "a": "activations", "delta": "deltas"}[fam]
-                g, w = list(getattr(got, attr)), list(getattr(want, attr))
-            if len(g) != len(w) or not all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in g):
-                return None
-        except (TypeError, ValueError, AttributeError, IndexError):
+        try:  # reading an unknown object may raise anything: that is "not usable", not a crash
+            g, w = _entries(got, fam, kind), _entries(want, fam, kind)
+        except Exception:
+            return None
+        if g is None or w is None or len(g) != len(w):
             return None
         first = 0 if fam == "a" else 1
-        pairs = [(l, a.astype(np.float64), b) for l, (a, b) in enumerate(zip(g, w), start=first)]
+        pairs = [(l, a.astype(np.float64), np.asarray(b, dtype=np.float64))
+                 for l, (a, b) in enumerate(zip(g, w), start=first)]
         if fam[-1] in "KW":  # layers 1..c are conv blocks (K), the rest dense (W)
             c = len(getattr(self.problem.spec, "conv", ()) or ())
             pairs = [(l, a, b) for l, a, b in pairs if (l <= c) == (fam[-1] == "K")]
@@ -74,13 +77,90 @@ class Evidence:
         return self.problem.params[layer - 1][1 if fam[-1] == "b" else 0]
 
     def close(self, fam, got, want):
-        """Within the family's tolerance, measured like compare.py (normwise, relative). A replayed
-        hypothesis may have diverged to huge finite values whose norm overflows to inf: inf is then
-        simply "not close", so that overflow is not a warning."""
-        if got.shape != want.shape or not np.all(np.isfinite(got)):
+        """Within the family's tolerance, measured as the check measures it: per step for the
+        per-step losses (checks._compare_steps), normwise and relative for everything else
+        (compare.py). Never close when either side holds a NaN or an Inf: a replayed hypothesis
+        that overflowed is not a match for anything, and neither is a non-finite output (the check
+        has failed it already). Both sides are scaled by the same power of two before the norms, so
+        huge finite values (a diverging replay) are compared exactly instead of overflowing to
+        inf ≤ inf."""
+        try:
+            got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+        except (TypeError, ValueError):
             return False
-        with np.errstate(over="ignore"):
-            return bool(np.linalg.norm(got - want) <= self.tol(fam) * max(np.linalg.norm(want), ZERO_FLOOR))
+        if got.shape != want.shape or not (np.all(np.isfinite(got)) and np.all(np.isfinite(want))):
+            return False
+        if got.size == 0:
+            return True
+        tol = self.tol(fam)
+        if fam == "losses":
+            return bool(np.all(np.abs(got - want) <= tol * np.maximum(np.abs(want), ZERO_FLOOR)))
+        top = max(float(np.max(np.abs(got))), float(np.max(np.abs(want))))
+        if top == 0.0:
+            return True
+        scale = 2.0 ** -np.frexp(top)[1]  # exact: |values| · scale < 1, so neither norm overflows
+        floor = ZERO_FLOOR * scale  # the floor scales with them (it may underflow to 0: still "not close")
+        return bool(np.linalg.norm((got - want) * scale) <= tol * max(np.linalg.norm(want * scale), floor))
+
+
+def attribute(result, name):
+    """``result.name``, or None where there is no such attribute or reading it raises (a property
+    of the implementation's own result type may raise anything)."""
+    try:
+        return getattr(result, name, None)
+    except Exception:
+        return None
+
+
+def _floats(a):
+    """``a`` if it is a floating-point NumPy array (the contract's arrays), else None."""
+    return a if isinstance(a, np.ndarray) and a.dtype.kind == "f" else None
+
+
+def _number(value):
+    """A real number as a 0-d float64 array, as checks._loss_ok accepts it (not a bool, not a string)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, int, np.floating, np.integer)):
+        return None
+    return np.asarray(value, dtype=np.float64)
+
+
+def float_pairs(value, n=None):
+    """A list of ``n`` (any length if None) (array, array) pairs of float arrays, else None: the
+    contract's ``grads`` and ``params``. A dict, a tuple of the wrong length ((dW,), (dW, db, x)),
+    a None or an integer array in a pair makes the whole list unusable."""
+    if not isinstance(value, (list, tuple)) or (n is not None and len(value) != n):
+        return None
+    out = []
+    for pair in value:
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            return None
+        arrays = [_floats(a) for a in pair]
+        if any(a is None for a in arrays):
+            return None
+        out.append(tuple(arrays))
+    return out
+
+
+def _entries(result, fam, kind):
+    """The arrays of quantity family ``fam`` in ``result`` (a Gradients or Trajectory), or None."""
+    if fam == "loss":
+        value = _number(attribute(result, "loss"))
+        return None if value is None else [value]
+    if fam == "losses":  # a list of numbers, as checks.check_training accepts it
+        value = attribute(result, "losses")
+        if isinstance(value, (str, bytes, dict)) or value is None:
+            return None
+        value = np.asarray(value)
+        return [value.astype(np.float64)] if value.dtype.kind in "iuf" and value.ndim == 1 else None
+    if fam[-1] in "KWb":  # dK, dW, db, final K, final W, final b
+        pairs = float_pairs(attribute(result, "grads" if kind == "gradients" else "params"))
+        return None if pairs is None else [p[1 if fam[-1] == "b" else 0] for p in pairs]
+    attr = {"z": "zs", "a": "activations", "delta": "deltas"}.get(fam)
+    value = None if attr is None else attribute(result, attr)
+    if not isinstance(value, (list, tuple)):
+        return None
+    arrays = [_floats(a) for a in value]
+    return None if any(a is None for a in arrays) else arrays
 
 
 @dataclass(frozen=True)

@@ -54,18 +54,20 @@ def _t(body):
 CASES = {
     # --- what it returns ---------------------------------------------------------------------
     "gradients-returns-none": Case("gradients forgets its return statement", _g("    g = None"), 1,
-                                   r"structure: result FAIL: gradients returned None"),
+                                   r"structure: gradients result FAIL: gradients returned None"),
     "grads-without-bias": Case("gradient pairs without their bias entry, [(dW,), ...]",
                                _g("    return SimpleNamespace(loss=g.loss, "
                                   "grads=[(dW,) for dW, db in g.grads])"),
                                1, r"grads\[layers? 1\b.* FAIL: expected a pair \(dW, db\), got a tuple of 1"),
     "bias-none": Case("(dW, None) pairs", _g("    return SimpleNamespace(loss=g.loss, "
                                              "grads=[(dW, None) for dW, db in g.grads])"),
-                      1, r"db\[layers? 1\b.* FAIL: expected a numpy float64 array of shape \(\d+,\), got NoneType"),
+                      1, r"db\[layers? 1\b.* FAIL: expected a numpy float64 array of shape \(\d+,\), "
+                         r"got NoneType"),
     "lists-not-arrays": Case("nested lists instead of arrays",
                              _g("    return SimpleNamespace(loss=g.loss, grads=[(dW.tolist(), db.tolist()) "
                                 "for dW, db in g.grads])"),
-                             1, r"dW\[layers? 1\b.* FAIL: expected a numpy float64 array .*, got a list of \d+"),
+                             1, r"dW\[layers? 1\b.* FAIL: expected a numpy float64 array .*, "
+                                r"got a list of \d+"),
     "integer-arrays": Case("integer arrays",
                            _g("    return SimpleNamespace(loss=g.loss, grads=[(dW.astype(int), "
                               "db.astype(int)) for dW, db in g.grads])"),

@@ -89,10 +89,12 @@ def constant_multiple(ev):
         if not ev.keys(fam):
             continue
         fits = [c for c in (_fit(ev, fam, False), _fit(ev, fam, True)) if c is not None and abs(c - 1) > rel]
+        if not fits:  # (a fit needs usable pairs, so ev.pairs(fam) is a list below)
+            continue
         # a single number (the loss) is always some multiple of another: only a named c says anything
         named = [c for c in fits if readings(c, m, n_L, rel)]
         scalar = sum(w.size for _, _, w in ev.pairs(fam)) == 1
-        c = named[0] if named else None if scalar or not fits else fits[0]
+        c = named[0] if named else None if scalar else fits[0]
         if c is None:
             continue
         same = next((fams for c0, fams in by_c if abs(c - c0) <= rel * abs(c0)), None)

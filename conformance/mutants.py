@@ -43,6 +43,12 @@ BUGS = {
                           "losses"),
     "drops_last_batch": ("the training loop stops one batch early (an off-by-one)", "structure",
                          "losses"),
+    "penalty_per_example": ("the loss adds (λ/2)Σ‖W‖² once per example, m times (the penalty line indented "
+                            "into the loop over the examples); the gradients are right", "loss", "loss"),
+    "decay_per_example": ("BP4 adds λW once per example: m·λW", "grads", "dW[layer"),
+    "lr_float32": ("the learning rate rounded to float32: η = float(np.float32(η))", "trajectory", "losses"),
+    "data_term_overwritten": ("BP4 as ∂C/∂W = λW: the data term overwritten (= where += was meant)",
+                              "grads", "dW[layer"),
 }
 
 
@@ -91,12 +97,17 @@ class Mutant:
             db = d.sum(axis=0) if bug == "bias_summed" else d.sum(axis=0) / n  # BUG if not / m
             if bug == "decay_on_biases":
                 db = db + lam * b  # BUG
-            dW = (d.T @ a_prev) / n + (-lam if bug == "decay_sign" else lam) * W  # BUG if − λW
+            decay = {"decay_sign": -lam, "decay_per_example": m * lam}.get(bug, lam)  # BUG if not λ
+            dW = (d.T @ a_prev) / n + decay * W
+            if bug == "data_term_overwritten":
+                dW = lam * W  # BUG: "=" where "+=" was meant: the data term (1/m)(δ^l)ᵀ a^{l−1} is lost
             grads.append((dW.T if bug == "dW_transposed" else dW, db))  # BUG if .T
         C_x = per_example_cost(spec.loss, zs[-1], activations[-1], y) / n_L
         if bug == "quadratic_half_dropped" and spec.loss == "quadratic":
             C_x = 2 * C_x  # BUG: ‖a − y‖² instead of ½‖a − y‖²
         penalty = 0.0 if bug == "decay_missing_from_loss" else 0.5 * lam  # BUG if 0
+        if bug == "penalty_per_example":
+            penalty = m * penalty  # BUG: added inside the loop over the m examples, once per example
         loss = float(np.mean(C_x) + penalty * sum(np.sum(W * W) for W, _ in params))
         back = lambda arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
         return Gradients(loss, [tuple(back(p)) for p in grads], back(zs), back(activations),
@@ -106,17 +117,23 @@ class Mutant:
         sizes, *_ = check_spec(spec)
         check_data(x, y, sizes, check_params(params, sizes), spec.loss)
         lr, batches = check_lr(lr), check_batches(batches, x.shape[0])
+        if self.bug == "lr_float32":
+            lr = float(np.float32(lr))  # BUG: η stored in float32 (0.1 -> 0.10000000149...)
         sign = 1 if self.bug == "update_sign" else -1  # BUG if +1
         losses, previous = [], None
-        for idx in batches[:-1] if self.bug == "drops_last_batch" else batches:  # BUG if [:-1]
-            result = self._backprop(spec, params, x[idx], y[idx])
-            grads = result.grads
-            if self.bug == "stale_gradient":
-                grads, previous = (previous or grads), grads  # BUG: last step's gradient
-            new = [(W + sign * lr * dW, b + sign * lr * db) for (W, b), (dW, db) in zip(params, grads)]
-            after = self.bug == "loss_after_update"  # BUG if True: the cost at the updated parameters
-            losses.append(self._backprop(spec, new, x[idx], y[idx]).loss if after else result.loss)
-            params = new
+        # A bad step may diverge: like a student's NumPy loop this one goes on to inf and NaN and
+        # returns them (NumPy would only warn; here it is quiet, so that the warnings-as-errors of the
+        # project's pytest run do not turn a diverging trajectory into a raised call)
+        with np.errstate(over="ignore", invalid="ignore"):
+            for idx in batches[:-1] if self.bug == "drops_last_batch" else batches:  # BUG if [:-1]
+                result = self._backprop(spec, params, x[idx], y[idx])
+                grads = result.grads
+                if self.bug == "stale_gradient":
+                    grads, previous = (previous or grads), grads  # BUG: last step's gradient
+                new = [(W + sign * lr * dW, b + sign * lr * db) for (W, b), (dW, db) in zip(params, grads)]
+                after = self.bug == "loss_after_update"  # BUG if True: the cost at the updated parameters
+                losses.append(self._backprop(spec, new, x[idx], y[idx]).loss if after else result.loss)
+                params = new
         return Trajectory(losses, params)
 
 

@@ -3,7 +3,11 @@
 A :class:`Problem` is everything an implementation is handed; the catalogue is the fixed list the
 suite runs (every activation × cost pairing, the seed networks, deep and square nets, batch size 1,
 weight decay on and off, ReLU pre-activations that are exactly 0; conv stacks, max-pool ties and an
-autoencoder). Hypothesis draws further problems through :func:`make_problem` as well.
+autoencoder). It is also a covering array: every pair of feature values the contract allows (the
+hidden activation, the output and cost, λ, kinks, the batch shape, and the conv blocks' pooling,
+stride and padding) occurs in some problem, overall and within what each typical partial
+implementation supports (coverage.py; tests/test_coverage.py). Hypothesis draws further problems
+through :func:`make_problem` as well.
 """
 
 from dataclasses import dataclass, replace
@@ -79,6 +83,23 @@ def make_problem(spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scal
     return Problem(name or f"{spec.label} seed={seed}", spec, params, x, y, batches, lr)
 
 
+# The three values of coverage.py's batch-shape feature, as make_problem keywords: make_problem's
+# defaults m = 10, batch_size = 3 give batches of 3, 3, 3 and 1 in each epoch.
+BATCH_SHAPES = {"ragged": {}, "even": {"batch_size": 5}, "one": {"m": 1, "batch_size": 1}}
+BATCH_CYCLE = ("ragged", "one", "even")
+BATCH_START = (1, 0, 2, 1, 0, 0)  # per OUTPUT_LOSSES entry; see the 24 rows in _catalogue
+
+
+def _row(act, out, loss, seed, *, decay=False, kink=False, batches="ragged"):
+    """A 5-4-3 problem named for its features, e.g. 'relu-softmax-log_likelihood-decay-kink-even':
+    λ = 0.05 with ``decay``, exact ReLU kinks (make_problem's relu_kink) with ``kink``, and one of
+    the BATCH_SHAPES (ragged, the default, adds nothing to the name; m = 1 adds '-m1')."""
+    spec = Spec((5, 4, 3), act, out, loss, 0.05 if decay else 0.0)
+    name = (f"{act}-{out}-{loss}" + ("-decay" if decay else "") + ("-kink" if kink else "")
+            + {"ragged": "", "even": "-even", "one": "-m1"}[batches])
+    return make_problem(spec, seed, lr=0.1, relu_kink=kink, name=name, **BATCH_SHAPES[batches])
+
+
 def _catalogue():
     problems = [
         # Seed 000: one sigmoid neuron, per-example SGD (batch size 1).
@@ -103,13 +124,47 @@ def _catalogue():
         make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 6, m=1,
                      batch_size=1, epochs=3, name="batch-1"),
     ]
-    # Every hidden activation × (output, cost) pairing, weight decay alternating off and on.
-    for i, (act, (out, loss)) in enumerate((a, ol) for a in HIDDEN_ACTIVATIONS for ol in OUTPUT_LOSSES):
-        spec = Spec((5, 4, 3), act, out, loss, 0.05 if i % 2 else 0.0)
-        problems.append(make_problem(spec, 100 + i, lr=0.1, name=f"{act}-{out}-{loss}"
-                                     + ("-decay" if i % 2 else "")))
+    # Every hidden activation a × (output, cost) pairing o: 24 rows, which also carry the decay, kink
+    # and batch-shape values by a formula that covers every pair of those five features within these
+    # rows alone (coverage.py), but ReLU without kinks (deep-relu-softmax has that):
+    # - λ > 0 where a + o is odd, so each row and each column has both values, and a sigmoid output
+    #   gets λ under the tanh and identity hidden layers (the old rule, o odd, never gave it one);
+    # - the batch shape cycles down each column through BATCH_CYCLE from BATCH_START[o], so each
+    #   column has all three, and so has each row, as BATCH_START holds all three;
+    # - every ReLU row has exact kinks, so kink = on meets every output, both decays and all shapes.
+    # Under the sigmoid row the formula keeps the rows that tests and docs name exactly as they were
+    # (λ as before, BATCH_START 0: ragged): sigmoid-tanh-quadratic-decay, sigmoid-sigmoid-cross_entropy
+    # and sigmoid-softmax-log_likelihood-decay; BATCH_START[0] = 1 makes sigmoid-sigmoid-quadratic the
+    # m = 1 problem that network.py's profile (sigmoid/quadratic, λ = 0) had none of.
+    for a, act in enumerate(HIDDEN_ACTIVATIONS):
+        for o, (out, loss) in enumerate(OUTPUT_LOSSES):
+            problems.append(_row(act, out, loss, 100 + len(OUTPUT_LOSSES) * a + o, decay=(a + o) % 2,
+                                 kink=act == "relu", batches=BATCH_CYCLE[(BATCH_START[o] + a) % 3]))
+    # What the rows above leave out within the partial implementations of coverage.PROFILES.
+    problems += [
+        # Softmax + log-likelihood only (CS231n): each hidden activation needs all three batch shapes
+        # with softmax, of which the rows above, deep-relu-softmax and golden-deep-tanh-softmax give
+        # one or two; ReLU's kinks need all three shapes and both decays too.
+        _row("relu", "softmax", "log_likelihood", 130, kink=True, batches="one"),  # relu × λ=0 too
+        _row("relu", "softmax", "log_likelihood", 131, decay=True, kink=True),  # kink × ragged
+        _row("sigmoid", "softmax", "log_likelihood", 132, batches="one"),  # sigmoid × λ=0 too
+        _row("sigmoid", "softmax", "log_likelihood", 133, decay=True, batches="even"),
+        _row("tanh", "softmax", "log_likelihood", 134),  # tanh × ragged
+        _row("identity", "softmax", "log_likelihood", 135, decay=True, batches="one"),  # λ>0 × one too
+        _row("identity", "softmax", "log_likelihood", 136, batches="even"),  # λ=0 × even too
+        # Nielsen's network2.py (sigmoid hidden, sigmoid output): λ > 0 with each batch shape and
+        # each of its two costs (the seed networks above are all λ = 0), cross-entropy with m = 1
+        # and with even batches.
+        _row("sigmoid", "sigmoid", "cross_entropy", 137, decay=True, batches="one"),
+        _row("sigmoid", "sigmoid", "cross_entropy", 138, decay=True, batches="even"),
+        _row("sigmoid", "sigmoid", "quadratic", 139, decay=True),
+    ]
     problems += conv_problems() + golden_problems()
-    return {p.name: p for p in problems}
+    catalogue = {p.name: p for p in problems}
+    if len(catalogue) != len(problems):  # a dict would silently keep only the last of two namesakes
+        names = [p.name for p in problems]
+        raise AssertionError(f"catalogue names repeat: {sorted({n for n in names if names.count(n) > 1})}")
+    return catalogue
 
 
 def _max_pool_ties(problem):
@@ -146,8 +201,11 @@ def conv_problems():
         # Padding on the second block: BP2-conv must cut the padding ring off ∂C/∂a^1.
         make_problem(conv((144, 5), "tanh", "softmax", "log_likelihood", (1, 8, 8),
                           Conv(3, 3), Conv(4, 3, padding=1)), 203, lr=0.1, name="conv-two-blocks-pad"),
-        make_problem(conv((27, 3), "sigmoid", "sigmoid", "quadratic", (2, 6, 6),
-                          Conv(3, 3, padding=1, pool="avg")), 204, name="conv-avg-pool"),
+        # Both poolings under an identity output, stride 1 and no padding on the second block (was
+        # conv-avg-pool, its first block alone under a sigmoid output, which other problems cover).
+        make_problem(conv((3, 3), "sigmoid", "identity", "quadratic", (2, 6, 6),
+                          Conv(3, 3, padding=1, pool="avg"), Conv(3, 2, pool="max")), 204, lr=0.1,
+                     name="conv-avg-max-identity-output"),
         make_problem(conv((16, 3), "identity", "softmax", "log_likelihood", (1, 8, 8),
                           Conv(4, 3, pool="max", pool_size=3)), 205, lr=0.1, name="conv-max-pool-3"),
         _max_pool_ties(make_problem(conv((18, 3), "sigmoid", "sigmoid", "quadratic", (1, 7, 7),
@@ -160,6 +218,27 @@ def conv_problems():
         make_problem(conv((8, 2), "sigmoid", "sigmoid", "cross_entropy", (1, 7, 7),
                           Conv(2, 3, stride=2, padding=1, pool="avg"), decay=0.05), 209, m=1,
                      batch_size=1, epochs=3, name="conv-batch-1"),
+        # Pair coverage (coverage.py) of the conv features with the output, the hidden activation,
+        # kinks and m = 1: each output needs a conv problem with each pooling, stride and padding.
+        # Three blocks (unpooled with stride 2 and padding, max, avg) under a ReLU output, with exact
+        # kinks in every block and a single example: every conv value meets relu/quadratic, kink = on
+        # and m = 1, and max pooling meets stride 2. On one example most seeds leave some layer
+        # nearly all dead: seed 222 is the first from 211 with z > 0 for 30 % of every layer's units.
+        make_problem(conv((3, 4, 3), "relu", "relu", "quadratic", (1, 9, 9),
+                          Conv(3, 3, stride=2, padding=1), Conv(4, 2, pool="max"), Conv(3, 1, pool="avg")),
+                     222, relu_kink=True, lr=0.1, name="conv-three-blocks-kink-m1", **BATCH_SHAPES["one"]),
+        # Both poolings under a tanh output.
+        make_problem(conv((16, 3), "sigmoid", "tanh", "quadratic", (2, 8, 8),
+                          Conv(3, 3, padding=1, pool="avg"), Conv(4, 3, padding=1, pool="max"), decay=0.05),
+                     212, lr=0.3, name="conv-avg-max-tanh-output", **BATCH_SHAPES["even"]),
+        # A block without pooling under sigmoid + cross-entropy.
+        make_problem(conv((18, 2), "tanh", "sigmoid", "cross_entropy", (1, 5, 5), Conv(2, 3)), 213,
+                     lr=0.3, name="conv-no-pool-cross-entropy"),
+        # Average pooling and stride 2 under softmax; the identity hidden activation with no pooling,
+        # average pooling, stride 2 and padding.
+        make_problem(conv((12, 3), "identity", "softmax", "log_likelihood", (1, 8, 8),
+                          Conv(2, 3, stride=2, padding=1), Conv(3, 3, padding=1, pool="avg")), 214,
+                     lr=0.1, name="conv-stride2-avg-softmax"),
         # Autoencoder: y = x through a 3-unit bottleneck, sigmoid output, cross-entropy.
         _autoencoder(make_problem(Spec((8, 3, 8), "sigmoid", "sigmoid", "cross_entropy"), 210,
                                   name="autoencoder-8-3-8")),

@@ -5,7 +5,10 @@ To add one: write ``def my_bug(ev): ...`` here and list it in diagnose.SIGNATURE
 (the specific before the general). A signature tests a relation between the implementation's arrays and
 the reference's, to the checks' own tolerances, never "roughly": a quantity that is c times the
 reference, its transpose, differences confined to the units where z = 0, a difference of exactly λ
-times a parameter, or the output of a known-bad backprop (mutants.py) in every returned quantity.
+times a parameter (or m − 1 times: a term added once per example), a weight gradient that is λW alone,
+or the output of a known-bad backprop (mutants.py) in every returned quantity. No comparison matches
+a NaN or an Inf on either side (Evidence.close), and every signature takes whatever the implementation
+returned (Evidence.pairs reads it defensively; tests/test_diagnose.py draws malformed results).
 """
 
 import math
@@ -15,7 +18,7 @@ import numpy as np
 
 from .evidence import Diagnosis, failing_pairs, verdict
 from .mutants import Mutant
-from .tolerances import ZERO_FLOOR, tolerance
+from .tolerances import TOLERANCES, ZERO_FLOOR, tolerance
 
 GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "db", "loss")
 
@@ -30,7 +33,8 @@ def float32_sized(ev):
     of the check family the error is more than float32 rounding. Structure or call failures rule it out.
     """
     rels = [r.rel for rs in ev.failing.values() for r in rs]
-    if ev.dtype != "float64" or any(math.isnan(r) for r in rels):
+    if (ev.dtype != "float64" or not rels or not all(math.isfinite(r) for r in rels)
+            or any(r.check not in TOLERANCES for rs in ev.failing.values() for r in rs)):
         return None
     worst = max(rels)
     if worst >= 2.0**-24 / 8 and all(r.rel <= tolerance(r.check, "float32")
@@ -57,14 +61,22 @@ def transposed(ev):
 
 
 def relu_kink(ev):
-    """Differences only on units whose z is exactly 0: ReLU'(0) is not 0."""
+    """Differences only on units whose z is exactly 0: ReLU'(0) is not 0. Dense layers and conv
+    blocks alike, since a student's one ReLU′ usually serves both (a conv block's δ^l = ∂C/∂h ⊙
+    g′(z^l)): a unit is a column of a dense z^l or a channel of a conv z^l, and its ∂b entry and its
+    row of ∂W (its kernel ∂K[c]) go with it. Everything outside those units must agree with the
+    reference to the check's tolerance, and every value must be finite."""
     spec, zs = ev.problem.spec, ev.want["gradients"].zs
-    relu = [l for l in range(1, len(zs) + 1)  # dense layers (conv z^l are 4-D: not read here)
-            if (spec.output if l == len(zs) else spec.activation) == "relu" and zs[l - 1].ndim == 2]
-    at_zero = {l: zs[l - 1] == 0 for l in relu}
-    masks = {"delta": lambda l: at_zero[l], "db": lambda l: at_zero[l].any(axis=0),
-             "dW": lambda l: at_zero[l].any(axis=0)[:, None]}
-    explained = []
+    c, L = len(getattr(spec, "conv", ()) or ()), len(zs)
+    relu = [l for l in range(1, L + 1) if (spec.output if l == L else spec.activation) == "relu"]
+    at_zero = {l: zs[l - 1] == 0 for l in relu}  # (m, n_l) dense, (m, C_l, H_l, W_l) conv
+
+    def unit(l):  # the units (columns, channels) with z exactly 0 in some example, some position
+        return at_zero[l].any(axis=tuple(i for i in range(at_zero[l].ndim) if i != 1))
+
+    masks = {"delta": lambda l: at_zero[l], "db": unit, "dW": lambda l: unit(l)[:, None],
+             "dK": lambda l: unit(l)[:, None, None, None]}
+    explained, layers = [], set()
     for fam, mask in masks.items():
         pairs = failing_pairs(ev, fam)
         if pairs is None:
@@ -72,23 +84,32 @@ def relu_kink(ev):
         for l, g, w in pairs:
             if l not in relu or g.shape != w.shape or not mask(l).any():
                 return None
-            outside = np.where(mask(l), 0.0, g - w)
-            if np.linalg.norm(outside) > ev.tol(fam) * max(np.linalg.norm(w), ZERO_FLOOR):
+            # the reference's values at the kinks, the implementation's everywhere else
+            if not np.all(np.isfinite(g)) or not ev.close(fam, np.where(mask(l), w, g), w):
                 return None
+            layers.add(l)
         explained.append(fam)
     if not explained:
         return None
+    conv = sorted(l for l in layers if l <= c)
+    dense = "g′(z^l) in BP2, and so δ, ∂C/∂b, ∂C/∂W of those units"
+    blocks = (f"in the conv block(s) l = {', '.join(map(str, conv))}, δ^l = ∂C/∂h ⊙ g′(z^l), and so δ, ∂C/∂K "
+              "and ∂C/∂b of those channels (BP3-conv, BP4-conv)")
+    where = dense if not conv else blocks if layers <= set(conv) else f"{dense}; {blocks}"
     return Diagnosis("relu_kink", "the differences sit only on units whose z is exactly 0: your ReLU′(0) "
-                     "is not 0 (g′(z^l) in BP2, and so δ, ∂C/∂b, ∂C/∂W of those units)",
+                     f"is not 0 ({where})",
                      "ReLU′(z) = 1 where z > 0, else 0: a (z > 0) mask, as torch and jax.nn.relu "
-                     "(z >= 0, seed 002's convention, or jnp.maximum's ½ differ exactly at 0)",
+                     "(z >= 0, seed 002's convention, or jnp.maximum's ½ differ exactly at 0)"
+                     + ("; the same ReLU′ in the conv blocks" if conv else ""),
                      tuple(ev.keys(*explained)))
 
 
 def reproduced(ev, signature, hyp, cause, fix):
     """A diagnosis if ``hyp`` (what a known-bad backprop returns: a reference.Gradients) gets every
     quantity the implementation returned right to the checks' tolerances; it explains the failing
-    ones. None if it gets any one wrong (then it is not this bug) or none was failing."""
+    ones whose values differ from the reference's (a group failed for its dtype alone, values right,
+    is not this bug's doing). None if it gets any one wrong (then it is not this bug) or none was
+    failing."""
     alt = replace(ev, want={**ev.want, "gradients": hyp})
     explained = []
     for fam in GRADIENT_FAMILIES:
@@ -97,7 +118,7 @@ def reproduced(ev, signature, hyp, cause, fix):
             continue
         if not all(alt.close(fam, g, h) for _, g, h in pairs):
             return None
-        if ev.keys(fam):
+        if ev.keys(fam) and failing_pairs(ev, fam):
             explained.append(fam)
     return Diagnosis(signature, cause, fix, tuple(ev.keys(*explained))) if explained else None
 
@@ -136,19 +157,29 @@ def w_not_transposed(ev):
                        "(W^{l+1})ᵀ δ^{l+1} is for columns")
 
 
-# (family, k) -> (cause, fix) for a difference of exactly k·λ·parameter (k·(λ/2)Σ‖W‖² for the loss)
+# (family, k) -> (cause, fix) for a difference of exactly k·λ·parameter (k·(λ/2)Σ‖W‖² for the loss);
+# k = "m-1" stands for the batch size m less one: the term added once per example instead of once
 DECAY = {
     ("dW", -1): ("∂C/∂W lacks the decay term λW^l (BP4)", "add λW^l: C includes (λ/2)Σ_l ‖W^l‖²"),
     ("dW", -2): ("the decay term enters BP4 with the wrong sign (−λW^l)",
                  "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l"),
     ("dW", 1): ("the decay term λW^l is added twice (BP4), e.g. in the gradient and again by "
                 "torch.optim.SGD(weight_decay=λ)", "add it once"),
+    ("dW", "m-1"): ("the decay term λW^l is added once per example, m times (m·λW^l in BP4): it sits "
+                    "inside the loop over the batch's examples",
+                    "∂C/∂W^l = (1/m)Σ_x δ^l_x (a^{l−1}_x)ᵀ + λW^l: add λW^l once, after the sum over the "
+                    "examples (or λW^l/m per example)"),
     ("db", 1): ("weight decay added to the bias gradient too (λb^l in BP3)",
                 "biases are not decayed: ∂C/∂b^l = (1/m)Σ_x δ^l_x"),
     ("loss", -1): ("the cost lacks the penalty (λ/2)Σ‖W^l‖²: decay is missing from the loss",
                    "C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²"),
     ("loss", 1): ("the penalty is counted twice in the cost, or written λΣ‖W‖² without the ½",
                   "C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²"),
+    ("loss", "m-1"): ("the penalty is counted once per example, m times: C = (1/m)Σ_x C_x + "
+                      "m·(λ/2)Σ_l ‖W^l‖², the penalty line indented into the loop over the examples (as "
+                      "some Python 3 ports of network2.py's total_cost have it)",
+                      "add (λ/2)Σ_l ‖W^l‖² once, after the loop over the examples: C = (1/m)Σ_x C_x + "
+                      "(λ/2)Σ_l ‖W^l‖²"),
 }
 
 
@@ -157,6 +188,7 @@ def decay_terms(ev):
     lam, params = ev.problem.spec.weight_decay, ev.problem.params
     if lam == 0:
         return None
+    m = ev.problem.x.shape[0]
     found = []
     for fam in ("dW", "db", "loss"):
         pairs = ev.pairs(fam) if ev.keys(fam) else None
@@ -167,16 +199,57 @@ def decay_terms(ev):
         diffs = [g - w for _, g, w in pairs]
         k = (sum(np.sum(d * t) for d, t in zip(diffs, terms))
              / max(sum(np.sum(t * t) for t in terms), ZERO_FLOOR))
-        # the readings are integers k, so a band of 0.1 cannot confuse two; the residual test below
-        # is what requires the difference to *be* kλθ, to the check's own tolerance
-        reading = next((key for key in DECAY if key[0] == fam and abs(k - key[1]) <= 0.1), None)
-        if reading and all(ev.close(fam, g, w + k * t) for (_, g, w), t in zip(pairs, terms)):
-            found.append((fam, DECAY[reading]))
+        # the readings are integers v (m − 1 one of them; the fixed ones first, so that m = 2 reads as
+        # "twice"), so a band of 0.1 around the fitted k cannot confuse two; the residual test is what
+        # requires the difference to *be* vλθ, to the check's own tolerance. It takes the integer v, not
+        # the fitted k: the loss is one number, which a fitted k always reproduces exactly, so only
+        # got = want + vλ/2Σ‖W‖² to 1e-11 says anything there (a cost without its ½ read as "the penalty
+        # counted twice" where its data term happened to be 1.016 penalties, with the fitted k)
+        values = [(key, m - 1 if key[1] == "m-1" else key[1]) for key in DECAY if key[0] == fam]
+        reading = next(((key, v) for key, v in values if v != 0 and abs(k - v) <= 0.1), None)
+        if reading and all(ev.close(fam, g, w + reading[1] * t) for (_, g, w), t in zip(pairs, terms)):
+            found.append((fam, DECAY[reading[0]]))
     if not found:
         return None
     families = [f for f, _ in found]
     return Diagnosis("decay_terms", "; ".join(c for _, (c, _) in found), "; ".join(f for _, (_, f) in found),
                      tuple(ev.keys(*families)), verdict(ev, families))
+
+
+def data_gradient_lost(ev):
+    """∂C/∂W (∂C/∂K) equal to λW (λK) alone in every layer: the data term (1/m)(δ^l)ᵀ a^{l−1} of BP4
+    is lost — overwritten (``nabla_w = lam * W`` where ``+=`` was meant), or zeroed before the decay is
+    added (torch: ``optimizer.zero_grad()`` between ``loss.backward()`` and ``optimizer.step()`` with
+    SGD(weight_decay=λ), which zeroes ∂C/∂b too). With λ = 0 the weight gradients are exactly 0. The
+    bias gradients must be the reference's or exactly 0; every layer of the weight families the
+    implementation returned must be λθ (not only the failing ones), so a right data term that
+    happens to be small cannot be read as lost."""
+    lam = ev.problem.spec.weight_decay
+    weights = [fam for fam in ("dK", "dW") if ev.keys(fam)]
+    if not weights:
+        return None
+    for fam in ("dK", "dW"):
+        pairs = ev.pairs(fam)
+        if fam in weights and not pairs:
+            return None
+        if pairs and not all(ev.close(fam, g, lam * ev.param(fam, l)) for l, g, _ in pairs):
+            return None
+    explained = list(weights)
+    if ev.keys("db"):
+        pairs = ev.pairs("db")
+        if not pairs or not all(ev.close("db", g, np.zeros_like(w)) for _, g, w in pairs):
+            return None
+        explained.append("db")
+    data = "(1/m)(δ^l)ᵀ a^{l−1}" + (" (and BP4-conv's correlation of δ^l with a^{l−1})" if "dK" in weights
+                                    else "")
+    what = "0 (λW^l alone, and λ = 0 here)" if lam == 0 else "λW^l alone"
+    bias = "; ∂C/∂b is 0 too" if "db" in explained else ""
+    return Diagnosis("data_gradient_lost", f"∂C/∂W is {what} in every layer: BP4's data term {data} is lost "
+                     f"(overwritten by the decay term, or zeroed before it was added){bias}",
+                     "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l: add λW^l to the data term (+=, not =), and "
+                     "read the gradients after backward, before anything zeroes them (torch: "
+                     "zero_grad() before backward(), never between backward() and step())",
+                     tuple(ev.keys(*explained)), verdict(ev, explained))
 
 
 def bias_only(ev):

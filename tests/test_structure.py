@@ -70,8 +70,9 @@ def malformed(draw):
             fields["zs"], quantity = draw(st.sampled_from([want.zs[:-1], [None] * len(want.zs), 3])), "z"
         else:
             return p, kind, *draw(st.sampled_from([
-                (None, "result"), (fields, "result"), ((want.loss, want.grads), "result"),
-                ([want.loss], "result"), (SimpleNamespace(loss=want.loss), "grads"),
+                (None, "gradients result"), (fields, "gradients result"),
+                ((want.loss, want.grads), "gradients result"), ([want.loss], "gradients result"),
+                (SimpleNamespace(loss=want.loss), "grads"),
                 (SimpleNamespace(grads=want.grads), "loss")]))
         return p, kind, SimpleNamespace(**fields), quantity
     want = reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
@@ -85,7 +86,7 @@ def malformed(draw):
             np.array(want.losses)[:, None], [str(v) for v in want.losses], Tensor()])), "losses"
     else:
         return p, kind, *draw(st.sampled_from([
-            (None, "result"), (fields, "result"), ((want.losses, want.params), "result"),
+            (None, "train result"), (fields, "train result"), ((want.losses, want.params), "train result"),
             (SimpleNamespace(params=want.params), "losses"),
             (SimpleNamespace(losses=want.losses), "final params")]))
     return p, kind, SimpleNamespace(**fields), quantity
