@@ -16,7 +16,9 @@ per-step losses 3.3e-15 (conv-max-pool-3), final parameters 5.0e-16; float32 gra
 3.3e-7, trajectories 9.6e-6. The tolerances sit
 three to four orders of magnitude above those measurements, so BLAS or summation-order changes
 cannot trip them, and ten below the O(1e-1)..O(1) relative errors of every known-bad mutant
-(mutants.py; the float32-internally mutant errs by about 1e-7).
+(mutants.py; the float32-internally mutant errs by about 1e-7, and a learning rate rounded to
+float32, lr_float32, by 3.9e-10..5.0e-8 over the trajectories: above the 1e-10 trajectory
+tolerance on every problem whose η is not exact in float32).
 
 float32 (the second tier). u = 6.0e-8. Measured: forward 7.2e-7, deltas 3.9e-6, gradients 4.1e-6,
 loss 1.7e-7, trajectories 9.6e-6 (some problems take η = 3.0 steps, which amplify rounding). The
