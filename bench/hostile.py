@@ -45,8 +45,9 @@ def run_case(name, repo, jobs, kill_after, folder):
         code = f"hung (killed after {kill_after:g} s)"
         text = (exc.stdout or b"").decode() + (exc.stderr or b"").decode()
     wall = time.perf_counter() - start
-    failing = [line.strip() for line in text.splitlines()
-               if " FAIL" in line or "error:" in line or "Traceback" in line or "passed" in line]
+    lines = [line.strip() for line in text.splitlines()]
+    failing = ([line for line in lines if " FAIL: " in line or "error:" in line or "Traceback" in line]
+               or [line for line in lines if "checks passed" in line])
     matched = isinstance(code, int) and code == case.exit and re.search(case.expect, text)
     return code, wall, (failing or ["(no output)"])[0][:150], bool(matched)
 
