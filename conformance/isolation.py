@@ -132,6 +132,7 @@ class Host:
     def __init__(self):
         self.lock = threading.Lock()  # one request at a time
         self._worker, self._loaded = None, set()
+        self.closed = False  # once stopped or closed, no worker is started again
 
     @property
     def pids(self):
@@ -143,6 +144,8 @@ class Host:
             return self._load(target, timeout)
 
     def _load(self, target, timeout):
+        if self.closed:
+            raise ValueError("the run is stopping")
         if self._worker is None:
             self._worker, self._loaded = Worker(), set()
         limit = timeout * LOAD_TIMEOUT_FACTOR
@@ -181,9 +184,18 @@ class Host:
 
     def close(self):
         with self.lock:
+            self.closed = True
             if self._worker is not None:
                 self._worker.close()
                 self._worker = None
+
+    def stop(self):
+        """Kill the worker now, whatever request a job thread is waiting on (Ctrl-C, an error): that
+        request fails at once, and no new worker is started."""
+        self.closed = True
+        worker = self._worker
+        if worker is not None:
+            worker.kill()
 
 
 class Isolated:

@@ -19,7 +19,7 @@ from ..calls import CallFailed, call
 from ..checks import supports
 from ..diagnose import run
 from ..environment import configure
-from ..isolation import DEFAULT_TIMEOUT, Host, Isolated, stop_all
+from ..isolation import DEFAULT_TIMEOUT, Host, Isolated
 from ..problems import CATALOGUE, make_problem
 from ..registry import Unavailable
 from ..selfcheck import self_consistency
@@ -96,7 +96,8 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
             matrix.outcomes += outcomes
             matrix.results += [r for o in outcomes for r in o.results]
     except BaseException:
-        stop_all()  # Ctrl-C or an error: every worker at once, whatever the job threads are doing
+        for host in matrix.hosts:  # Ctrl-C or an error: every worker now, whatever the jobs wait on
+            host.stop()
         raise
     return matrix
 
@@ -111,7 +112,7 @@ def _run_tasks(matrix, tasks, jobs, progress):
     """Each task's outcomes, in task order; ``progress()`` after each task finishes. Job 0 uses the
     targets' first workers; every other job a copy of each target in a worker of its own."""
     jobs = max(1, min(jobs, len(tasks)))
-    todo, done = queue.Queue(), queue.Queue()
+    todo, done, stopping = queue.Queue(), queue.Queue(), threading.Event()
     for item in enumerate(tasks):
         todo.put(item)
 
@@ -120,7 +121,7 @@ def _run_tasks(matrix, tasks, jobs, progress):
 
     def work(job):
         impls = {}
-        while True:
+        while not stopping.is_set():
             try:
                 i, (name, *task) = todo.get_nowait()
             except queue.Empty:
@@ -136,18 +137,21 @@ def _run_tasks(matrix, tasks, jobs, progress):
     for t in threads:
         t.start()
     found = [None] * len(tasks)
-    for _ in tasks:
-        while True:
-            try:
-                i, outcomes = done.get(timeout=0.2)  # a short wait, so Ctrl-C is seen at once
-                break
-            except queue.Empty:
-                continue
-        if isinstance(outcomes, BaseException):
-            raise outcomes
-        found[i] = outcomes
-        if progress:
-            progress()
+    try:
+        for _ in tasks:
+            while True:
+                try:
+                    i, outcomes = done.get(timeout=0.2)  # a short wait, so Ctrl-C is seen at once
+                    break
+                except queue.Empty:
+                    continue
+            if isinstance(outcomes, BaseException):
+                raise outcomes
+            found[i] = outcomes
+            if progress:
+                progress()
+    finally:
+        stopping.set()  # on Ctrl-C or an error no job starts another task
     for t in threads:
         t.join()
     return found
