@@ -1,13 +1,13 @@
 """nox sessions. Every install goes through constraints.txt (torch pinned to the local CPU wheel).
 
-    nox -s reference    NumPy + test tools only: proves the reference and harness need no framework
-    nox -s torch        NumPy + torch (no jax): torch ports against the reference
-    nox -s jax          NumPy + jax, flax, optax (no torch): JAX ports and the Flax template
-    nox -s tests        everything installed: the README's test command, then the slow tests
-    nox -s conformance  the conformance matrix alone (all shipped implementations)
-    nox -s lint         ruff
-    nox -s docs         regenerate docs/rosetta.md from the tagged source lines
-    nox -s bench        the benchmarks (bench/README.md)
+nox -s reference    NumPy + test tools only: proves the reference and harness need no framework
+nox -s torch        NumPy + torch (no jax): torch ports against the reference
+nox -s jax          NumPy + jax, flax, optax (no torch): JAX ports and the Flax template
+nox -s tests        everything installed: the README's test command, then the slow tests
+nox -s conformance  the conformance matrix alone (all shipped implementations)
+nox -s lint         ruff check and ruff format --check (versions from constraints.txt)
+nox -s docs         regenerate docs/rosetta.md from the tagged source lines
+nox -s bench        the benchmarks (bench/README.md)
 """
 
 import nox
@@ -24,8 +24,7 @@ def install(session, extras):
 
 def assert_absent(session, *modules):
     """Fail the session if a framework that must not be there is importable."""
-    check = "; ".join(f"assert importlib.util.find_spec({m!r}) is None, '{m} is importable'"
-                      for m in modules)
+    check = "; ".join(f"assert importlib.util.find_spec({m!r}) is None, '{m} is importable'" for m in modules)
     session.run("python", "-c", f"import importlib.util; {check}")
 
 
@@ -65,8 +64,9 @@ def conformance(session):
 
 @nox.session
 def lint(session):
-    session.install("ruff>=0.5")
+    session.install(*CONSTRAINTS, "ruff")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session

@@ -30,8 +30,9 @@ def layer_macs(spec):
 
     conv = getattr(spec, "conv", ()) or ()
     blocks = conv_shapes(spec.input_shape, conv) if conv else []
-    return ([math.prod(s.kernel) * s.z[1] * s.z[2] for s in blocks]
-            + [n_in * n_out for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:])])
+    return [math.prod(s.kernel) * s.z[1] * s.z[2] for s in blocks] + [
+        n_in * n_out for n_in, n_out in zip(spec.sizes[:-1], spec.sizes[1:])
+    ]
 
 
 def flops_per_example(spec):

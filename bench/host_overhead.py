@@ -29,8 +29,11 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch-size", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=15)
-    parser.add_argument("--unaligned", action="store_true",
-                        help="x at a 16-byte (not 64-byte) boundary, as NumPy allocates it")
+    parser.add_argument(
+        "--unaligned",
+        action="store_true",
+        help="x at a 16-byte (not 64-byte) boundary, as NumPy allocates it",
+    )
     args = parser.parse_args()
 
     import jax
@@ -47,7 +50,7 @@ def main():
     if args.unaligned:  # NumPy's own allocation, moved to a 16-byte boundary if it happens to be on 64
         buffer = np.empty(x.nbytes + 64, dtype=np.uint8)
         start = 16 + -buffer.ctypes.data % 64
-        x = np.frombuffer(buffer[start:start + x.nbytes], dtype=x.dtype).reshape(x.shape)
+        x = np.frombuffer(buffer[start : start + x.nbytes], dtype=x.dtype).reshape(x.shape)
         x[...] = data.x_train
     spec = conformance.Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
     params = reference.init_params(spec.sizes, 0, scheme="standard")
@@ -60,14 +63,27 @@ def main():
         return impl.train(spec, params, x, y, lr=3.0, batches=batches)
 
     with jax.enable_x64(True):
-        on_device = ([(jnp.asarray(W), jnp.asarray(b)) for W, b in params], jnp.asarray(x),
-                     jnp.asarray(y), jnp.asarray(np.stack(batches).astype(np.int32)))
+        on_device = (
+            [(jnp.asarray(W), jnp.asarray(b)) for W, b in params],
+            jnp.asarray(x),
+            jnp.asarray(y),
+            jnp.asarray(np.stack(batches).astype(np.int32)),
+        )
 
     def alone():
         with jax.enable_x64(True):
-            return jax.block_until_ready(scan_run(
-                *on_device, 3.0, 0.0, loss_and_grads=loss_and_grads, activation="sigmoid",
-                output="sigmoid", loss="quadratic", conv=()))
+            return jax.block_until_ready(
+                scan_run(
+                    *on_device,
+                    3.0,
+                    0.0,
+                    loss_and_grads=loss_and_grads,
+                    activation="sigmoid",
+                    output="sigmoid",
+                    loss="quadratic",
+                    conv=(),
+                )
+            )
 
     harness(), alone()  # compile both
     times = {"harness": [], "alone": []}
@@ -77,10 +93,12 @@ def main():
             fn()
             times[name].append(time.perf_counter() - start)
     h, a = statistics.median(times["harness"]), statistics.median(times["alone"])
-    print(f"mini-batch {args.batch_size}, float64, x address mod 64 = {x.ctypes.data % 64}, "
-          f"median of {args.repeats}: harness "
-          f"{len(x) / h:,.0f} examples/s, compiled loop alone {len(x) / a:,.0f} examples/s, "
-          f"harness / alone = {h / a:.2f}x")
+    print(
+        f"mini-batch {args.batch_size}, float64, x address mod 64 = {x.ctypes.data % 64}, "
+        f"median of {args.repeats}: harness "
+        f"{len(x) / h:,.0f} examples/s, compiled loop alone {len(x) / a:,.0f} examples/s, "
+        f"harness / alone = {h / a:.2f}x"
+    )
 
 
 if __name__ == "__main__":

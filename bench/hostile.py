@@ -37,17 +37,23 @@ def run_case(name, repo, jobs, kill_after, folder):
     env = dict(os.environ, PYTHONPATH=str(repo))
     start = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "conformance", "check", target, "--jobs", str(jobs),
-                               *argv], capture_output=True, text=True, timeout=kill_after, env=env,
-                              cwd=repo)
+        done = subprocess.run(
+            [sys.executable, "-m", "conformance", "check", target, "--jobs", str(jobs), *argv],
+            capture_output=True,
+            text=True,
+            timeout=kill_after,
+            env=env,
+            cwd=repo,
+        )
         code, text = done.returncode, done.stdout + done.stderr
     except subprocess.TimeoutExpired as exc:
         code = f"hung (killed after {kill_after:g} s)"
         text = (exc.stdout or b"").decode() + (exc.stderr or b"").decode()
     wall = time.perf_counter() - start
     lines = [line.strip() for line in text.splitlines()]
-    failing = ([line for line in lines if " FAIL: " in line or "error:" in line or "Traceback" in line]
-               or [line for line in lines if "checks passed" in line])
+    failing = [line for line in lines if " FAIL: " in line or "error:" in line or "Traceback" in line] or [
+        line for line in lines if "checks passed" in line
+    ]
     matched = isinstance(code, int) and code == case.exit and re.search(case.expect, text)
     return code, wall, (failing or ["(no output)"])[0][:150], bool(matched)
 
@@ -65,10 +71,14 @@ def main():
     print("|---|---:|---:|---:|---|---|")
     with tempfile.TemporaryDirectory() as folder:
         for name in names:
-            code, wall, line, ok = run_case(name, args.repo.resolve(), args.jobs, args.kill_after,
-                                            Path(folder))
-            print(f"| {name} | {CASES[name].exit} | {code} | {wall:.1f} | {'yes' if ok else 'NO'} | "
-                  f"`{line.replace('|', '¦')}` |", flush=True)
+            code, wall, line, ok = run_case(
+                name, args.repo.resolve(), args.jobs, args.kill_after, Path(folder)
+            )
+            print(
+                f"| {name} | {CASES[name].exit} | {code} | {wall:.1f} | {'yes' if ok else 'NO'} | "
+                f"`{line.replace('|', '¦')}` |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

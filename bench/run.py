@@ -39,12 +39,22 @@ from flops import GEMM_REPEATS, GEMM_SIZE, flops_per_example, gemm_rate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
-PORTS = ["reference", "torch.manual", "torch.autograd", "torch.module", "jax.manual", "jax.autodiff",
-         "jax.scan", "jax.flax"]
+PORTS = [
+    "reference",
+    "torch.manual",
+    "torch.autograd",
+    "torch.module",
+    "jax.manual",
+    "jax.autodiff",
+    "jax.scan",
+    "jax.flax",
+]
 DATA_PARALLEL = ["torch.ddp-w1", "torch.ddp-w2", "jax.sharded-w1", "jax.sharded-w2"]  # NAME-wK: k workers
 # recipe -> (implementations, the first being the baseline of the ratios; default batch sizes)
-RECIPES = {"mlp": (["nielsen-per-example", *PORTS, *DATA_PARALLEL], "10,100,1000"),
-           "cnn": (PORTS, "10,100,1000")}
+RECIPES = {
+    "mlp": (["nielsen-per-example", *PORTS, *DATA_PARALLEL], "10,100,1000"),
+    "cnn": (PORTS, "10,100,1000"),
+}
 
 
 def problem(recipe, batch_size, dtype, seed=0):
@@ -57,10 +67,17 @@ def problem(recipe, batch_size, dtype, seed=0):
         data, spec = mnist5k(seed), Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
     else:
         data = digits(seed)
-        spec = Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic", input_shape=data.image_shape,
-                    conv=(Conv(4, 3, stride=1, padding=1, pool="max", pool_size=2),))
-    params = reference.init_params(spec.sizes, seed, scheme="standard", dtype=dtype,
-                                   input_shape=spec.input_shape, conv=spec.conv)
+        spec = Spec(
+            (64, 30, 10),
+            "sigmoid",
+            "sigmoid",
+            "quadratic",
+            input_shape=data.image_shape,
+            conv=(Conv(4, 3, stride=1, padding=1, pool="max", pool_size=2),),
+        )
+    params = reference.init_params(
+        spec.sizes, seed, scheme="standard", dtype=dtype, input_shape=spec.input_shape, conv=spec.conv
+    )
     batches = reference.batch_order(len(data.x_train), batch_size, 1, seed + 1)
     return spec, params, inputs(spec, data.x_train).astype(dtype), data.y_train(dtype), batches
 
@@ -70,9 +87,11 @@ def runner(name, spec, params, x, y, batches):
     waits for the result (JAX dispatches asynchronously)."""
     if name == "nielsen-per-example":
         import nielsen_baseline
+
         return lambda: nielsen_baseline.train(params, x, y, lr=3.0, batches=batches), lambda r: r
     if name == "reference":
         import reference
+
         return lambda: reference.train(spec, params, x, y, lr=3.0, batches=batches), lambda r: r
     name, _, workers = name.partition("-w")
     framework, _, variant = name.partition(".")
@@ -80,11 +99,13 @@ def runner(name, spec, params, x, y, batches):
         import torch
 
         import torch_impl
+
         t = torch.from_numpy
         args = ([(t(W), t(b)) for W, b in params], t(x), t(y))
         idx = [t(np.asarray(i, dtype=np.int64)) for i in batches]
         if variant == "ddp":  # the worker processes start here, before the clock
             from torch_impl.distributed import DataParallel
+
             fn = DataParallel(int(workers)).train
         else:
             fn = getattr(torch_impl, variant).train
@@ -95,6 +116,7 @@ def runner(name, spec, params, x, y, batches):
     import jax.numpy as jnp
 
     import jax_impl
+
     jax.config.update("jax_enable_x64", x.dtype == np.float64)  # this subprocess only
     args = ([(jnp.asarray(W), jnp.asarray(b)) for W, b in params], jnp.asarray(x), jnp.asarray(y))
     idx = [jnp.asarray(i) for i in batches]
@@ -102,12 +124,15 @@ def runner(name, spec, params, x, y, batches):
         from jax_impl.flax_module import train as fn
     elif variant == "sharded":
         from jax_impl.sharded import Sharded
+
         fn = Sharded(int(workers)).train
     else:
-        fn = {"manual": jax_impl.manual.train, "autodiff": jax_impl.autodiff.train,
-              "scan": jax_impl.manual.train_compiled}[variant]
-    return (lambda: fn(spec, *args, lr=3.0, batches=idx),
-            lambda r: jax.block_until_ready(r.params))
+        fn = {
+            "manual": jax_impl.manual.train,
+            "autodiff": jax_impl.autodiff.train,
+            "scan": jax_impl.manual.train_compiled,
+        }[variant]
+    return (lambda: fn(spec, *args, lr=3.0, batches=idx), lambda r: jax.block_until_ready(r.params))
 
 
 def rss_mib(field):
@@ -124,8 +149,14 @@ def workers_peak_mib():
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == os.getpid():
-                total += next(int(line.split()[1]) for line in (stat.parent / "status").read_text()
-                              .splitlines() if line.startswith("VmHWM:")) / 1024
+                total += (
+                    next(
+                        int(line.split()[1])
+                        for line in (stat.parent / "status").read_text().splitlines()
+                        if line.startswith("VmHWM:")
+                    )
+                    / 1024
+                )
         except (OSError, StopIteration):  # gone meanwhile, or a kernel thread
             continue
     return total
@@ -151,18 +182,34 @@ def measure_one(recipe, name, batch_size, dtype, repeats):
         finish(run())
         times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    return {"recipe": recipe, "impl": name, "batch_size": batch_size, "dtype": dtype, "examples": len(x),
-            "median_s": median, "min_s": min(times), "warmup_s": warmup,
-            "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
-            "examples_per_s": len(x) / median, "flops_per_example": flops_per_example(spec),
-            "rss_before_mib": rss_before, "peak_rss_mib": rss_mib("VmHWM"),
-            "workers_peak_rss_mib": workers_peak_mib()}
+    return {
+        "recipe": recipe,
+        "impl": name,
+        "batch_size": batch_size,
+        "dtype": dtype,
+        "examples": len(x),
+        "median_s": median,
+        "min_s": min(times),
+        "warmup_s": warmup,
+        "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
+        "examples_per_s": len(x) / median,
+        "flops_per_example": flops_per_example(spec),
+        "rss_before_mib": rss_before,
+        "peak_rss_mib": rss_mib("VmHWM"),
+        "workers_peak_rss_mib": workers_peak_mib(),
+    }
 
 
 def machine(gemm):
     """The CPU, the library versions, the BLAS NumPy runs on and ``gemm``, its measured rate."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     for mod in ("torch", "jax", "flax", "optax"):
         try:
@@ -171,9 +218,13 @@ def machine(gemm):
             pass
     blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
     threads = {var: os.environ.get(var) for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
-    return {"cpu": cpu, "cores": os.cpu_count(), **versions, "blas": f"{blas['name']} {blas['version']}",
-            "gemm": {"n": GEMM_SIZE, "best_of": GEMM_REPEATS, "threads_env": threads,
-                     "gflop_per_s": gemm}}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        **versions,
+        "blas": f"{blas['name']} {blas['version']}",
+        "gemm": {"n": GEMM_SIZE, "best_of": GEMM_REPEATS, "threads_env": threads, "gflop_per_s": gemm},
+    }
 
 
 def main():
@@ -188,23 +239,38 @@ def main():
     args = p.parse_args()
     impls, batch_sizes = RECIPES[args.recipe]
     if args.one:
-        print(json.dumps(measure_one(args.recipe, args.one[0], int(args.one[1]), args.one[2],
-                                     args.repeats)))
+        print(json.dumps(measure_one(args.recipe, args.one[0], int(args.one[1]), args.one[2], args.repeats)))
         return 0
     out_path = args.out or ROOT / "bench" / ("results.json" if args.recipe == "mlp" else "results-cnn.json")
     dtypes = args.dtypes.split(",")
     # once, before the first row and with no training process beside it: the rows of this run are
     # measured on the same machine, under the same load, as this rate
     gemm = {dtype: gemm_rate(dtype) for dtype in dtypes}
-    print(f"GEMM rate (NumPy matmul {GEMM_SIZE}×{GEMM_SIZE}, best of {GEMM_REPEATS}, default threads): "
-          + ", ".join(f"{dtype} {rate:.1f} GFLOP/s" for dtype, rate in gemm.items()), flush=True)
+    print(
+        f"GEMM rate (NumPy matmul {GEMM_SIZE}×{GEMM_SIZE}, best of {GEMM_REPEATS}, default threads): "
+        + ", ".join(f"{dtype} {rate:.1f} GFLOP/s" for dtype, rate in gemm.items()),
+        flush=True,
+    )
     rows = []
     for dtype in dtypes:
         for bs in map(int, (args.batch_sizes or batch_sizes).split(",")):
             for name in (args.impl or ",".join(impls)).split(","):
-                out = subprocess.run([sys.executable, __file__, "--recipe", args.recipe, "--repeats",
-                                      str(args.repeats), "--one", name, str(bs), dtype],
-                                     capture_output=True, text=True)
+                out = subprocess.run(
+                    [
+                        sys.executable,
+                        __file__,
+                        "--recipe",
+                        args.recipe,
+                        "--repeats",
+                        str(args.repeats),
+                        "--one",
+                        name,
+                        str(bs),
+                        dtype,
+                    ],
+                    capture_output=True,
+                    text=True,
+                )
                 if out.returncode:
                     print(f"{name} bs={bs} {dtype}: failed\n{out.stderr[-2000:]}", file=sys.stderr)
                     continue
@@ -212,19 +278,31 @@ def main():
                 row["gflop_per_s"] = row["flops_per_example"] * row["examples_per_s"] / 1e9
                 row["pct_of_gemm"] = 100 * row["gflop_per_s"] / gemm[dtype]
                 rows.append(row)
-                base = next((r for r in rows if r["impl"] == impls[0] and r["batch_size"] == bs
-                             and r["dtype"] == dtype), None)
+                base = next(
+                    (
+                        r
+                        for r in rows
+                        if r["impl"] == impls[0] and r["batch_size"] == bs and r["dtype"] == dtype
+                    ),
+                    None,
+                )
                 ratio = row["examples_per_s"] / base["examples_per_s"] if base else float("nan")
-                print(f"{dtype} bs={bs:>5} {name:<20} {row['examples_per_s']:>10.0f} ex/s "
-                      f"x{ratio:6.1f} {row['gflop_per_s']:6.2f} GFLOP/s {row['pct_of_gemm']:5.1f}% of GEMM  "
-                      f"peak {row['peak_rss_mib']:.0f} MiB "
-                      f"(+{row['peak_rss_mib'] - row['rss_before_mib']:.0f} training)"
-                      + (f"  compile {row['compile_s']:.2f} s" if row["compile_s"] else "")
-                      + (f"  workers {row['workers_peak_rss_mib']:.0f} MiB"
-                         if row["workers_peak_rss_mib"] else ""),
-                      flush=True)
-    out_path.write_text(json.dumps({"machine": machine(gemm), "command": " ".join(sys.argv),
-                                    "results": rows}, indent=2))
+                print(
+                    f"{dtype} bs={bs:>5} {name:<20} {row['examples_per_s']:>10.0f} ex/s "
+                    f"x{ratio:6.1f} {row['gflop_per_s']:6.2f} GFLOP/s {row['pct_of_gemm']:5.1f}% of GEMM  "
+                    f"peak {row['peak_rss_mib']:.0f} MiB "
+                    f"(+{row['peak_rss_mib'] - row['rss_before_mib']:.0f} training)"
+                    + (f"  compile {row['compile_s']:.2f} s" if row["compile_s"] else "")
+                    + (
+                        f"  workers {row['workers_peak_rss_mib']:.0f} MiB"
+                        if row["workers_peak_rss_mib"]
+                        else ""
+                    ),
+                    flush=True,
+                )
+    out_path.write_text(
+        json.dumps({"machine": machine(gemm), "command": " ".join(sys.argv), "results": rows}, indent=2)
+    )
     print(f"wrote {out_path}")
     return 0
 

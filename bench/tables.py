@@ -10,18 +10,31 @@ import json
 import sys
 from itertools import groupby
 
-COLUMNS = ("implementation", "examples/s (median)", "× {base}", "GFLOP/s", "% of GEMM", "JAX compile (s)",
-           "peak RSS during training (MiB)", "workers' peak RSS (MiB)")
+COLUMNS = (
+    "implementation",
+    "examples/s (median)",
+    "× {base}",
+    "GFLOP/s",
+    "% of GEMM",
+    "JAX compile (s)",
+    "peak RSS during training (MiB)",
+    "workers' peak RSS (MiB)",
+)
 
 
 def row_cells(row, base):
     compile_s = row.get("compile_s")
     workers = row.get("workers_peak_rss_mib") or 0
-    return (row["impl"], f"{row['examples_per_s']:,.0f}", f"{row['examples_per_s'] / base:.2f}",
-            f"{row['gflop_per_s']:.2f}", f"{row['pct_of_gemm']:.1f}",
-            "—" if compile_s is None else f"{compile_s:.2f}",
-            f"{row['peak_rss_mib']:.0f} (+{row['peak_rss_mib'] - row['rss_before_mib']:.0f})",
-            f"{workers:.0f}" if workers else "—")
+    return (
+        row["impl"],
+        f"{row['examples_per_s']:,.0f}",
+        f"{row['examples_per_s'] / base:.2f}",
+        f"{row['gflop_per_s']:.2f}",
+        f"{row['pct_of_gemm']:.1f}",
+        "—" if compile_s is None else f"{compile_s:.2f}",
+        f"{row['peak_rss_mib']:.0f} (+{row['peak_rss_mib'] - row['rss_before_mib']:.0f})",
+        f"{workers:.0f}" if workers else "—",
+    )
 
 
 def tables(results):

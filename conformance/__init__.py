@@ -19,6 +19,20 @@ def check(impl, problem, dtype="float64"):
     return check_gradients(impl, problem, dtype) + check_training(impl, problem, dtype)
 
 
-__all__ = ["CATALOGUE", "DATA_PARALLEL", "NAMES", "CheckResult", "Conv", "Problem", "Spec", "Unavailable",
-           "available_names", "check", "check_gradients", "check_training", "compare", "load",
-           "make_problem"]
+__all__ = [
+    "CATALOGUE",
+    "DATA_PARALLEL",
+    "NAMES",
+    "CheckResult",
+    "Conv",
+    "Problem",
+    "Spec",
+    "Unavailable",
+    "available_names",
+    "check",
+    "check_gradients",
+    "check_training",
+    "compare",
+    "load",
+    "make_problem",
+]

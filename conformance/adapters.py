@@ -58,11 +58,13 @@ def _result(got, convert):
     """Framework Gradients/Trajectory -> the same attribute names with NumPy arrays."""
     if hasattr(got, "grads"):
         return SimpleNamespace(
-            loss=got.loss, grads=[(convert(dW), convert(db)) for dW, db in got.grads],
-            zs=_to_numpy_list(got.zs, convert), activations=_to_numpy_list(got.activations, convert),
-            deltas=_to_numpy_list(got.deltas, convert))
-    return SimpleNamespace(losses=list(got.losses),
-                           params=[(convert(W), convert(b)) for W, b in got.params])
+            loss=got.loss,
+            grads=[(convert(dW), convert(db)) for dW, db in got.grads],
+            zs=_to_numpy_list(got.zs, convert),
+            activations=_to_numpy_list(got.activations, convert),
+            deltas=_to_numpy_list(got.deltas, convert),
+        )
+    return SimpleNamespace(losses=list(got.losses), params=[(convert(W), convert(b)) for W, b in got.params])
 
 
 class Torch:
@@ -93,8 +95,7 @@ class Torch:
 
     def train(self, spec, params, x, y, *, lr, batches):
         batches = [_indices(i, self._in, np.int64) for i in batches]
-        return _result(self._train(spec, *self._args(params, x, y), lr=lr, batches=batches),
-                       self._out)
+        return _result(self._train(spec, *self._args(params, x, y), lr=lr, batches=batches), self._out)
 
 
 class Jax:

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 # kind -> the result attributes the harness contract reads (docs/contract.md)
-FIELDS = {"gradients": ("loss", "grads", "zs", "activations", "deltas"),
-          "train": ("losses", "params")}
+FIELDS = {"gradients": ("loss", "grads", "zs", "activations", "deltas"), "train": ("losses", "params")}
 REQUIRED = {"gradients": ("loss", "grads"), "train": ("losses", "params")}
 MAX_DEPTH = 3  # grads is a list of pairs of arrays: two levels of containers, one to spare
 MAX_ITEMS = 100_000  # a list longer than this is not a per-layer or per-step list
@@ -134,8 +133,9 @@ def call(impl, kind, spec, params, x, y, *, lr=None, batches=None, real_interrup
         if kind == "gradients":
             result = impl.gradients(spec, inputs["params"], inputs["x"], inputs["y"])
         else:
-            result = impl.train(spec, inputs["params"], inputs["x"], inputs["y"], lr=lr,
-                                batches=inputs["batches"])
+            result = impl.train(
+                spec, inputs["params"], inputs["x"], inputs["y"], lr=lr, batches=inputs["batches"]
+            )
         return snapshot(result, kind)
     except CallFailed:
         raise
@@ -161,11 +161,15 @@ def describe(exc, inputs=None):
         return text
     found = _written_inputs(exc, inputs)
     if len(found) == 1:
-        (role, local), = found
-        return (f"modifies its input {role} in place ({text}): the harness hands every call "
-                f"read-only copies; copy it first ({local} = {local}.copy())")
-    return (f"modifies one of its inputs in place ({text}): the harness hands every call read-only "
-            "copies; copy what you write into first (x = x.copy())")
+        ((role, local),) = found
+        return (
+            f"modifies its input {role} in place ({text}): the harness hands every call "
+            f"read-only copies; copy it first ({local} = {local}.copy())"
+        )
+    return (
+        f"modifies one of its inputs in place ({text}): the harness hands every call read-only "
+        "copies; copy what you write into first (x = x.copy())"
+    )
 
 
 def _written_inputs(exc, inputs):
@@ -178,10 +182,14 @@ def _written_inputs(exc, inputs):
         return []
     line = traceback.extract_tb(tb)[-1].line or ""
     roles = [("x", inputs["x"]), ("y", inputs["y"])]
-    roles += [(f"params[{l}].{'Wb'[i] if i < 2 else i} (layer {l + 1})", a)
-              for l, pair in enumerate(inputs["params"]) for i, a in enumerate(pair)]
-    roles += [(f"batches[{i}]", a) for i, a in enumerate(inputs.get("batches", []))
-              if isinstance(a, np.ndarray)]
+    roles += [
+        (f"params[{l}].{'Wb'[i] if i < 2 else i} (layer {l + 1})", a)
+        for l, pair in enumerate(inputs["params"])
+        for i, a in enumerate(pair)
+    ]
+    roles += [
+        (f"batches[{i}]", a) for i, a in enumerate(inputs.get("batches", [])) if isinstance(a, np.ndarray)
+    ]
     found = {}
     for local, value in tb.tb_frame.f_locals.items():
         if not re.search(rf"\b{re.escape(local)}\b", line):
@@ -191,8 +199,12 @@ def _written_inputs(exc, inputs):
                 if np.shares_memory(value, a):
                     found.setdefault(role, local)
         elif isinstance(value, (list, tuple)):  # e.g. params[0][0][...] = ...: the list is named
-            held = [a for item in value for a in (item if isinstance(item, (list, tuple)) else [item])
-                    if isinstance(a, np.ndarray)]
+            held = [
+                a
+                for item in value
+                for a in (item if isinstance(item, (list, tuple)) else [item])
+                if isinstance(a, np.ndarray)
+            ]
             for role, a in roles:
                 if any(np.shares_memory(h, a) for h in held):
                     found.setdefault(role.split("[")[0], local)

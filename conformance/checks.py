@@ -31,8 +31,10 @@ PER_LAYER = (  # (attribute, check family, quantity name, number of entries rela
 def _expected(problem, dtype):
     """The float64 reference on exactly the values a ``dtype`` implementation receives."""
     p = problem.as_dtype(dtype).as_dtype(np.float64)
-    return (reference.backprop(p.spec, p.params, p.x, p.y),
-            reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches))
+    return (
+        reference.backprop(p.spec, p.params, p.x, p.y),
+        reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches),
+    )
 
 
 def _shown(value):
@@ -50,24 +52,47 @@ def _check_array(results, ctx, family, quantity, got, want, layer=None):
     """Type, shape and dtype first (a structure failure if any is wrong), then the values."""
     dtype = np.dtype(ctx[2])
     if not isinstance(got, np.ndarray):
-        results.append(failure(*ctx, "structure", quantity,
-                               f"expected a numpy {dtype} array of shape {want.shape}, got {_shown(got)}",
-                               layer))
+        results.append(
+            failure(
+                *ctx,
+                "structure",
+                quantity,
+                f"expected a numpy {dtype} array of shape {want.shape}, got {_shown(got)}",
+                layer,
+            )
+        )
     elif got.shape != want.shape:
-        results.append(failure(*ctx, "structure", quantity,
-                               f"shape {got.shape}, expected {want.shape}", layer))
+        results.append(
+            failure(*ctx, "structure", quantity, f"shape {got.shape}, expected {want.shape}", layer)
+        )
     elif got.dtype != dtype:
-        results.append(failure(*ctx, "structure", quantity,
-                               f"dtype {got.dtype}, expected {dtype} (no silent casts)", layer))
+        results.append(
+            failure(
+                *ctx, "structure", quantity, f"dtype {got.dtype}, expected {dtype} (no silent casts)", layer
+            )
+        )
     else:
-        results.append(compare(got, want, impl=ctx[0], problem=ctx[1], dtype=ctx[2], check=family,
-                               quantity=quantity, layer=layer))
+        results.append(
+            compare(
+                got,
+                want,
+                impl=ctx[0],
+                problem=ctx[1],
+                dtype=ctx[2],
+                check=family,
+                quantity=quantity,
+                layer=layer,
+            )
+        )
 
 
 def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
     if not isinstance(got_list, (list, tuple)) or len(got_list) != len(want_list):
-        results.append(failure(*ctx, "structure", name, f"expected a list of {len(want_list)} "
-                               f"arrays, got {_shown(got_list)}"))
+        results.append(
+            failure(
+                *ctx, "structure", name, f"expected a list of {len(want_list)} arrays, got {_shown(got_list)}"
+            )
+        )
         return
     for i, (got, want) in enumerate(zip(got_list, want_list)):
         layer = i + offset
@@ -80,16 +105,24 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_
     L = len(want_params)
     container = "grads" if prefix == "d" else "final params"
     if not isinstance(got_params, (list, tuple)) or len(got_params) != L:
-        results.append(failure(*ctx, "structure", container,
-                               f"expected a list of {L} pairs, got {_shown(got_params)}"))
+        results.append(
+            failure(*ctx, "structure", container, f"expected a list of {L} pairs, got {_shown(got_params)}")
+        )
         return
     for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
         names = ("K" if l <= conv_layers else "W", "b")
         if not isinstance(got_pair, (list, tuple)) or len(got_pair) != 2:
             pair = "(dK, db)" if prefix == "d" and l <= conv_layers else f"(d{names[0]}, db)"
             pair = pair if prefix == "d" else f"({names[0]}, b)"
-            results.append(failure(*ctx, "structure", f"{container}[layer {l}]",
-                                   f"expected a pair {pair}, got {_shown(got_pair)}", l))
+            results.append(
+                failure(
+                    *ctx,
+                    "structure",
+                    f"{container}[layer {l}]",
+                    f"expected a pair {pair}, got {_shown(got_pair)}",
+                    l,
+                )
+            )
             continue
         for q, got, want in zip(names, got_pair, want_pair):
             _check_array(results, ctx, family, f"{prefix}{q}[layer {l}]", got, want, l)
@@ -106,11 +139,20 @@ def _result_ok(results, ctx, kind, got):
     """The returned object has the contract's required attributes; each one missing is named."""
     required = REQUIRED[kind]
     if got.type == "NoneType" or not any(f in got.fields for f in FIELDS[kind]):
-        returned = ("None" if got.type == "NoneType" else
-                    f"a {got.type}, which has no attribute {' or '.join(required)}")
-        results.append(failure(*ctx, "structure", f"{kind} result",
-                               f"{kind} returned {returned}; expected an object with attributes "
-                               f"{' and '.join(required)} (a NamedTuple, a dataclass or a SimpleNamespace)"))
+        returned = (
+            "None"
+            if got.type == "NoneType"
+            else f"a {got.type}, which has no attribute {' or '.join(required)}"
+        )
+        results.append(
+            failure(
+                *ctx,
+                "structure",
+                f"{kind} result",
+                f"{kind} returned {returned}; expected an object with attributes "
+                f"{' and '.join(required)} (a NamedTuple, a dataclass or a SimpleNamespace)",
+            )
+        )
         return False
     return True
 
@@ -153,10 +195,20 @@ def check_gradients(impl, problem, dtype):
         return results
     loss = _field(got, "loss")
     if _loss_ok(results, ctx, "loss", loss):
-        results.append(compare(np.float64(loss), want.loss, impl=ctx[0], problem=ctx[1],
-                               dtype=ctx[2], check="loss", quantity="loss"))
-    _compare_params(results, ctx, "grads", _field(got, "grads"), want.grads, "d",
-                    len(conv_stack(problem.spec)[1]))
+        results.append(
+            compare(
+                np.float64(loss),
+                want.loss,
+                impl=ctx[0],
+                problem=ctx[1],
+                dtype=ctx[2],
+                check="loss",
+                quantity="loss",
+            )
+        )
+    _compare_params(
+        results, ctx, "grads", _field(got, "grads"), want.grads, "d", len(conv_stack(problem.spec)[1])
+    )
     for attr, family, quantity, extra in PER_LAYER:
         value = got.fields.get(attr)
         if value is not None:  # optional in the contract
@@ -170,8 +222,11 @@ def _losses(losses, steps):
         losses = list(losses)
     if not isinstance(losses, (list, tuple)):
         return None, f"expected a list of {steps} per-step losses, got {_shown(losses)}"
-    bad = [i for i, v in enumerate(losses)
-           if isinstance(v, (bool, np.bool_)) or not isinstance(v, (float, int, np.floating))]
+    bad = [
+        i
+        for i, v in enumerate(losses)
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (float, int, np.floating))
+    ]
     if bad:
         return None, f"losses[{bad[0]}]: expected a float, got {_shown(losses[bad[0]])}"
     if len(losses) != steps:
@@ -189,8 +244,15 @@ def check_training(impl, problem, dtype):
         results.append(failure(*ctx, "structure", "losses", why))
     else:
         results.append(_compare_steps(ctx, losses, np.asarray(want.losses)))
-    _compare_params(results, ctx, "trajectory", _field(got, "params"), want.params, "final ",
-                    len(conv_stack(problem.spec)[1]))
+    _compare_params(
+        results,
+        ctx,
+        "trajectory",
+        _field(got, "params"),
+        want.params,
+        "final ",
+        len(conv_stack(problem.spec)[1]),
+    )
     return results
 
 
@@ -200,10 +262,25 @@ def _compare_steps(ctx, losses, want_losses):
     diff = np.abs(losses - want_losses)
     step_rel = diff / np.maximum(np.abs(want_losses), ZERO_FLOOR)
     bad = np.flatnonzero(~(step_rel <= tol))  # NaN compares False, so it counts as diverged
-    detail = (f"first diverging step {bad[0]} of {len(losses)}: loss {losses[bad[0]]:.12g}, "
-              f"reference {want_losses[bad[0]]:.12g}") if bad.size else ""
-    return CheckResult(*ctx, "trajectory", "losses", None, float(np.max(step_rel)),
-                       float(np.max(diff)), tol, not bad.size, detail)
+    detail = (
+        (
+            f"first diverging step {bad[0]} of {len(losses)}: loss {losses[bad[0]]:.12g}, "
+            f"reference {want_losses[bad[0]]:.12g}"
+        )
+        if bad.size
+        else ""
+    )
+    return CheckResult(
+        *ctx,
+        "trajectory",
+        "losses",
+        None,
+        float(np.max(step_rel)),
+        float(np.max(diff)),
+        tol,
+        not bad.size,
+        detail,
+    )
 
 
 def supports(impl, spec):
@@ -226,6 +303,7 @@ def supports(impl, spec):
             raise
         raise ValueError(f"supports: {describe(exc)} for {spec.label}") from None
     if not isinstance(answer, (bool, np.bool_)):
-        raise TypeError(f"supports: expected True or False, got {answer!r} ({type(answer).__name__}) "
-                        f"for {spec.label}")
+        raise TypeError(
+            f"supports: expected True or False, got {answer!r} ({type(answer).__name__}) for {spec.label}"
+        )
     return bool(answer)

@@ -30,9 +30,11 @@ class CheckResult:
             return f"{self.impl} [{self.problem}] {self.check}: {self.quantity} {verdict}: {self.detail}"
         sign = "<=" if self.passed else ">"
         extra = f"; {self.detail}" if self.detail else ""
-        return (f"{self.impl} [{self.problem}] {self.check}: {self.quantity} "
-                f"max|Δ|={self.worst:.1e}, rel {self.rel:.1e} {sign} tol {self.tol:.0e} "
-                f"({self.dtype}){extra}")
+        return (
+            f"{self.impl} [{self.problem}] {self.check}: {self.quantity} "
+            f"max|Δ|={self.worst:.1e}, rel {self.rel:.1e} {sign} tol {self.tol:.0e} "
+            f"({self.dtype}){extra}"
+        )
 
     def to_dict(self):
         return asdict(self)
@@ -40,8 +42,19 @@ class CheckResult:
 
 def failure(impl, problem, dtype, check, quantity, detail, layer=None):
     """A check that could not compare numbers (exception, wrong shape or dtype, NaN)."""
-    return CheckResult(impl, problem, str(np.dtype(dtype)), check, quantity, layer, float("nan"),
-                       float("nan"), float("nan"), False, detail)
+    return CheckResult(
+        impl,
+        problem,
+        str(np.dtype(dtype)),
+        check,
+        quantity,
+        layer,
+        float("nan"),
+        float("nan"),
+        float("nan"),
+        False,
+        detail,
+    )
 
 
 def _scaled_norm(a):
@@ -66,8 +79,9 @@ def compare(got, want, *, impl, problem, dtype, check, quantity, layer=None, det
     got64 = np.asarray(got, dtype=np.float64)
     want64 = np.asarray(want, dtype=np.float64)
     if not np.all(np.isfinite(got64)):
-        return failure(impl, problem, dtype, check, quantity,
-                       f"{int(np.sum(~np.isfinite(got64)))} NaN/Inf values", layer)
+        return failure(
+            impl, problem, dtype, check, quantity, f"{int(np.sum(~np.isfinite(got64)))} NaN/Inf values", layer
+        )
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         diff = got64 - want64  # inf where finite values are 1e308 apart: far, and it fails
         worst = float(np.max(np.abs(diff))) if diff.size else 0.0
@@ -77,5 +91,4 @@ def compare(got, want, *, impl, problem, dtype, check, quantity, layer=None, det
         else:
             rel = (n_diff / n_want) * (s_diff / s_want)
         rel = float(rel) if not np.isnan(rel) else float("inf")
-    return CheckResult(impl, problem, str(dtype), check, quantity, layer, rel, worst, tol,
-                       rel <= tol, detail)
+    return CheckResult(impl, problem, str(dtype), check, quantity, layer, rel, worst, tol, rel <= tol, detail)

@@ -44,8 +44,9 @@ def _conv_backward(ev, route=None, transpose=correlate_transpose):
         routed = route(nabla_a, g(z), block) if route else None
         if routed is not None:
             nabla_a, block = routed, _unpooled_block(block)
-        [deltas[l - 1]], [grads[l - 1]] = backward((block,), p.params[l - 1:l], [z], [a_prev], nabla_a,
-                                                   p.spec.activation, p.spec.weight_decay)
+        [deltas[l - 1]], [grads[l - 1]] = backward(
+            (block,), p.params[l - 1 : l], [z], [a_prev], nabla_a, p.spec.activation, p.spec.weight_decay
+        )
         if l > 1:
             nabla_a = transpose(deltas[l - 1], p.params[l - 1][0], block.stride, block.padding, a_prev.shape)
     return R._replace(deltas=deltas + R.deltas[c:], grads=grads + R.grads[c:])
@@ -62,19 +63,25 @@ def padding_ignored(ev):
     padded = [l for l, block in enumerate(_blocks(ev), 1) if l > 1 and block.padding]
     if not padded:
         return None
-    return reproduced(ev, "padding_ignored", _conv_backward(ev, transpose=_bp2_without_padding),
-                      f"δ^{{l−1}} below the padded layer(s) l = {', '.join(map(str, padded))} is shifted "
-                      "by p: BP2-conv ignores the padding, keeping the top-left H×W of ∂C/∂pad(a^{l−1})",
-                      "∂C/∂a^{l−1} is the transposed correlation onto pad(a^{l−1}), (H + 2p)×(W + 2p), with "
-                      "the padding ring cut off on every side, [p:p+H, p:p+W] (torch: conv_transpose2d "
-                      "with padding=p; lax: the padding in the transposed convolution)")
+    return reproduced(
+        ev,
+        "padding_ignored",
+        _conv_backward(ev, transpose=_bp2_without_padding),
+        f"δ^{{l−1}} below the padded layer(s) l = {', '.join(map(str, padded))} is shifted "
+        "by p: BP2-conv ignores the padding, keeping the top-left H×W of ∂C/∂pad(a^{l−1})",
+        "∂C/∂a^{l−1} is the transposed correlation onto pad(a^{l−1}), (H + 2p)×(W + 2p), with "
+        "the padding ring cut off on every side, [p:p+H, p:p+W] (torch: conv_transpose2d "
+        "with padding=p; lax: the padding in the transposed convolution)",
+    )
 
 
 def _copied_to_every_element(kind):
     """Routing that copies ∂C/∂a^l unchanged to every element of the pooling windows of ``kind``:
     the reference's avg routing (equal shares 1/size²) times size²."""
+
     def route(nabla_a, h, block):
         return unpool(nabla_a, h, "avg", block.pool_size) * block.pool_size**2 if block.pool == kind else None
+
     return route
 
 
@@ -96,23 +103,38 @@ def _routing(ev, signature, kind, route, cause, fix):
 
 
 def max_pool_to_every_element(ev):
-    return _routing(ev, "max_pool_to_every_element", "max", _copied_to_every_element("max"),
-                    "the max-pooling gradient is copied to every element of its window, not sent to the "
-                    "window's maximum alone", "send each window's ∂C/∂a^l to its first maximal element "
-                    "(row-major order, as torch and JAX) and 0 to the others: a one-hot mask at the argmax")
+    return _routing(
+        ev,
+        "max_pool_to_every_element",
+        "max",
+        _copied_to_every_element("max"),
+        "the max-pooling gradient is copied to every element of its window, not sent to the "
+        "window's maximum alone",
+        "send each window's ∂C/∂a^l to its first maximal element "
+        "(row-major order, as torch and JAX) and 0 to the others: a one-hot mask at the argmax",
+    )
 
 
 def max_pool_last_maximum(ev):
-    return _routing(ev, "max_pool_last_maximum", "max", _to_last_maximum,
-                    "where a window holds tied maxima, the max-pooling gradient goes to the last of them, "
-                    "not the first", "send it to the FIRST maximal element in row-major window order, as "
-                    "torch and JAX do (np.argmax finds it; a >= comparison in a loop finds the last)")
+    return _routing(
+        ev,
+        "max_pool_last_maximum",
+        "max",
+        _to_last_maximum,
+        "where a window holds tied maxima, the max-pooling gradient goes to the last of them, not the first",
+        "send it to the FIRST maximal element in row-major window order, as "
+        "torch and JAX do (np.argmax finds it; a >= comparison in a loop finds the last)",
+    )
 
 
 def avg_pool_undivided(ev):
-    return _routing(ev, "avg_pool_undivided", "avg", _copied_to_every_element("avg"),
-                    "the avg-pooling gradient is copied to each element of its window without the "
-                    "1/pool_size² of the mean", "every element contributed 1/pool_size² of the mean: "
-                    "∂C/∂h = ∂C/∂a^l / pool_size² in each element of the window")
-
-
+    return _routing(
+        ev,
+        "avg_pool_undivided",
+        "avg",
+        _copied_to_every_element("avg"),
+        "the avg-pooling gradient is copied to each element of its window without the "
+        "1/pool_size² of the mean",
+        "every element contributed 1/pool_size² of the mean: "
+        "∂C/∂h = ∂C/∂a^l / pool_size² in each element of the window",
+    )

@@ -22,30 +22,59 @@ from reference.validation import check_batches, check_inputs, check_lr
 
 # bug -> (what it gets wrong, the check family that must catch it, a quantity it must name)
 BUGS = {
-    "kernel_flipped": ("∂K computed as for a true convolution: the kernel gradient rotated 180°",
-                       "grads", "dK[layer"),
-    "padding_ignored": ("BP2-conv keeps the top-left H×W of the padded ∂C/∂a instead of cutting the "
-                        "padding ring off", "deltas", "delta[layer"),
-    "max_pool_to_all": ("max-pool gradient copied to every element of the window, not the first maximum",
-                        "deltas", "delta[layer"),
-    "avg_pool_undivided": ("avg-pool gradient copied to every element without the 1/pool_size²",
-                           "deltas", "delta[layer"),
-    "flatten_f_order": ("a^c flattened (and δ un-flattened) in Fortran order, not torch's C order",
-                        "forward", "z[layer"),
-    "stride_ignored_bp4": ("BP4-conv pairs δ[i, j] with the patch at (i, j) instead of (s·i, s·j)",
-                           "grads", "dK[layer"),
+    "kernel_flipped": (
+        "∂K computed as for a true convolution: the kernel gradient rotated 180°",
+        "grads",
+        "dK[layer",
+    ),
+    "padding_ignored": (
+        "BP2-conv keeps the top-left H×W of the padded ∂C/∂a instead of cutting the padding ring off",
+        "deltas",
+        "delta[layer",
+    ),
+    "max_pool_to_all": (
+        "max-pool gradient copied to every element of the window, not the first maximum",
+        "deltas",
+        "delta[layer",
+    ),
+    "avg_pool_undivided": (
+        "avg-pool gradient copied to every element without the 1/pool_size²",
+        "deltas",
+        "delta[layer",
+    ),
+    "flatten_f_order": (
+        "a^c flattened (and δ un-flattened) in Fortran order, not torch's C order",
+        "forward",
+        "z[layer",
+    ),
+    "stride_ignored_bp4": (
+        "BP4-conv pairs δ[i, j] with the patch at (i, j) instead of (s·i, s·j)",
+        "grads",
+        "dK[layer",
+    ),
     "bias_averaged": ("BP3-conv averages δ over the positions instead of summing", "grads", "db[layer"),
-    "kernels_not_decayed": ("weight decay λK left out of the kernel gradient (W still decayed)",
-                            "grads", "dK[layer"),
-    "relu_prime_one_at_zero": ("ReLU'(0) = 1 in the conv blocks' δ^l = ∂C/∂h ⊙ g'(z^l) (z >= 0)",
-                               "deltas", "delta[layer"),
+    "kernels_not_decayed": (
+        "weight decay λK left out of the kernel gradient (W still decayed)",
+        "grads",
+        "dK[layer",
+    ),
+    "relu_prime_one_at_zero": (
+        "ReLU'(0) = 1 in the conv blocks' δ^l = ∂C/∂h ⊙ g'(z^l) (z >= 0)",
+        "deltas",
+        "delta[layer",
+    ),
 }
 
 
 def _dense_part(spec):
     """The dense layers after the flatten, as a spec of their own (no conv fields: an MLP)."""
-    return SimpleNamespace(sizes=spec.sizes, activation=spec.activation, output=spec.output,
-                           loss=spec.loss, weight_decay=spec.weight_decay)
+    return SimpleNamespace(
+        sizes=spec.sizes,
+        activation=spec.activation,
+        output=spec.output,
+        loss=spec.loss,
+        weight_decay=spec.weight_decay,
+    )
 
 
 def _to_every_element(nabla_a, size):
@@ -83,15 +112,21 @@ class ConvMutant:
         c, m = len(conv), x.shape[0]
         order = "F" if self.bug == "flatten_f_order" else "C"  # BUG if "F"
         zs, activations = conv_forward(conv, params[:c], x, spec.activation)
-        dense = backprop_unchecked(_dense_part(spec), params[c:], activations[-1].reshape(m, -1, order=order),
-                                   y)
+        dense = backprop_unchecked(
+            _dense_part(spec), params[c:], activations[-1].reshape(m, -1, order=order), y
+        )
         if not c:
             return dense
         nabla_a = (dense.deltas[0] @ params[c][0]).reshape(activations[-1].shape, order=order)
         deltas, grads = self._conv_backward(spec, conv, params, zs, activations, nabla_a)
         penalty = 0.5 * spec.weight_decay * sum(np.sum(K * K) for K, _ in params[:c])
-        return Gradients(float(dense.loss + penalty), grads + dense.grads, zs + dense.zs,
-                         activations + dense.activations[1:], deltas + dense.deltas)
+        return Gradients(
+            float(dense.loss + penalty),
+            grads + dense.grads,
+            zs + dense.zs,
+            activations + dense.activations[1:],
+            deltas + dense.deltas,
+        )
 
     def _conv_backward(self, spec, conv, params, zs, activations, nabla_a):
         bug, lam = self.bug, spec.weight_decay

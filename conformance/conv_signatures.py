@@ -37,13 +37,19 @@ def kernel_flipped(ev):
     if not any(block.kernel > 1 for block in conv):
         return None
     lam, c = p.spec.weight_decay, len(conv)
-    grads = [((dK - lam * K)[..., ::-1, ::-1] + lam * K, db)  # the data term flipped, λK^l as it is
-             for (dK, db), (K, _) in zip(R.grads, p.params[:c])]
-    return reproduced(ev, "kernel_flipped", R._replace(grads=grads + R.grads[c:]),
-                      f"∂C/∂K in layer(s) {layers} is the reference's rotated 180° (BP4-conv): the kernel "
-                      "gradient of a true convolution, but z^l is a cross-correlation (no kernel flip)",
-                      "∂C/∂K^l[c,c′,p′,q′] = (1/m)Σ_x Σ_{i,j} δ^l[c,i,j] · pad(a^{l−1})[c′,s·i+p′,s·j+q′] "
-                      "+ λK^l: offset (p′, q′) of the patch, unflipped — no [::-1, ::-1] or torch.flip")
+    grads = [
+        ((dK - lam * K)[..., ::-1, ::-1] + lam * K, db)  # the data term flipped, λK^l as it is
+        for (dK, db), (K, _) in zip(R.grads, p.params[:c])
+    ]
+    return reproduced(
+        ev,
+        "kernel_flipped",
+        R._replace(grads=grads + R.grads[c:]),
+        f"∂C/∂K in layer(s) {layers} is the reference's rotated 180° (BP4-conv): the kernel "
+        "gradient of a true convolution, but z^l is a cross-correlation (no kernel flip)",
+        "∂C/∂K^l[c,c′,p′,q′] = (1/m)Σ_x Σ_{i,j} δ^l[c,i,j] · pad(a^{l−1})[c′,s·i+p′,s·j+q′] "
+        "+ λK^l: offset (p′, q′) of the patch, unflipped — no [::-1, ::-1] or torch.flip",
+    )
 
 
 def kernels_not_decayed(ev):
@@ -53,13 +59,19 @@ def kernels_not_decayed(ev):
         return None
     grads = [(dK - lam * K, db) for (dK, db), (K, _) in zip(R.grads, p.params[:c])] + R.grads[c:]
     penalty = 0.5 * lam * sum(float(np.vdot(K, K)) for K, _ in p.params[:c])
-    for loss, cost in ((R.loss, "while the cost includes (λ/2)Σ‖K^l‖²"),
-                       (R.loss - penalty, "and the cost leaves out (λ/2)Σ‖K^l‖²")):
-        found = reproduced(ev, "kernels_not_decayed", R._replace(grads=grads, loss=loss),
-                           f"∂C/∂K in layer(s) {layers} lacks the decay term λK^l (BP4-conv) {cost}: the "
-                           "kernels are not decayed as the weights W are",
-                           "every kernel is decayed as every W: ∂C/∂K^l = (1/m)Σ_x (δ^l ⋆ a^{l−1}) + λK^l "
-                           "and C = (1/m)Σ_x C_x + (λ/2)(Σ‖K^l‖² + Σ‖W^l‖²)")
+    for loss, cost in (
+        (R.loss, "while the cost includes (λ/2)Σ‖K^l‖²"),
+        (R.loss - penalty, "and the cost leaves out (λ/2)Σ‖K^l‖²"),
+    ):
+        found = reproduced(
+            ev,
+            "kernels_not_decayed",
+            R._replace(grads=grads, loss=loss),
+            f"∂C/∂K in layer(s) {layers} lacks the decay term λK^l (BP4-conv) {cost}: the "
+            "kernels are not decayed as the weights W are",
+            "every kernel is decayed as every W: ∂C/∂K^l = (1/m)Σ_x (δ^l ⋆ a^{l−1}) + λK^l "
+            "and C = (1/m)Σ_x C_x + (λ/2)(Σ‖K^l‖² + Σ‖W^l‖²)",
+        )
         if found:
             return found
     return None
@@ -71,12 +83,16 @@ def bias_averaged(ev):
     if not any(z.shape[2] * z.shape[3] > 1 for z in R.zs[:c]):
         return None
     grads = [(dK, db / (z.shape[2] * z.shape[3])) for (dK, db), z in zip(R.grads, R.zs[:c])] + R.grads[c:]
-    return reproduced(ev, "bias_averaged", R._replace(grads=grads),
-                      f"∂C/∂b in layer(s) {layers} is the reference's divided by H_l·W_l (BP3-conv): δ^l "
-                      "averaged over the positions instead of summed",
-                      "a conv bias is shared by every position, so its gradient sums over them and averages "
-                      "over the batch only: ∂C/∂b^l[c] = (1/m)Σ_x Σ_{i,j} δ^l_x[c,i,j], "
-                      "delta.sum(axis=(0, 2, 3)) / m")
+    return reproduced(
+        ev,
+        "bias_averaged",
+        R._replace(grads=grads),
+        f"∂C/∂b in layer(s) {layers} is the reference's divided by H_l·W_l (BP3-conv): δ^l "
+        "averaged over the positions instead of summed",
+        "a conv bias is shared by every position, so its gradient sums over them and averages "
+        "over the batch only: ∂C/∂b^l[c] = (1/m)Σ_x Σ_{i,j} δ^l_x[c,i,j], "
+        "delta.sum(axis=(0, 2, 3)) / m",
+    )
 
 
 def _stride_one_kernel_gradient(delta, a_prev, K, padding, lam):
@@ -85,7 +101,7 @@ def _stride_one_kernel_gradient(delta, a_prev, K, padding, lam):
     unchanged (no pooling, g = identity, so the routed ∂C/∂a is δ^l itself)."""
     k, (H_l, W_l) = K.shape[-1], delta.shape[2:]
     edge = ((0, 0), (0, 0), (padding, padding), (padding, padding))
-    reach = np.pad(a_prev, edge)[:, :, :H_l + k - 1, :W_l + k - 1]  # (m, C_{l−1}, H_l + k − 1, W_l + k − 1)
+    reach = np.pad(a_prev, edge)[:, :, : H_l + k - 1, : W_l + k - 1]  # (m, C_{l−1}, H_l + k − 1, W_l + k − 1)
     one = SimpleNamespace(stride=1, padding=0, pool=None, pool_size=1)
     _, [(nabla_K, _)] = backward((one,), [(K, None)], [delta], [reach], delta, "identity", lam)
     return nabla_K
@@ -99,15 +115,20 @@ def stride_ignored(ev):
     grads = list(R.grads)
     for l in strided:
         K, padding = p.params[l - 1][0], conv[l - 1].padding
-        nabla_K = _stride_one_kernel_gradient(R.deltas[l - 1], R.activations[l - 1], K, padding,
-                                              p.spec.weight_decay)
+        nabla_K = _stride_one_kernel_gradient(
+            R.deltas[l - 1], R.activations[l - 1], K, padding, p.spec.weight_decay
+        )
         grads[l - 1] = (nabla_K, grads[l - 1][1])
-    return reproduced(ev, "stride_ignored", R._replace(grads=grads),
-                      f"∂C/∂K in layer(s) {', '.join(map(str, strided))} pairs δ^l[i,j] with the patch at "
-                      "(i, j) instead of (s·i, s·j): BP4-conv ignores the stride s",
-                      "z^l[i,j] came from the patch of pad(a^{l−1}) at (s·i, s·j), so ∂C/∂K^l = (1/m)Σ_x "
-                      "Σ_{i,j} δ^l[c,i,j] · pad(a^{l−1})[c′,s·i+p′,s·j+q′] + λK^l: take the patches "
-                      "(im2col) with the forward pass's stride")
+    return reproduced(
+        ev,
+        "stride_ignored",
+        R._replace(grads=grads),
+        f"∂C/∂K in layer(s) {', '.join(map(str, strided))} pairs δ^l[i,j] with the patch at "
+        "(i, j) instead of (s·i, s·j): BP4-conv ignores the stride s",
+        "z^l[i,j] came from the patch of pad(a^{l−1}) at (s·i, s·j), so ∂C/∂K^l = (1/m)Σ_x "
+        "Σ_{i,j} δ^l[c,i,j] · pad(a^{l−1})[c′,s·i+p′,s·j+q′] + λK^l: take the patches "
+        "(im2col) with the forward pass's stride",
+    )
 
 
 def flatten_order(ev):
@@ -121,12 +142,16 @@ def flatten_order(ev):
     if np.array_equal(order, np.arange(order.size)):
         return None  # at most one axis longer than 1: both orders agree
     W, b = p.params[c]  # column j of an F-order flatten is C-order feature order[j]
-    params = [*p.params[:c], (W[:, np.argsort(order)], b), *p.params[c + 1:]]
+    params = [*p.params[:c], (W[:, np.argsort(order)], b), *p.params[c + 1 :]]
     hyp = backprop_unchecked(p.spec, params, p.x, p.y)
-    grads = [*hyp.grads[:c], (hyp.grads[c][0][:, order], hyp.grads[c][1]), *hyp.grads[c + 1:]]
-    return reproduced(ev, "flatten_order", hyp._replace(grads=grads),
-                      f"z of the first dense layer ({c + 1}) is what a column-major (Fortran-order) flatten "
-                      "of a^c gives: the features meet W^{c+1} in another order than torch's flatten(1), "
-                      "and δ^{c+1}W^{c+1} is un-flattened in that order too (flatten)",
-                      "flatten a^c (m, C, H, W) in C order, a.reshape(m, -1) (torch: a.flatten(1)): channel "
-                      "slowest, column fastest; un-flatten with the same reshape; no order='F'")
+    grads = [*hyp.grads[:c], (hyp.grads[c][0][:, order], hyp.grads[c][1]), *hyp.grads[c + 1 :]]
+    return reproduced(
+        ev,
+        "flatten_order",
+        hyp._replace(grads=grads),
+        f"z of the first dense layer ({c + 1}) is what a column-major (Fortran-order) flatten "
+        "of a^c gives: the features meet W^{c+1} in another order than torch's flatten(1), "
+        "and δ^{c+1}W^{c+1} is un-flattened in that order too (flatten)",
+        "flatten a^c (m, C, H, W) in C order, a.reshape(m, -1) (torch: a.flatten(1)): channel "
+        "slowest, column fastest; un-flatten with the same reshape; no order='F'",
+    )

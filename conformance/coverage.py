@@ -71,8 +71,11 @@ def allowed(assignment):
     allowed problem has both of its values, e.g. kink=on × pool=max needs a ReLU conv net)."""
     if {f in assignment for f in CONV_ONLY} != {assignment.get("conv") == "conv"}:
         return False  # all of them with conv blocks, none without
-    return all(assignment.get(need[0]) == need[1]
-               for have, need in REQUIRES.items() if assignment.get(have[0]) == have[1])
+    return all(
+        assignment.get(need[0]) == need[1]
+        for have, need in REQUIRES.items()
+        if assignment.get(have[0]) == have[1]
+    )
 
 
 def features(problem):
@@ -100,18 +103,19 @@ def features(problem):
     relu_layers = zs[:-1] if spec.activation == "relu" else []  # every layer but the output is hidden
     found["kink"] = frozenset({"on" if any(np.any(z == 0.0) for z in relu_layers) else "off"})
     sizes = {len(batch) for batch in problem.batches}
-    found["batches"] = frozenset({"one" if len(problem.x) == 1 else "ragged" if len(sizes) > 1
-                                  else "even"})
+    found["batches"] = frozenset({"one" if len(problem.x) == 1 else "ragged" if len(sizes) > 1 else "even"})
     return found
 
 
 def spec_features(spec):
     """The features a spec alone determines (all but kink and batches), as in :func:`features`."""
     blocks = tuple(getattr(spec, "conv", ()) or ())
-    found = {"activation": frozenset({spec.activation}),
-             "output": frozenset({f"{spec.output}/{spec.loss}"}),
-             "decay": frozenset({"on" if spec.weight_decay > 0 else "off"}),
-             "conv": frozenset({"conv" if blocks else "none"})}
+    found = {
+        "activation": frozenset({spec.activation}),
+        "output": frozenset({f"{spec.output}/{spec.loss}"}),
+        "decay": frozenset({"on" if spec.weight_decay > 0 else "off"}),
+        "conv": frozenset({"conv" if blocks else "none"}),
+    }
     if blocks:
         found["pool"] = frozenset(b.pool or "none" for b in blocks)
         found["stride"] = frozenset("1" if b.stride == 1 else ">1" for b in blocks)
@@ -140,23 +144,38 @@ class Profile:
         return "conv" in self.domain.get("conv", FEATURES["conv"])
 
     def supports(self, spec):
-        return all(values <= set(self.domain.get(f, FEATURES[f]))
-                   for f, values in spec_features(spec).items())
+        return all(
+            values <= set(self.domain.get(f, FEATURES[f])) for f, values in spec_features(spec).items()
+        )
 
 
 DENSE = {"conv": ("none",)}
 PROFILES = (
-    Profile("dense-only", "every student's first implementation: an MLP with no supports_conv, which "
-            "the harness never hands a conv problem", DENSE),
-    Profile("softmax-log-likelihood", "CS231n's two-layer net (assignment 1) and any classifier-only "
-            "port: softmax output with the log-likelihood, L2 regularisation, any hidden activation "
-            "(ReLU there), dense", {"output": ("softmax/log_likelihood",), **DENSE}),
-    Profile("nielsen-network2", "Nielsen's network2.py (chapter 3): sigmoid hidden and output layers, "
-            "QuadraticCost or CrossEntropyCost, L2 regularisation λ, dense",
-            {"activation": ("sigmoid",), "output": ("sigmoid/quadratic", "sigmoid/cross_entropy"), **DENSE}),
-    Profile("nielsen-network", "Nielsen's network.py (chapter 1, seed 004): sigmoid everywhere, the "
-            "quadratic cost, no regularisation, dense",
-            {"activation": ("sigmoid",), "output": ("sigmoid/quadratic",), "decay": ("off",), **DENSE}),
+    Profile(
+        "dense-only",
+        "every student's first implementation: an MLP with no supports_conv, which "
+        "the harness never hands a conv problem",
+        DENSE,
+    ),
+    Profile(
+        "softmax-log-likelihood",
+        "CS231n's two-layer net (assignment 1) and any classifier-only "
+        "port: softmax output with the log-likelihood, L2 regularisation, any hidden activation "
+        "(ReLU there), dense",
+        {"output": ("softmax/log_likelihood",), **DENSE},
+    ),
+    Profile(
+        "nielsen-network2",
+        "Nielsen's network2.py (chapter 3): sigmoid hidden and output layers, "
+        "QuadraticCost or CrossEntropyCost, L2 regularisation λ, dense",
+        {"activation": ("sigmoid",), "output": ("sigmoid/quadratic", "sigmoid/cross_entropy"), **DENSE},
+    ),
+    Profile(
+        "nielsen-network",
+        "Nielsen's network.py (chapter 1, seed 004): sigmoid everywhere, the "
+        "quadratic cost, no regularisation, dense",
+        {"activation": ("sigmoid",), "output": ("sigmoid/quadratic",), "decay": ("off",), **DENSE},
+    ),
 )
 
 

@@ -31,8 +31,9 @@ _INPUT_ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
 
 
 def _serve(conn, name, path, workers, parent):
-    os.environ["XLA_FLAGS"] = (f"{os.environ.get('XLA_FLAGS', '')} "
-                               f"--xla_force_host_platform_device_count={workers}").strip()
+    os.environ["XLA_FLAGS"] = (
+        f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count={workers}"
+    ).strip()
     os.environ["JAX_PLATFORMS"] = "cpu"  # the flag makes CPU devices: use those
     try:
         from .adapters import Jax
@@ -83,8 +84,12 @@ class DeviceHost:
         atexit.register(self.close)  # until close(): the child never outlives this program
         ctx = multiprocessing.get_context("spawn")
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, daemon=True, name=f"{self.name} device host",
-                                 args=(child, self.name, self._path, self.workers, os.getpid()))
+        self._proc = ctx.Process(
+            target=_serve,
+            daemon=True,
+            name=f"{self.name} device host",
+            args=(child, self.name, self._path, self.workers, os.getpid()),
+        )
         self._proc.start()
         child.close()
         try:
@@ -116,13 +121,17 @@ class DeviceHost:
         kind, message, where = value
         if kind in _INPUT_ERRORS:  # bad input, validated before computing: the same error here
             raise _INPUT_ERRORS[kind](message)
-        raise RuntimeError(f"{self.name}: the device host process ({self.workers} CPU devices) "
-                           f"raised {kind}: {message} ({where}) during {what}")
+        raise RuntimeError(
+            f"{self.name}: the device host process ({self.workers} CPU devices) "
+            f"raised {kind}: {message} ({where}) during {what}"
+        )
 
     def _fail(self, kind, what):
         self.close(wait=0)
-        raise kind(f"{self.name}: the device host process ({self.workers} CPU devices) {what}; it "
-                   "was stopped (the next call starts a new one)")
+        raise kind(
+            f"{self.name}: the device host process ({self.workers} CPU devices) {what}; it "
+            "was stopped (the next call starts a new one)"
+        )
 
     def gradients(self, spec, params, x, y):
         return self._call("gradients", spec, params, x, y)

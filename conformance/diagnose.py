@@ -30,19 +30,34 @@ from .evidence import Diagnosis, Evidence, unmatched
 # show); then the single pass's signatures, the general readings (a constant multiple, bias only), and
 # last the readings of a training failure (a consequence of the single pass's, where a trajectory first
 # goes wrong).
-SIGNATURES = (trajectory_signatures.lr_float32, trajectory_signatures.step_scale,
-              trajectory_signatures.stale_gradient, trajectory_signatures.loss_after_update,
-              trajectory_signatures.dropped_batches,
-              signatures.float32_sized, signatures.transposed,
-              signatures.relu_kink, signatures.output_g_prime, signatures.w_not_transposed,
-              signatures.decay_terms, signatures.data_gradient_lost,
-              conv_signatures.kernel_flipped, conv_signatures.kernels_not_decayed,
-              conv_signatures.bias_averaged, conv_signatures.stride_ignored, conv_signatures.flatten_order,
-              conv_delta_signatures.padding_ignored, conv_delta_signatures.max_pool_to_every_element,
-              conv_delta_signatures.max_pool_last_maximum, conv_delta_signatures.avg_pool_undivided,
-              multiples.constant_multiple, signatures.bias_only,
-              trajectory_signatures.consequence, trajectory_signatures.losses_only,
-              trajectory_signatures.first_step)
+SIGNATURES = (
+    trajectory_signatures.lr_float32,
+    trajectory_signatures.step_scale,
+    trajectory_signatures.stale_gradient,
+    trajectory_signatures.loss_after_update,
+    trajectory_signatures.dropped_batches,
+    signatures.float32_sized,
+    signatures.transposed,
+    signatures.relu_kink,
+    signatures.output_g_prime,
+    signatures.w_not_transposed,
+    signatures.decay_terms,
+    signatures.data_gradient_lost,
+    conv_signatures.kernel_flipped,
+    conv_signatures.kernels_not_decayed,
+    conv_signatures.bias_averaged,
+    conv_signatures.stride_ignored,
+    conv_signatures.flatten_order,
+    conv_delta_signatures.padding_ignored,
+    conv_delta_signatures.max_pool_to_every_element,
+    conv_delta_signatures.max_pool_last_maximum,
+    conv_delta_signatures.avg_pool_undivided,
+    multiples.constant_multiple,
+    signatures.bias_only,
+    trajectory_signatures.consequence,
+    trajectory_signatures.losses_only,
+    trajectory_signatures.first_step,
+)
 
 
 class Recorder:
@@ -115,8 +130,10 @@ def group_line(results):
         return f"{r.impl} [{r.problem}] {r.check}: {name} FAIL: {detail}"
     worst = max(numbers, key=lambda x: x.rel)
     extra = f"; {detail}" if detail else ""
-    return (f"{r.impl} [{r.problem}] {r.check}: {name} max|Δ|={max(x.worst for x in numbers):.1e}, "
-            f"rel up to {worst.rel:.1e} > tol {worst.tol:.0e} ({r.dtype}){extra}")
+    return (
+        f"{r.impl} [{r.problem}] {r.check}: {name} max|Δ|={max(x.worst for x in numbers):.1e}, "
+        f"rel up to {worst.rel:.1e} > tol {worst.tol:.0e} ({r.dtype}){extra}"
+    )
 
 
 def diagnose(evidence):
@@ -139,8 +156,9 @@ def diagnose(evidence):
             try:
                 found_here = sig(evidence)
             except Exception:
-                logging.getLogger(__name__).warning("signature %s raised; skipped",
-                                                    getattr(sig, "__name__", sig), exc_info=True)
+                logging.getLogger(__name__).warning(
+                    "signature %s raised; skipped", getattr(sig, "__name__", sig), exc_info=True
+                )
                 continue
             for d in found_here if isinstance(found_here, list) else [found_here] if found_here else []:
                 if isinstance(d, Diagnosis) and set(d.explains) - explained:
@@ -170,6 +188,12 @@ def run(impl, problem, dtype="float64", kinds=("gradients", "train"), consistenc
         if not r.passed:
             failing.setdefault((r.check, family(r.quantity)), []).append(r)
     want_gradients, want_train = _expected(problem, np.dtype(dtype))
-    evidence = Evidence(problem.as_dtype(dtype).as_dtype(np.float64), dtype, failing,
-                        {"gradients": want_gradients, "train": want_train}, recorder.got, consistency)
+    evidence = Evidence(
+        problem.as_dtype(dtype).as_dtype(np.float64),
+        dtype,
+        failing,
+        {"gradients": want_gradients, "train": want_train},
+        recorder.got,
+        consistency,
+    )
     return Outcome(recorder.name, problem.name, dtype, results, diagnose(evidence))

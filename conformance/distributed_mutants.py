@@ -26,16 +26,32 @@ WORKERS = 3  # the module-level instances below: 3 workers make ragged shards of
 
 # bug -> (what it gets wrong, the check family that catches it at 3 workers, a quantity it names)
 BUGS = {
-    "mean_of_shard_means": ("the k shard gradients and costs averaged with equal weights, not by "
-                            "shard size: wrong whenever the shards are ragged", "grads", "dW[layer"),
-    "decay_every_worker": ("every worker adds λW to its gradient and the all-reduce sums them: the "
-                           "decay counts k times", "grads", "dW[layer"),
-    "unsynchronised_weights": ("workers 1..k-1 draw their own initial weights instead of receiving "
-                               "the caller's (no broadcast)", "grads", "dW[layer"),
-    "loss_from_worker_0": ("the recorded loss is worker 0's shard cost, not the full-batch C",
-                           "loss", "loss"),
-    "gradients_summed": ("the k shard-mean gradients summed (an all-reduce SUM) instead of averaged",
-                         "grads", "dW[layer"),
+    "mean_of_shard_means": (
+        "the k shard gradients and costs averaged with equal weights, not by "
+        "shard size: wrong whenever the shards are ragged",
+        "grads",
+        "dW[layer",
+    ),
+    "decay_every_worker": (
+        "every worker adds λW to its gradient and the all-reduce sums them: the decay counts k times",
+        "grads",
+        "dW[layer",
+    ),
+    "unsynchronised_weights": (
+        "workers 1..k-1 draw their own initial weights instead of receiving the caller's (no broadcast)",
+        "grads",
+        "dW[layer",
+    ),
+    "loss_from_worker_0": (
+        "the recorded loss is worker 0's shard cost, not the full-batch C",
+        "loss",
+        "loss",
+    ),
+    "gradients_summed": (
+        "the k shard-mean gradients summed (an all-reduce SUM) instead of averaged",
+        "grads",
+        "dW[layer",
+    ),
 }
 
 
@@ -76,30 +92,43 @@ class DataParallelMutant:
         if self.bug != "unsynchronised_weights":
             return [params] * self.workers
         dtype = params[0][0].dtype
-        return [params] + [reference.init_params(spec.sizes, rank, dtype=dtype)  # BUG: own draw
-                           for rank in range(1, self.workers)]
+        return [params] + [
+            reference.init_params(spec.sizes, rank, dtype=dtype)  # BUG: own draw
+            for rank in range(1, self.workers)
+        ]
 
     def _combined(self, spec, replicas, x, y):
         """(C, grads, zs, activations, deltas) of the batch from the workers' shard results."""
         m, lam, bug = x.shape[0], spec.weight_decay, self.bug
-        data_only = SimpleNamespace(sizes=spec.sizes, activation=spec.activation, output=spec.output,
-                                    loss=spec.loss, weight_decay=0.0)  # the decay is not data
-        done = [(len(rows) / m, backprop_unchecked(data_only, p, x[rows], y[rows]))
-                for rows, p in zip(shards(m, self.workers), replicas) if len(rows)]
+        data_only = SimpleNamespace(
+            sizes=spec.sizes, activation=spec.activation, output=spec.output, loss=spec.loss, weight_decay=0.0
+        )  # the decay is not data
+        done = [
+            (len(rows) / m, backprop_unchecked(data_only, p, x[rows], y[rows]))
+            for rows, p in zip(shards(m, self.workers), replicas)
+            if len(rows)
+        ]
         if bug == "mean_of_shard_means":
             done = [(1 / len(done), g) for _, g in done]  # BUG: a short shard's examples count more
         if bug == "gradients_summed":
             done = [(1.0, g) for _, g in done]  # BUG: Σ_r instead of Σ_r m_r/m
         decays = self.workers if bug == "decay_every_worker" else 1  # BUG if k
         params = replicas[0]
-        grads = [(sum(w * g.grads[l][0] for w, g in done) + decays * lam * W,
-                  sum(w * g.grads[l][1] for w, g in done)) for l, (W, _) in enumerate(params)]
+        grads = [
+            (
+                sum(w * g.grads[l][0] for w, g in done) + decays * lam * W,
+                sum(w * g.grads[l][1] for w, g in done),
+            )
+            for l, (W, _) in enumerate(params)
+        ]
         penalty = 0.5 * lam * sum(np.sum(W * W) for W, _ in params)
         loss = sum(w * g.loss for w, g in done) + decays * penalty
         if bug == "loss_from_worker_0":
             loss = done[0][1].loss + penalty  # BUG: one shard's cost
-        per_example = [[np.concatenate(arrays) for arrays in zip(*(getattr(g, f) for _, g in done))]
-                       for f in ("zs", "activations", "deltas")]  # the shards' rows, back in order
+        per_example = [
+            [np.concatenate(arrays) for arrays in zip(*(getattr(g, f) for _, g in done))]
+            for f in ("zs", "activations", "deltas")
+        ]  # the shards' rows, back in order
         return float(loss), grads, *per_example
 
 

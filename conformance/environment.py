@@ -24,23 +24,32 @@ def configure():
     """Set the precision flags (idempotent) and return a record of them and of the versions."""
     if _STATE:
         return dict(_STATE)
-    _STATE.update(python=platform.python_version(), numpy=np.__version__,
-                  machine=f"{platform.machine()} {platform.processor() or ''}".strip())
+    _STATE.update(
+        python=platform.python_version(),
+        numpy=np.__version__,
+        machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
+    )
     if available("torch"):
         import torch
 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
         torch.set_float32_matmul_precision("highest")
-        _STATE.update(torch=torch.__version__, torch_tf32=False,
-                      torch_float32_matmul_precision=torch.get_float32_matmul_precision(),
-                      torch_cuda=torch.cuda.is_available())
+        _STATE.update(
+            torch=torch.__version__,
+            torch_tf32=False,
+            torch_float32_matmul_precision=torch.get_float32_matmul_precision(),
+            torch_cuda=torch.cuda.is_available(),
+        )
     if available("jax"):
         import jax
 
         jax.config.update("jax_default_matmul_precision", "highest")
-        _STATE.update(jax=jax.__version__, jax_default_matmul_precision="highest",
-                      jax_x64="scoped: jax.enable_x64(True) around float64 calls only",
-                      jax_backend=jax.default_backend(),
-                      xla_flags=os.environ.get("XLA_FLAGS", ""))  # e.g. the fast compile (xla.py)
+        _STATE.update(
+            jax=jax.__version__,
+            jax_default_matmul_precision="highest",
+            jax_x64="scoped: jax.enable_x64(True) around float64 calls only",
+            jax_backend=jax.default_backend(),
+            xla_flags=os.environ.get("XLA_FLAGS", ""),
+        )  # e.g. the fast compile (xla.py)
     return dict(_STATE)

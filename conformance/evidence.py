@@ -11,9 +11,19 @@ import numpy as np
 from .tolerances import ZERO_FLOOR, tolerance
 
 # quantity family -> the check family whose tolerance applies to it
-FAMILY_CHECK = {"z": "forward", "a": "forward", "delta": "deltas", "dK": "grads", "dW": "grads",
-                "db": "grads", "loss": "loss", "losses": "trajectory", "final K": "trajectory",
-                "final W": "trajectory", "final b": "trajectory"}
+FAMILY_CHECK = {
+    "z": "forward",
+    "a": "forward",
+    "delta": "deltas",
+    "dK": "grads",
+    "dW": "grads",
+    "db": "grads",
+    "loss": "loss",
+    "losses": "trajectory",
+    "final K": "trajectory",
+    "final W": "trajectory",
+    "final b": "trajectory",
+}
 
 
 @dataclass
@@ -65,8 +75,10 @@ class Evidence:
         if g is None or w is None or len(g) != len(w):
             return None
         first = 0 if fam == "a" else 1
-        pairs = [(l, a.astype(np.float64), np.asarray(b, dtype=np.float64))
-                 for l, (a, b) in enumerate(zip(g, w), start=first)]
+        pairs = [
+            (l, a.astype(np.float64), np.asarray(b, dtype=np.float64))
+            for l, (a, b) in enumerate(zip(g, w), start=first)
+        ]
         if fam[-1] in "KW":  # layers 1..c are conv blocks (K), the rest dense (W)
             c = len(getattr(self.problem.spec, "conv", ()) or ())
             pairs = [(l, a, b) for l, a, b in pairs if (l <= c) == (fam[-1] == "K")]
@@ -175,10 +187,11 @@ class Diagnosis:
     def line(self):
         if self.signature == "unmatched":
             return f"no known signature matched: {self.cause}"
-        verdict = {"convention": " A different but consistent convention: your gradients are the "
-                                 "derivative of your own loss (self-consistency PASS).",
-                   "bug": " A bug: your gradients are not the derivative of your own loss "
-                          "(self-consistency FAIL)."}.get(self.verdict, "")
+        verdict = {
+            "convention": " A different but consistent convention: your gradients are the "
+            "derivative of your own loss (self-consistency PASS).",
+            "bug": " A bug: your gradients are not the derivative of your own loss (self-consistency FAIL).",
+        }.get(self.verdict, "")
         return f"likely cause: {self.cause}. Fix: {self.fix}.{verdict}"
 
 

@@ -27,9 +27,14 @@ def arrays(problem):
     p = problem
     g = reference.backprop(p.spec, p.params, p.x, p.y)
     t = reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
-    out = {"x": p.x, "y": p.y, "batches": np.concatenate(p.batches),
-           "batch_sizes": np.array([len(b) for b in p.batches]), "loss": np.array(g.loss),
-           "losses": np.array(t.losses)}
+    out = {
+        "x": p.x,
+        "y": p.y,
+        "batches": np.concatenate(p.batches),
+        "batch_sizes": np.array([len(b) for b in p.batches]),
+        "loss": np.array(g.loss),
+        "losses": np.array(t.losses),
+    }
     c = len(conv_stack(p.spec)[1])
     for l in range(1, len(p.params) + 1):
         w = "K" if l <= c else "W"  # conv blocks' kernels, then the dense weights

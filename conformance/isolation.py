@@ -30,8 +30,10 @@ from .calls import CallFailed, call, describe
 DEFAULT_TIMEOUT = 60.0  # s per call; a cold JAX compile of the largest catalogue problem takes < 10 s
 LOAD_TIMEOUT_FACTOR = 2  # importing a framework (torch, JAX) is slower than any one call
 
-_BOOT = ("import json, os, sys; sys.path[:] = json.loads(os.environ.pop('_CONFORMANCE_SYS_PATH')); "
-         "from conformance.isolation import serve; serve(int(sys.argv[1]))")
+_BOOT = (
+    "import json, os, sys; sys.path[:] = json.loads(os.environ.pop('_CONFORMANCE_SYS_PATH')); "
+    "from conformance.isolation import serve; serve(int(sys.argv[1]))"
+)
 
 
 class Died(Exception):
@@ -61,8 +63,12 @@ class Worker:
     def __init__(self):
         parent, child = socket.socketpair()
         env = dict(os.environ, _CONFORMANCE_SYS_PATH=json.dumps(sys.path))
-        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT, str(child.fileno())],
-                                     pass_fds=[child.fileno()], start_new_session=True, env=env)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _BOOT, str(child.fileno())],
+            pass_fds=[child.fileno()],
+            start_new_session=True,
+            env=env,
+        )
         child.close()
         self.conn = Connection(parent.detach())
         _LIVE.add(self)
@@ -176,8 +182,10 @@ class Host:
                 return self._worker.ask(request, timeout)
             except TimedOut:
                 self._worker = None
-                raise CallFailed(f"timed out: no result after {timeout:g} s (the limit is --timeout); "
-                                 "its process was stopped") from None
+                raise CallFailed(
+                    f"timed out: no result after {timeout:g} s (the limit is --timeout); "
+                    "its process was stopped"
+                ) from None
             except Died as exc:
                 self._worker = None
                 raise CallFailed(f"the process {exc} while running {what}") from None
@@ -225,19 +233,21 @@ class Isolated:
         return self.host.pids
 
     def supports(self, spec):
-        status, value = self.host.ask(self.target, ("supports", self.target, spec), "supports",
-                                      self.timeout)
+        status, value = self.host.ask(self.target, ("supports", self.target, spec), "supports", self.timeout)
         if status == "ok":
             return value
         raise (TypeError if status == "type" else ValueError)(value)
 
     def _call(self, kind, spec, params, x, y, lr=None, batches=None):
         if kind in self.timed_out:
-            raise CallFailed(f"not called: {kind} ran past the {self.timeout:g} s limit earlier in this "
-                             "run (--timeout sets it)")
+            raise CallFailed(
+                f"not called: {kind} ran past the {self.timeout:g} s limit earlier in this "
+                "run (--timeout sets it)"
+            )
         try:
-            status, value = self.host.ask(self.target, ("call", self.target, kind, spec, params, x, y,
-                                                        lr, batches), kind, self.timeout)
+            status, value = self.host.ask(
+                self.target, ("call", self.target, kind, spec, params, x, y, lr, batches), kind, self.timeout
+            )
         except CallFailed as exc:
             if str(exc).startswith("timed out"):
                 self.timed_out[kind] = True
@@ -258,6 +268,7 @@ class Isolated:
 
 
 # --- the worker's side -------------------------------------------------------------------------
+
 
 def _die_with_parent():
     """Exit when the parent process ends, even while user code runs: a thread that watches the

@@ -17,21 +17,33 @@ import numpy as np
 from .evidence import Diagnosis, verdict
 from .tolerances import ZERO_FLOOR
 
-EQUATION = {"delta": "δ (BP1, carried down by BP2)", "dK": "∂C/∂K (BP4-conv)", "dW": "∂C/∂W (BP4)",
-            "db": "∂C/∂b (BP3)", "loss": "the loss C", "losses": "the per-step losses"}
+EQUATION = {
+    "delta": "δ (BP1, carried down by BP2)",
+    "dK": "∂C/∂K (BP4-conv)",
+    "dW": "∂C/∂W (BP4)",
+    "db": "∂C/∂b (BP3)",
+    "loss": "the loss C",
+    "losses": "the per-step losses",
+}
 
 # factor -> (what it means, how to fix it)
 FACTORS = {
-    "m": ("summed over the m examples of the batch instead of averaged",
-          "divide the sum over the batch by m: ∂C/∂b^l = (1/m)Σ_x δ^l_x, "
-          "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l"),
-    "1/m": ("divided by m once too often", "δ^l = ∂C_x/∂z^l is per example and the 1/m appears only in "
-            "BP3 and BP4; if δ came from autodiff of the batch mean, multiply it by m"),
+    "m": (
+        "summed over the m examples of the batch instead of averaged",
+        "divide the sum over the batch by m: ∂C/∂b^l = (1/m)Σ_x δ^l_x, ∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l",
+    ),
+    "1/m": (
+        "divided by m once too often",
+        "δ^l = ∂C_x/∂z^l is per example and the 1/m appears only in "
+        "BP3 and BP4; if δ came from autodiff of the batch mean, multiply it by m",
+    ),
     "2": ("the ½ of the quadratic cost is missing", "C_x = ½‖a − y‖², whose gradient is a − y (BP1)"),
     "1/2": ("an extra ½", "the gradient of ½‖a − y‖² is a − y, without another ½ (BP1)"),
     "n_L": ("an extra factor n_L, the number of outputs", "C_x sums over the n_L outputs once"),
-    "1/n_L": ("averaged over the n_L outputs (a mean-reduced squared error) where C_x sums over them",
-              "sum over the outputs, C_x = ½Σ_j (a_j − y_j)², or keep your mean and use η·n_L"),
+    "1/n_L": (
+        "averaged over the n_L outputs (a mean-reduced squared error) where C_x sums over them",
+        "sum over the outputs, C_x = ½Σ_j (a_j − y_j)², or keep your mean and use η·n_L",
+    ),
     "-1": ("the sign is flipped", "δ^L starts from ∇_a C_x = a − y, not y − a (BP1)"),
 }
 
@@ -71,8 +83,11 @@ def _fit(ev, fam, data_term):
     if data_term:
         if lam == 0 or fam not in ("dK", "dW", "loss"):
             return None
-        terms = ([np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))] if fam == "loss"
-                 else [lam * ev.param(fam, l) for l, _, _ in pairs])
+        terms = (
+            [np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))]
+            if fam == "loss"
+            else [lam * ev.param(fam, l) for l, _, _ in pairs]
+        )
         pairs = [(l, g - t, w - t) for (l, g, w), t in zip(pairs, terms)]
     c = sum(np.sum(g * w) for _, g, w in pairs) / max(sum(np.sum(w * w) for _, _, w in pairs), ZERO_FLOOR)
     if not np.isfinite(c) or not all(ev.close(fam, g, c * w) for _, g, w in pairs):
@@ -104,7 +119,13 @@ def constant_multiple(ev):
         label, reading, fix = describe(c, m, n_L, rel)
         what = ", ".join(EQUATION[f] for f in fams)
         where = " in every layer" if set(fams) - {"loss", "losses"} else ""
-        found.append(Diagnosis("constant_multiple", f"{what} {'is' if len(fams) == 1 else 'are'} {label} "
-                               f"times the reference's{where}: {reading}", fix,
-                               tuple(ev.keys(*fams)), verdict(ev, fams)))
+        found.append(
+            Diagnosis(
+                "constant_multiple",
+                f"{what} {'is' if len(fams) == 1 else 'are'} {label} times the reference's{where}: {reading}",
+                fix,
+                tuple(ev.keys(*fams)),
+                verdict(ev, fams),
+            )
+        )
     return found

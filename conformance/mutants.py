@@ -18,37 +18,52 @@ from reference.validation import check_batches, check_data, check_lr, check_para
 
 # bug -> (what it gets wrong, the check family that must catch it, a quantity it must name)
 BUGS = {
-    "missing_sigma_prime_bp1": ("BP1 without g'(z^L): δ^L = a − y for the quadratic cost",
-                                "deltas", "delta[layer"),
-    "bp2_w_not_transposed": ("BP2 with W^{l+1}.T where W^{l+1} is needed (Nielsen's W vs W.T)",
-                             "deltas", "delta[layer"),
+    "missing_sigma_prime_bp1": (
+        "BP1 without g'(z^L): δ^L = a − y for the quadratic cost",
+        "deltas",
+        "delta[layer",
+    ),
+    "bp2_w_not_transposed": (
+        "BP2 with W^{l+1}.T where W^{l+1} is needed (Nielsen's W vs W.T)",
+        "deltas",
+        "delta[layer",
+    ),
     "bias_summed": ("BP3 summed over the batch instead of averaged", "grads", "db[layer"),
     "update_sign": ("SGD step W + η∂C/∂W: gradient ascent", "trajectory", "losses"),
-    "relu_prime_one_at_zero": ("ReLU'(0) = 1 (seed 002's convention) instead of 0", "deltas",
-                               "delta[layer"),
+    "relu_prime_one_at_zero": ("ReLU'(0) = 1 (seed 002's convention) instead of 0", "deltas", "delta[layer"),
     "decay_on_biases": ("weight decay λb added to the bias gradient too", "grads", "db[layer"),
-    "float32_internally": ("float64 input computed in float32, cast back to float64", "forward",
-                           "z[layer"),
+    "float32_internally": ("float64 input computed in float32, cast back to float64", "forward", "z[layer"),
     "quadratic_half_dropped": ("quadratic cost ‖a − y‖² without the ½", "loss", "loss"),
     "stale_gradient": ("each step applies the previous batch's gradient", "trajectory", "losses"),
     "summed_not_averaged": ("BP3 and BP4 summed over the batch: the 1/m forgotten", "grads", "dW[layer"),
     "dW_transposed": ("BP4 as (a^{l-1}).T δ^l: the weight gradient transposed", "grads", "dW[layer"),
-    "sigma_prime_with_cross_entropy": ("BP1 keeps σ'(z^L) where the cross-entropy cancels it", "deltas",
-                                       "delta[layer"),
+    "sigma_prime_with_cross_entropy": (
+        "BP1 keeps σ'(z^L) where the cross-entropy cancels it",
+        "deltas",
+        "delta[layer",
+    ),
     "decay_sign": ("BP4 with − λW: the decay term's sign flipped", "grads", "dW[layer"),
     "decay_missing_from_loss": ("the loss without (λ/2)Σ‖W‖² while BP4 keeps λW", "loss", "loss"),
-    "mean_over_outputs": ("cost and BP1 averaged over the n_L outputs: a consistent other convention",
-                          "loss", "loss"),
-    "loss_after_update": ("each step records the loss after its update, not before", "trajectory",
-                          "losses"),
-    "drops_last_batch": ("the training loop stops one batch early (an off-by-one)", "structure",
-                         "losses"),
-    "penalty_per_example": ("the loss adds (λ/2)Σ‖W‖² once per example, m times (the penalty line indented "
-                            "into the loop over the examples); the gradients are right", "loss", "loss"),
+    "mean_over_outputs": (
+        "cost and BP1 averaged over the n_L outputs: a consistent other convention",
+        "loss",
+        "loss",
+    ),
+    "loss_after_update": ("each step records the loss after its update, not before", "trajectory", "losses"),
+    "drops_last_batch": ("the training loop stops one batch early (an off-by-one)", "structure", "losses"),
+    "penalty_per_example": (
+        "the loss adds (λ/2)Σ‖W‖² once per example, m times (the penalty line indented "
+        "into the loop over the examples); the gradients are right",
+        "loss",
+        "loss",
+    ),
     "decay_per_example": ("BP4 adds λW once per example: m·λW", "grads", "dW[layer"),
     "lr_float32": ("the learning rate rounded to float32: η = float(np.float32(η))", "trajectory", "losses"),
-    "data_term_overwritten": ("BP4 as ∂C/∂W = λW: the data term overwritten (= where += was meant)",
-                              "grads", "dW[layer"),
+    "data_term_overwritten": (
+        "BP4 as ∂C/∂W = λW: the data term overwritten (= where += was meant)",
+        "grads",
+        "dW[layer",
+    ),
 }
 
 
@@ -110,8 +125,7 @@ class Mutant:
             penalty = m * penalty  # BUG: added inside the loop over the m examples, once per example
         loss = float(np.mean(C_x) + penalty * sum(np.sum(W * W) for W, _ in params))
         back = lambda arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
-        return Gradients(loss, [tuple(back(p)) for p in grads], back(zs), back(activations),
-                         back(deltas))
+        return Gradients(loss, [tuple(back(p)) for p in grads], back(zs), back(activations), back(deltas))
 
     def train(self, spec, params, x, y, *, lr, batches):
         sizes, *_ = check_spec(spec)

@@ -20,9 +20,14 @@ from reference.conv import conv_stack
 from .spec import Conv, Spec
 
 # (output activation, cost) pairs the contract allows (reference/costs.py PAIRINGS).
-OUTPUT_LOSSES = (("sigmoid", "quadratic"), ("tanh", "quadratic"), ("relu", "quadratic"),
-                 ("identity", "quadratic"), ("sigmoid", "cross_entropy"),
-                 ("softmax", "log_likelihood"))
+OUTPUT_LOSSES = (
+    ("sigmoid", "quadratic"),
+    ("tanh", "quadratic"),
+    ("relu", "quadratic"),
+    ("identity", "quadratic"),
+    ("sigmoid", "cross_entropy"),
+    ("softmax", "log_likelihood"),
+)
 
 
 @dataclass(frozen=True, eq=False)  # hashed by identity: checks.py caches the reference per problem
@@ -42,8 +47,12 @@ class Problem:
     def as_dtype(self, dtype):
         """The same problem in ``dtype``, cast once here so every implementation sees identical values."""
         dtype = np.dtype(dtype)
-        return replace(self, params=[(W.astype(dtype), b.astype(dtype)) for W, b in self.params],
-                       x=self.x.astype(dtype), y=self.y.astype(dtype))
+        return replace(
+            self,
+            params=[(W.astype(dtype), b.astype(dtype)) for W, b in self.params],
+            x=self.x.astype(dtype),
+            y=self.y.astype(dtype),
+        )
 
 
 def targets(rng, spec, m):
@@ -60,8 +69,9 @@ def targets(rng, spec, m):
     return rng.standard_normal((m, n))
 
 
-def make_problem(spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scaled", name=None,
-                 relu_kink=False):
+def make_problem(
+    spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scaled", name=None, relu_kink=False
+):
     """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
     x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks.
 
@@ -95,34 +105,69 @@ def _row(act, out, loss, seed, *, decay=False, kink=False, batches="ragged"):
     λ = 0.05 with ``decay``, exact ReLU kinks (make_problem's relu_kink) with ``kink``, and one of
     the BATCH_SHAPES (ragged, the default, adds nothing to the name; m = 1 adds '-m1')."""
     spec = Spec((5, 4, 3), act, out, loss, 0.05 if decay else 0.0)
-    name = (f"{act}-{out}-{loss}" + ("-decay" if decay else "") + ("-kink" if kink else "")
-            + {"ragged": "", "even": "-even", "one": "-m1"}[batches])
+    name = (
+        f"{act}-{out}-{loss}"
+        + ("-decay" if decay else "")
+        + ("-kink" if kink else "")
+        + {"ragged": "", "even": "-even", "one": "-m1"}[batches]
+    )
     return make_problem(spec, seed, lr=0.1, relu_kink=kink, name=name, **BATCH_SHAPES[batches])
 
 
 def _catalogue():
     problems = [
         # Seed 000: one sigmoid neuron, per-example SGD (batch size 1).
-        make_problem(Spec((3, 1), "sigmoid", "sigmoid", "quadratic"), 0, m=5, batch_size=1,
-                     epochs=2, lr=1.0, name="neuron"),
+        make_problem(
+            Spec((3, 1), "sigmoid", "sigmoid", "quadratic"),
+            0,
+            m=5,
+            batch_size=1,
+            epochs=2,
+            lr=1.0,
+            name="neuron",
+        ),
         # Seed 004's Network([2, 3, 1]) with Nielsen's N(0, 1) initialisation.
-        make_problem(Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"), 1, init="standard",
-                     lr=3.0, name="nielsen-2-3-1"),
+        make_problem(
+            Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"),
+            1,
+            init="standard",
+            lr=3.0,
+            name="nielsen-2-3-1",
+        ),
         # Seed 003's MNIST network on random inputs: 784-30-10, η = 3.0, mini-batch 10.
-        make_problem(Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic"), 2, m=20,
-                     batch_size=10, epochs=2, lr=3.0, init="standard", name="mnist-784-30-10"),
+        make_problem(
+            Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic"),
+            2,
+            m=20,
+            batch_size=10,
+            epochs=2,
+            lr=3.0,
+            init="standard",
+            name="mnist-784-30-10",
+        ),
         # Square layers: W and W.T have the same shape, so only the numbers tell them apart in BP2.
-        make_problem(Spec((4, 4, 4, 4), "tanh", "identity", "quadratic"), 3, lr=0.1,
-                     name="square-4-4-4-4"),
+        make_problem(Spec((4, 4, 4, 4), "tanh", "identity", "quadratic"), 3, lr=0.1, name="square-4-4-4-4"),
         # Deep: five layers, ReLU, softmax, weight decay.
-        make_problem(Spec((6, 5, 5, 4, 4, 3), "relu", "softmax", "log_likelihood", 0.01), 4,
-                     m=10, batch_size=4, name="deep-relu-softmax"),
+        make_problem(
+            Spec((6, 5, 5, 4, 4, 3), "relu", "softmax", "log_likelihood", 0.01),
+            4,
+            m=10,
+            batch_size=4,
+            name="deep-relu-softmax",
+        ),
         # Exact ReLU kinks (z = 0.0): ReLU'(0) must be 0.
-        make_problem(Spec((5, 4, 4, 3), "relu", "sigmoid", "cross_entropy"), 5, relu_kink=True,
-                     name="relu-kink"),
+        make_problem(
+            Spec((5, 4, 4, 3), "relu", "sigmoid", "cross_entropy"), 5, relu_kink=True, name="relu-kink"
+        ),
         # One batch of one example.
-        make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 6, m=1,
-                     batch_size=1, epochs=3, name="batch-1"),
+        make_problem(
+            Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1),
+            6,
+            m=1,
+            batch_size=1,
+            epochs=3,
+            name="batch-1",
+        ),
     ]
     # Every hidden activation a × (output, cost) pairing o: 24 rows, which also carry the decay, kink
     # and batch-shape values by a formula that covers every pair of those five features within these
@@ -138,8 +183,17 @@ def _catalogue():
     # m = 1 problem that network.py's profile (sigmoid/quadratic, λ = 0) had none of.
     for a, act in enumerate(HIDDEN_ACTIVATIONS):
         for o, (out, loss) in enumerate(OUTPUT_LOSSES):
-            problems.append(_row(act, out, loss, 100 + len(OUTPUT_LOSSES) * a + o, decay=(a + o) % 2,
-                                 kink=act == "relu", batches=BATCH_CYCLE[(BATCH_START[o] + a) % 3]))
+            problems.append(
+                _row(
+                    act,
+                    out,
+                    loss,
+                    100 + len(OUTPUT_LOSSES) * a + o,
+                    decay=(a + o) % 2,
+                    kink=act == "relu",
+                    batches=BATCH_CYCLE[(BATCH_START[o] + a) % 3],
+                )
+            )
     # What the rows above leave out within the partial implementations of coverage.PROFILES.
     problems += [
         # Softmax + log-likelihood only (CS231n): each hidden activation needs all three batch shapes
@@ -172,8 +226,9 @@ def _max_pool_ties(problem):
     a pooling window often holds equal maxima, and routing δ to the first rather than the last of
     them changes ∂K^1 (torch and JAX route to the first)."""
     (K, b), *rest = problem.params
-    return replace(problem, params=[(np.full_like(K, 0.5), b), *rest],
-                   x=(problem.x > 0).astype(problem.x.dtype))
+    return replace(
+        problem, params=[(np.full_like(K, 0.5), b), *rest], x=(problem.x > 0).astype(problem.x.dtype)
+    )
 
 
 def _autoencoder(problem):
@@ -184,64 +239,202 @@ def _autoencoder(problem):
 
 def conv_problems():
     """Seed 003's extensions: conv blocks in front of the dense layers, and an autoencoder."""
+
     def conv(sizes, activation, output, loss, input_shape, *blocks, decay=0.0):
         return Spec(sizes, activation, output, loss, decay, input_shape=input_shape, conv=blocks)
 
     return [
         # LeNet-like stacks: conv-pool-conv-pool-dense, on random 1×8×8 and 2×9×9 inputs.
-        make_problem(conv((6, 12, 10), "relu", "softmax", "log_likelihood", (1, 8, 8),
-                          Conv(4, 3, padding=1, pool="max"), Conv(6, 3, pool="max"), decay=0.01),
-                     200, batch_size=5, epochs=2, lr=0.1, name="conv-lenet-1x8x8"),
-        make_problem(conv((16, 8, 3), "tanh", "sigmoid", "cross_entropy", (2, 9, 9),
-                          Conv(3, 2, pool="avg"), Conv(4, 3, padding=1, pool="max")),
-                     201, lr=0.3, name="conv-lenet-2x9x9"),
+        make_problem(
+            conv(
+                (6, 12, 10),
+                "relu",
+                "softmax",
+                "log_likelihood",
+                (1, 8, 8),
+                Conv(4, 3, padding=1, pool="max"),
+                Conv(6, 3, pool="max"),
+                decay=0.01,
+            ),
+            200,
+            batch_size=5,
+            epochs=2,
+            lr=0.1,
+            name="conv-lenet-1x8x8",
+        ),
+        make_problem(
+            conv(
+                (16, 8, 3),
+                "tanh",
+                "sigmoid",
+                "cross_entropy",
+                (2, 9, 9),
+                Conv(3, 2, pool="avg"),
+                Conv(4, 3, padding=1, pool="max"),
+            ),
+            201,
+            lr=0.3,
+            name="conv-lenet-2x9x9",
+        ),
         # Stride 2 with padding; the output size floors (8 + 2 − 3)/2 + 1 = 4.5 to 4.
-        make_problem(conv((48, 4), "sigmoid", "identity", "quadratic", (1, 8, 8),
-                          Conv(3, 3, stride=2, padding=1)), 202, lr=0.1, name="conv-stride2-pad1"),
+        make_problem(
+            conv((48, 4), "sigmoid", "identity", "quadratic", (1, 8, 8), Conv(3, 3, stride=2, padding=1)),
+            202,
+            lr=0.1,
+            name="conv-stride2-pad1",
+        ),
         # Padding on the second block: BP2-conv must cut the padding ring off ∂C/∂a^1.
-        make_problem(conv((144, 5), "tanh", "softmax", "log_likelihood", (1, 8, 8),
-                          Conv(3, 3), Conv(4, 3, padding=1)), 203, lr=0.1, name="conv-two-blocks-pad"),
+        make_problem(
+            conv((144, 5), "tanh", "softmax", "log_likelihood", (1, 8, 8), Conv(3, 3), Conv(4, 3, padding=1)),
+            203,
+            lr=0.1,
+            name="conv-two-blocks-pad",
+        ),
         # Both poolings under an identity output, stride 1 and no padding on the second block (was
         # conv-avg-pool, its first block alone under a sigmoid output, which other problems cover).
-        make_problem(conv((3, 3), "sigmoid", "identity", "quadratic", (2, 6, 6),
-                          Conv(3, 3, padding=1, pool="avg"), Conv(3, 2, pool="max")), 204, lr=0.1,
-                     name="conv-avg-max-identity-output"),
-        make_problem(conv((16, 3), "identity", "softmax", "log_likelihood", (1, 8, 8),
-                          Conv(4, 3, pool="max", pool_size=3)), 205, lr=0.1, name="conv-max-pool-3"),
-        _max_pool_ties(make_problem(conv((18, 3), "sigmoid", "sigmoid", "quadratic", (1, 7, 7),
-                                         Conv(2, 2, pool="max")), 206, name="conv-max-pool-tie")),
+        make_problem(
+            conv(
+                (3, 3),
+                "sigmoid",
+                "identity",
+                "quadratic",
+                (2, 6, 6),
+                Conv(3, 3, padding=1, pool="avg"),
+                Conv(3, 2, pool="max"),
+            ),
+            204,
+            lr=0.1,
+            name="conv-avg-max-identity-output",
+        ),
+        make_problem(
+            conv(
+                (16, 3),
+                "identity",
+                "softmax",
+                "log_likelihood",
+                (1, 8, 8),
+                Conv(4, 3, pool="max", pool_size=3),
+            ),
+            205,
+            lr=0.1,
+            name="conv-max-pool-3",
+        ),
+        _max_pool_ties(
+            make_problem(
+                conv((18, 3), "sigmoid", "sigmoid", "quadratic", (1, 7, 7), Conv(2, 2, pool="max")),
+                206,
+                name="conv-max-pool-tie",
+            )
+        ),
         # Exact ReLU kinks in a conv layer: the first kernel and bias are 0, so z^1[:, 0] = 0.0.
-        make_problem(conv((27, 4, 3), "relu", "sigmoid", "cross_entropy", (1, 6, 6),
-                          Conv(3, 3, padding=1, pool="max")), 207, relu_kink=True, name="conv-relu-kink"),
-        make_problem(conv((12, 4, 2), "tanh", "tanh", "quadratic", (2, 5, 5), Conv(2, 3, padding=1),
-                          Conv(3, 3, stride=2), decay=0.1), 208, lr=0.1, name="conv-decay"),
-        make_problem(conv((8, 2), "sigmoid", "sigmoid", "cross_entropy", (1, 7, 7),
-                          Conv(2, 3, stride=2, padding=1, pool="avg"), decay=0.05), 209, m=1,
-                     batch_size=1, epochs=3, name="conv-batch-1"),
+        make_problem(
+            conv(
+                (27, 4, 3), "relu", "sigmoid", "cross_entropy", (1, 6, 6), Conv(3, 3, padding=1, pool="max")
+            ),
+            207,
+            relu_kink=True,
+            name="conv-relu-kink",
+        ),
+        make_problem(
+            conv(
+                (12, 4, 2),
+                "tanh",
+                "tanh",
+                "quadratic",
+                (2, 5, 5),
+                Conv(2, 3, padding=1),
+                Conv(3, 3, stride=2),
+                decay=0.1,
+            ),
+            208,
+            lr=0.1,
+            name="conv-decay",
+        ),
+        make_problem(
+            conv(
+                (8, 2),
+                "sigmoid",
+                "sigmoid",
+                "cross_entropy",
+                (1, 7, 7),
+                Conv(2, 3, stride=2, padding=1, pool="avg"),
+                decay=0.05,
+            ),
+            209,
+            m=1,
+            batch_size=1,
+            epochs=3,
+            name="conv-batch-1",
+        ),
         # Pair coverage (coverage.py) of the conv features with the output, the hidden activation,
         # kinks and m = 1: each output needs a conv problem with each pooling, stride and padding.
         # Three blocks (unpooled with stride 2 and padding, max, avg) under a ReLU output, with exact
         # kinks in every block and a single example: every conv value meets relu/quadratic, kink = on
         # and m = 1, and max pooling meets stride 2. On one example most seeds leave some layer
         # nearly all dead: seed 222 is the first from 211 with z > 0 for 30 % of every layer's units.
-        make_problem(conv((3, 4, 3), "relu", "relu", "quadratic", (1, 9, 9),
-                          Conv(3, 3, stride=2, padding=1), Conv(4, 2, pool="max"), Conv(3, 1, pool="avg")),
-                     222, relu_kink=True, lr=0.1, name="conv-three-blocks-kink-m1", **BATCH_SHAPES["one"]),
+        make_problem(
+            conv(
+                (3, 4, 3),
+                "relu",
+                "relu",
+                "quadratic",
+                (1, 9, 9),
+                Conv(3, 3, stride=2, padding=1),
+                Conv(4, 2, pool="max"),
+                Conv(3, 1, pool="avg"),
+            ),
+            222,
+            relu_kink=True,
+            lr=0.1,
+            name="conv-three-blocks-kink-m1",
+            **BATCH_SHAPES["one"],
+        ),
         # Both poolings under a tanh output.
-        make_problem(conv((16, 3), "sigmoid", "tanh", "quadratic", (2, 8, 8),
-                          Conv(3, 3, padding=1, pool="avg"), Conv(4, 3, padding=1, pool="max"), decay=0.05),
-                     212, lr=0.3, name="conv-avg-max-tanh-output", **BATCH_SHAPES["even"]),
+        make_problem(
+            conv(
+                (16, 3),
+                "sigmoid",
+                "tanh",
+                "quadratic",
+                (2, 8, 8),
+                Conv(3, 3, padding=1, pool="avg"),
+                Conv(4, 3, padding=1, pool="max"),
+                decay=0.05,
+            ),
+            212,
+            lr=0.3,
+            name="conv-avg-max-tanh-output",
+            **BATCH_SHAPES["even"],
+        ),
         # A block without pooling under sigmoid + cross-entropy.
-        make_problem(conv((18, 2), "tanh", "sigmoid", "cross_entropy", (1, 5, 5), Conv(2, 3)), 213,
-                     lr=0.3, name="conv-no-pool-cross-entropy"),
+        make_problem(
+            conv((18, 2), "tanh", "sigmoid", "cross_entropy", (1, 5, 5), Conv(2, 3)),
+            213,
+            lr=0.3,
+            name="conv-no-pool-cross-entropy",
+        ),
         # Average pooling and stride 2 under softmax; the identity hidden activation with no pooling,
         # average pooling, stride 2 and padding.
-        make_problem(conv((12, 3), "identity", "softmax", "log_likelihood", (1, 8, 8),
-                          Conv(2, 3, stride=2, padding=1), Conv(3, 3, padding=1, pool="avg")), 214,
-                     lr=0.1, name="conv-stride2-avg-softmax"),
+        make_problem(
+            conv(
+                (12, 3),
+                "identity",
+                "softmax",
+                "log_likelihood",
+                (1, 8, 8),
+                Conv(2, 3, stride=2, padding=1),
+                Conv(3, 3, padding=1, pool="avg"),
+            ),
+            214,
+            lr=0.1,
+            name="conv-stride2-avg-softmax",
+        ),
         # Autoencoder: y = x through a 3-unit bottleneck, sigmoid output, cross-entropy.
-        _autoencoder(make_problem(Spec((8, 3, 8), "sigmoid", "sigmoid", "cross_entropy"), 210,
-                                  name="autoencoder-8-3-8")),
+        _autoencoder(
+            make_problem(
+                Spec((8, 3, 8), "sigmoid", "sigmoid", "cross_entropy"), 210, name="autoencoder-8-3-8"
+            )
+        ),
     ]
 
 
@@ -250,20 +443,66 @@ def golden_problems():
     (10 examples, batches of 2, 4 epochs)."""
     kw = dict(m=10, batch_size=2, epochs=4)
     return [
-        make_problem(Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"), 11, lr=3.0,
-                     init="standard", name="golden-nielsen-2-3-1", **kw),
-        make_problem(Spec((5, 4, 4, 3), "relu", "sigmoid", "cross_entropy", 0.01), 12, lr=0.3,
-                     relu_kink=True, name="golden-relu-kink", **kw),
-        make_problem(Spec((6, 5, 5, 4, 3), "tanh", "softmax", "log_likelihood", 0.05), 13, lr=0.3,
-                     name="golden-deep-tanh-softmax", **kw),
-        make_problem(Spec((4, 4, 4), "identity", "identity", "quadratic"), 14, lr=0.05,
-                     name="golden-square-linear", **kw),
-        make_problem(Spec((6, 10), "relu", "softmax", "log_likelihood", 0.01, input_shape=(1, 8, 8),
-                          conv=(Conv(4, 3, padding=1, pool="max"), Conv(6, 3, pool="max"))), 15,
-                     lr=0.1, name="golden-conv-lenet", **kw),
-        make_problem(Spec((27, 3), "tanh", "sigmoid", "quadratic", 0.05, input_shape=(2, 7, 7),
-                          conv=(Conv(3, 3, stride=2, padding=1, pool="avg"), Conv(3, 2, padding=1))),
-                     16, lr=0.3, name="golden-conv-stride-avg", **kw),
+        make_problem(
+            Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"),
+            11,
+            lr=3.0,
+            init="standard",
+            name="golden-nielsen-2-3-1",
+            **kw,
+        ),
+        make_problem(
+            Spec((5, 4, 4, 3), "relu", "sigmoid", "cross_entropy", 0.01),
+            12,
+            lr=0.3,
+            relu_kink=True,
+            name="golden-relu-kink",
+            **kw,
+        ),
+        make_problem(
+            Spec((6, 5, 5, 4, 3), "tanh", "softmax", "log_likelihood", 0.05),
+            13,
+            lr=0.3,
+            name="golden-deep-tanh-softmax",
+            **kw,
+        ),
+        make_problem(
+            Spec((4, 4, 4), "identity", "identity", "quadratic"),
+            14,
+            lr=0.05,
+            name="golden-square-linear",
+            **kw,
+        ),
+        make_problem(
+            Spec(
+                (6, 10),
+                "relu",
+                "softmax",
+                "log_likelihood",
+                0.01,
+                input_shape=(1, 8, 8),
+                conv=(Conv(4, 3, padding=1, pool="max"), Conv(6, 3, pool="max")),
+            ),
+            15,
+            lr=0.1,
+            name="golden-conv-lenet",
+            **kw,
+        ),
+        make_problem(
+            Spec(
+                (27, 3),
+                "tanh",
+                "sigmoid",
+                "quadratic",
+                0.05,
+                input_shape=(2, 7, 7),
+                conv=(Conv(3, 3, stride=2, padding=1, pool="avg"), Conv(3, 2, padding=1)),
+            ),
+            16,
+            lr=0.3,
+            name="golden-conv-stride-avg",
+            **kw,
+        ),
     ]
 
 

@@ -34,22 +34,40 @@ from .xla import use_fast_compile
 
 def pytest_addoption(parser):
     group = parser.getgroup("conformance", "backprop conformance suite")
-    group.addoption("--impl", action="append", default=[], metavar="TARGET",
-                    help="implementation to check: a shipped name (reference, torch.manual, ...), "
-                         "PATH.py:ATTR, PATH.py or module:attr; repeatable. Default: all shipped.")
-    group.addoption("--impl-timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                    help="seconds each call of an --impl target that is not a shipped name may take "
-                         "(it runs in a worker process of its own); a call past it fails its test as "
-                         "'timed out' and the worker is replaced. Default: %(default)g.")
-    group.addoption("--xla-compile", choices=("fast", "default"), default="default",
-                    help="fast: compile JAX programs with XLA's cheap CPU pipeline and share them "
-                         "through JAX's persistent cache in pytest's cache directory; default: XLA "
-                         "as a user's run compiles (XLA_FLAGS set in the environment always win). "
-                         "Default: %(default)s.")
-    group.addoption("--worker-threads", choices=("share", "inherit"), default="inherit",
-                    help="share: each of pytest-xdist's k workers gets cores // k threads for NumPy's "
-                         "and torch's thread pools (OMP/OPENBLAS/MKL_NUM_THREADS you set win); "
-                         "inherit: as the environment has them. Default: %(default)s.")
+    group.addoption(
+        "--impl",
+        action="append",
+        default=[],
+        metavar="TARGET",
+        help="implementation to check: a shipped name (reference, torch.manual, ...), "
+        "PATH.py:ATTR, PATH.py or module:attr; repeatable. Default: all shipped.",
+    )
+    group.addoption(
+        "--impl-timeout",
+        type=float,
+        default=DEFAULT_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds each call of an --impl target that is not a shipped name may take "
+        "(it runs in a worker process of its own); a call past it fails its test as "
+        "'timed out' and the worker is replaced. Default: %(default)g.",
+    )
+    group.addoption(
+        "--xla-compile",
+        choices=("fast", "default"),
+        default="default",
+        help="fast: compile JAX programs with XLA's cheap CPU pipeline and share them "
+        "through JAX's persistent cache in pytest's cache directory; default: XLA "
+        "as a user's run compiles (XLA_FLAGS set in the environment always win). "
+        "Default: %(default)s.",
+    )
+    group.addoption(
+        "--worker-threads",
+        choices=("share", "inherit"),
+        default="inherit",
+        help="share: each of pytest-xdist's k workers gets cores // k threads for NumPy's "
+        "and torch's thread pools (OMP/OPENBLAS/MKL_NUM_THREADS you set win); "
+        "inherit: as the environment has them. Default: %(default)s.",
+    )
 
 
 def pytest_configure(config):
@@ -73,6 +91,8 @@ def fast_compile(config):
     use_fast_compile()
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider: no persistent cache
     if cache is not None and "JAX_COMPILATION_CACHE_DIR" not in os.environ:
-        os.environ.update(JAX_COMPILATION_CACHE_DIR=str(cache.mkdir("jax-compilation-cache")),
-                          JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",  # the tests' programs are small
-                          JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0")
+        os.environ.update(
+            JAX_COMPILATION_CACHE_DIR=str(cache.mkdir("jax-compilation-cache")),
+            JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",  # the tests' programs are small
+            JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0",
+        )

@@ -45,21 +45,23 @@ def load(name, device=None, workers=None):
     """The implementation called ``name`` as a harness object (NumPy in and out); a data-parallel one
     (DATA_PARALLEL) with ``workers`` processes or devices, and a ``close()`` that stops them."""
     if name not in NAMES + DATA_PARALLEL:
-        raise ValueError(f"name: unknown implementation {name!r}; expected one of "
-                         f"{list(NAMES + DATA_PARALLEL)}")
+        raise ValueError(
+            f"name: unknown implementation {name!r}; expected one of {list(NAMES + DATA_PARALLEL)}"
+        )
     if name in _DATA_PARALLEL:
         return _data_parallel(name, device, workers)
     if workers is not None:
-        raise ValueError(f"workers: {name!r} is not data-parallel; workers applies to "
-                         f"{list(DATA_PARALLEL)}")
+        raise ValueError(f"workers: {name!r} is not data-parallel; workers applies to {list(DATA_PARALLEL)}")
     if name == "reference":
         return Reference()
     framework, gradients, train = _PORTS[name]
     extra, needed = _requirements(name)
     missing = [module for module in needed if not available(module)]
     if missing:
-        raise Unavailable(f"{name}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
-                          f"installed (pip install 'backprop-conformance[{extra}]')")
+        raise Unavailable(
+            f"{name}: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not "
+            f"installed (pip install 'backprop-conformance[{extra}]')"
+        )
     adapter = Torch if framework == "torch" else Jax
     kwargs = {} if device is None else {"device": device}
     return adapter(name, _resolve(gradients), _resolve(train), **kwargs)
@@ -78,12 +80,14 @@ def available_names():
 
 def _data_parallel(name, device, workers):
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers: {name} is data-parallel and needs workers=k, an int >= 1; "
-                         f"got {workers!r}")
+        raise ValueError(
+            f"workers: {name} is data-parallel and needs workers=k, an int >= 1; got {workers!r}"
+        )
     framework, path = _DATA_PARALLEL[name]
     if not available(framework):
-        raise Unavailable(f"{name}: {framework} is not installed "
-                          f"(pip install 'backprop-conformance[{framework}]')")
+        raise Unavailable(
+            f"{name}: {framework} is not installed (pip install 'backprop-conformance[{framework}]')"
+        )
     label, kwargs = f"{name}-w{workers}", {} if device is None else {"device": device}
     if framework == "jax":
         import jax

@@ -47,19 +47,29 @@ class SelfConsistency:
     @property
     def line(self):
         if self.passed is None:
-            return ("self-consistency: not run (no small smooth catalogue problem is supported; "
-                    f"{self.covers})")
+            return (
+                f"self-consistency: not run (no small smooth catalogue problem is supported; {self.covers})"
+            )
         if self.passed:
-            return (f"self-consistency: PASS (own gradients match the five-point differences of own loss "
-                    f"on {', '.join(self.problems)}; {self.covers}; worst {self.worst:.0e} <= {TOL:.0e})")
-        return (f"self-consistency: FAIL (own gradients vs the differences of own loss, tol {TOL:.0e}: "
-                f"{'; '.join(self.disagreements)}; {self.covers})")
+            return (
+                f"self-consistency: PASS (own gradients match the five-point differences of own loss "
+                f"on {', '.join(self.problems)}; {self.covers}; worst {self.worst:.0e} <= {TOL:.0e})"
+            )
+        return (
+            f"self-consistency: FAIL (own gradients vs the differences of own loss, tol {TOL:.0e}: "
+            f"{'; '.join(self.disagreements)}; {self.covers})"
+        )
 
     def to_dict(self):
-        return {"verdict": {None: "not run", True: "pass", False: "fail"}[self.passed],
-                "problems": list(self.problems), "worst": self.worst if math.isfinite(self.worst) else None,
-                "tol": TOL, "disagreements": list(self.disagreements), "covers": self.covers,
-                "line": self.line}
+        return {
+            "verdict": {None: "not run", True: "pass", False: "fail"}[self.passed],
+            "problems": list(self.problems),
+            "worst": self.worst if math.isfinite(self.worst) else None,
+            "tol": TOL,
+            "disagreements": list(self.disagreements),
+            "covers": self.covers,
+            "line": self.line,
+        }
 
 
 def coverage(impl, problems):
@@ -71,9 +81,11 @@ def coverage(impl, problems):
         parts.append(f"covers costs {', '.join(sorted({p.spec.loss for p in problems}))}")
         parts.append("weight decay" if any(p.spec.weight_decay for p in problems) else "no weight decay")
     if not any(getattr(p.spec, "conv", ()) for p in problems):
-        parts.append(f"dense layers only: no conv problem is small enough (at most {MAX_PARAMS} "
-                     "parameters)" if getattr(impl, "supports_conv", False) is True
-                     else "dense layers only (conv not supported)")
+        parts.append(
+            f"dense layers only: no conv problem is small enough (at most {MAX_PARAMS} parameters)"
+            if getattr(impl, "supports_conv", False) is True
+            else "dense layers only (conv not supported)"
+        )
     return "; ".join(parts)
 
 
@@ -81,6 +93,7 @@ def small_problems(impl, count=3):
     """Up to ``count`` supported catalogue problems with at least two layers, at most MAX_PARAMS
     parameters, no ReLU near its kink and no max pooling; one per cost, weight decay preferred (so
     the penalty is differentiated too), then the fewest parameters."""
+
     def size(p):
         return sum(W.size + b.size for W, b in p.params)
 
@@ -88,12 +101,20 @@ def small_problems(impl, count=3):
         if any(block.pool == "max" for block in getattr(p.spec, "conv", ()) or ()):
             return False  # a near-tie in a pooling window would switch its maximum under θ ± 2hv
         zs = reference.backprop(p.spec, p.params, p.x, p.y).zs
-        return all(np.min(np.abs(z)) > KINK_MARGIN for l, z in enumerate(zs, 1)
-                   if (p.spec.output if l == len(zs) else p.spec.activation) == "relu")
+        return all(
+            np.min(np.abs(z)) > KINK_MARGIN
+            for l, z in enumerate(zs, 1)
+            if (p.spec.output if l == len(zs) else p.spec.activation) == "relu"
+        )
 
-    pool = sorted((p for p in CATALOGUE.values() if len(p.params) >= 2 and size(p) <= MAX_PARAMS
-                   and smooth(p) and supports(impl, p.spec)),
-                  key=lambda p: (p.spec.weight_decay == 0, size(p)))
+    pool = sorted(
+        (
+            p
+            for p in CATALOGUE.values()
+            if len(p.params) >= 2 and size(p) <= MAX_PARAMS and smooth(p) and supports(impl, p.spec)
+        ),
+        key=lambda p: (p.spec.weight_decay == 0, size(p)),
+    )
     chosen = {}
     for p in pool:
         chosen.setdefault(p.spec.loss, p)
@@ -140,8 +161,9 @@ def _own(impl, p, params):
         grads = [(np.asarray(dW, dtype=np.float64), np.asarray(db, dtype=np.float64)) for dW, db in grads]
         assert [(g.shape, d.shape) for g, d in grads] == [(W.shape, b.shape) for W, b in params]
     except (TypeError, ValueError, AssertionError):
-        raise Unusable("its grads are not one (dW, db) pair of arrays per layer, shaped like "
-                       "params") from None
+        raise Unusable(
+            "its grads are not one (dW, db) pair of arrays per layer, shaped like params"
+        ) from None
     return SimpleNamespace(loss=float(loss), grads=grads)
 
 
@@ -165,5 +187,6 @@ def self_consistency(impl, problems=None):
         if bad:
             disagreements.append(f"{', '.join(bad)} on {p.name} (rel up to {max(rels):.1e})")
     disagreements += [f"{', '.join(names)}: {why}" for why, names in failed.items()]  # said once
-    return SelfConsistency(not disagreements, tuple(p.name for p in problems), worst,
-                           tuple(disagreements), covers)
+    return SelfConsistency(
+        not disagreements, tuple(p.name for p in problems), worst, tuple(disagreements), covers
+    )

@@ -33,17 +33,26 @@ def float32_sized(ev):
     of the check family the error is more than float32 rounding. Structure or call failures rule it out.
     """
     rels = [r.rel for rs in ev.failing.values() for r in rs]
-    if (ev.dtype != "float64" or not rels or not all(math.isfinite(r) for r in rels)
-            or any(r.check not in TOLERANCES for rs in ev.failing.values() for r in rs)):
+    if (
+        ev.dtype != "float64"
+        or not rels
+        or not all(math.isfinite(r) for r in rels)
+        or any(r.check not in TOLERANCES for rs in ev.failing.values() for r in rs)
+    ):
         return None
     worst = max(rels)
-    if worst >= 2.0**-24 / 8 and all(r.rel <= tolerance(r.check, "float32")
-                                     for rs in ev.failing.values() for r in rs):
-        return Diagnosis("float32_sized", f"float64 in, float32-sized errors out (rel up to {worst:.0e}): "
-                         "part of the computation runs in float32 and is cast back",
-                         "keep the input's dtype throughout: no np.float32 constants or buffers, no "
-                         "torch.tensor(...)/torch.zeros(...) without dtype=x.dtype (they default to "
-                         "float32), JAX float64 only inside jax.enable_x64(True)", tuple(ev.failing))
+    if worst >= 2.0**-24 / 8 and all(
+        r.rel <= tolerance(r.check, "float32") for rs in ev.failing.values() for r in rs
+    ):
+        return Diagnosis(
+            "float32_sized",
+            f"float64 in, float32-sized errors out (rel up to {worst:.0e}): "
+            "part of the computation runs in float32 and is cast back",
+            "keep the input's dtype throughout: no np.float32 constants or buffers, no "
+            "torch.tensor(...)/torch.zeros(...) without dtype=x.dtype (they default to "
+            "float32), JAX float64 only inside jax.enable_x64(True)",
+            tuple(ev.failing),
+        )
     return None
 
 
@@ -53,11 +62,14 @@ def transposed(ev):
     if not pairs or not all(ev.close("dW", g.T, w) for _, g, w in pairs):
         return None
     layers = ", ".join(str(l) for l, _, _ in pairs)
-    return Diagnosis("transposed", f"∂C/∂W in layer(s) {layers} is the reference's transpose: "
-                     "(a^{l−1})ᵀ δ^l, shaped (n_{l−1}, n_l) (BP4)",
-                     "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l, shaped like W^l (n_l, n_{l−1}): W[j, k] "
-                     "connects unit k of layer l−1 to unit j of layer l",
-                     tuple(ev.keys("dW")))
+    return Diagnosis(
+        "transposed",
+        f"∂C/∂W in layer(s) {layers} is the reference's transpose: "
+        "(a^{l−1})ᵀ δ^l, shaped (n_{l−1}, n_l) (BP4)",
+        "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l, shaped like W^l (n_l, n_{l−1}): W[j, k] "
+        "connects unit k of layer l−1 to unit j of layer l",
+        tuple(ev.keys("dW")),
+    )
 
 
 def relu_kink(ev):
@@ -74,8 +86,12 @@ def relu_kink(ev):
     def unit(l):  # the units (columns, channels) with z exactly 0 in some example, some position
         return at_zero[l].any(axis=tuple(i for i in range(at_zero[l].ndim) if i != 1))
 
-    masks = {"delta": lambda l: at_zero[l], "db": unit, "dW": lambda l: unit(l)[:, None],
-             "dK": lambda l: unit(l)[:, None, None, None]}
+    masks = {
+        "delta": lambda l: at_zero[l],
+        "db": unit,
+        "dW": lambda l: unit(l)[:, None],
+        "dK": lambda l: unit(l)[:, None, None, None],
+    }
     explained, layers = [], set()
     for fam, mask in masks.items():
         pairs = failing_pairs(ev, fam)
@@ -93,15 +109,19 @@ def relu_kink(ev):
         return None
     conv = sorted(l for l in layers if l <= c)
     dense = "g′(z^l) in BP2, and so δ, ∂C/∂b, ∂C/∂W of those units"
-    blocks = (f"in the conv block(s) l = {', '.join(map(str, conv))}, δ^l = ∂C/∂h ⊙ g′(z^l), and so δ, ∂C/∂K "
-              "and ∂C/∂b of those channels (BP3-conv, BP4-conv)")
+    blocks = (
+        f"in the conv block(s) l = {', '.join(map(str, conv))}, δ^l = ∂C/∂h ⊙ g′(z^l), and so δ, ∂C/∂K "
+        "and ∂C/∂b of those channels (BP3-conv, BP4-conv)"
+    )
     where = dense if not conv else blocks if layers <= set(conv) else f"{dense}; {blocks}"
-    return Diagnosis("relu_kink", "the differences sit only on units whose z is exactly 0: your ReLU′(0) "
-                     f"is not 0 ({where})",
-                     "ReLU′(z) = 1 where z > 0, else 0: a (z > 0) mask, as torch and jax.nn.relu "
-                     "(z >= 0, seed 002's convention, or jnp.maximum's ½ differ exactly at 0)"
-                     + ("; the same ReLU′ in the conv blocks" if conv else ""),
-                     tuple(ev.keys(*explained)))
+    return Diagnosis(
+        "relu_kink",
+        f"the differences sit only on units whose z is exactly 0: your ReLU′(0) is not 0 ({where})",
+        "ReLU′(z) = 1 where z > 0, else 0: a (z > 0) mask, as torch and jax.nn.relu "
+        "(z >= 0, seed 002's convention, or jnp.maximum's ½ differ exactly at 0)"
+        + ("; the same ReLU′ in the conv blocks" if conv else ""),
+        tuple(ev.keys(*explained)),
+    )
 
 
 def reproduced(ev, signature, hyp, cause, fix):
@@ -139,47 +159,70 @@ def output_g_prime(ev):
     """Differences from δ^L on, by a factor g'(z^L): σ' missing in BP1, or kept where it cancels."""
     spec = ev.problem.spec
     if spec.loss == "quadratic" and spec.output != "identity":
-        return _hypothesis(ev, "missing_sigma_prime_bp1",
-                           f"δ^L lacks the factor g′(z^L) of the {spec.output} output (BP1): you used "
-                           "∇_a C_x = a − y alone", "for the quadratic cost δ^L = (a^L − y) ⊙ g′(z^L); "
-                           "only sigmoid + cross-entropy and softmax + log-likelihood cancel g′")
+        return _hypothesis(
+            ev,
+            "missing_sigma_prime_bp1",
+            f"δ^L lacks the factor g′(z^L) of the {spec.output} output (BP1): you used ∇_a C_x = a − y alone",
+            "for the quadratic cost δ^L = (a^L − y) ⊙ g′(z^L); "
+            "only sigmoid + cross-entropy and softmax + log-likelihood cancel g′",
+        )
     if spec.loss == "cross_entropy":
-        return _hypothesis(ev, "sigma_prime_with_cross_entropy",
-                           "δ^L carries a factor σ′(z^L) that the cross-entropy cancels (BP1)",
-                           "for sigmoid + cross-entropy δ^L = a^L − y exactly (Nielsen ch. 3)")
+        return _hypothesis(
+            ev,
+            "sigma_prime_with_cross_entropy",
+            "δ^L carries a factor σ′(z^L) that the cross-entropy cancels (BP1)",
+            "for sigmoid + cross-entropy δ^L = a^L − y exactly (Nielsen ch. 3)",
+        )
     return None
 
 
 def w_not_transposed(ev):
-    return _hypothesis(ev, "bp2_w_not_transposed", "δ^l = (δ^{l+1} W^{l+1}ᵀ) ⊙ g′(z^l): W^{l+1} "
-                       "transposed in BP2 (only square layers let it run)",
-                       "with examples as rows BP2 is δ^l = (δ^{l+1} W^{l+1}) ⊙ g′(z^l) — Nielsen's "
-                       "(W^{l+1})ᵀ δ^{l+1} is for columns")
+    return _hypothesis(
+        ev,
+        "bp2_w_not_transposed",
+        "δ^l = (δ^{l+1} W^{l+1}ᵀ) ⊙ g′(z^l): W^{l+1} transposed in BP2 (only square layers let it run)",
+        "with examples as rows BP2 is δ^l = (δ^{l+1} W^{l+1}) ⊙ g′(z^l) — Nielsen's "
+        "(W^{l+1})ᵀ δ^{l+1} is for columns",
+    )
 
 
 # (family, k) -> (cause, fix) for a difference of exactly k·λ·parameter (k·(λ/2)Σ‖W‖² for the loss);
 # k = "m-1" stands for the batch size m less one: the term added once per example instead of once
 DECAY = {
     ("dW", -1): ("∂C/∂W lacks the decay term λW^l (BP4)", "add λW^l: C includes (λ/2)Σ_l ‖W^l‖²"),
-    ("dW", -2): ("the decay term enters BP4 with the wrong sign (−λW^l)",
-                 "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l"),
-    ("dW", 1): ("the decay term λW^l is added twice (BP4), e.g. in the gradient and again by "
-                "torch.optim.SGD(weight_decay=λ)", "add it once"),
-    ("dW", "m-1"): ("the decay term λW^l is added once per example, m times (m·λW^l in BP4): it sits "
-                    "inside the loop over the batch's examples",
-                    "∂C/∂W^l = (1/m)Σ_x δ^l_x (a^{l−1}_x)ᵀ + λW^l: add λW^l once, after the sum over the "
-                    "examples (or λW^l/m per example)"),
-    ("db", 1): ("weight decay added to the bias gradient too (λb^l in BP3)",
-                "biases are not decayed: ∂C/∂b^l = (1/m)Σ_x δ^l_x"),
-    ("loss", -1): ("the cost lacks the penalty (λ/2)Σ‖W^l‖²: decay is missing from the loss",
-                   "C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²"),
-    ("loss", 1): ("the penalty is counted twice in the cost, or written λΣ‖W‖² without the ½",
-                  "C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²"),
-    ("loss", "m-1"): ("the penalty is counted once per example, m times: C = (1/m)Σ_x C_x + "
-                      "m·(λ/2)Σ_l ‖W^l‖², the penalty line indented into the loop over the examples (as "
-                      "some Python 3 ports of network2.py's total_cost have it)",
-                      "add (λ/2)Σ_l ‖W^l‖² once, after the loop over the examples: C = (1/m)Σ_x C_x + "
-                      "(λ/2)Σ_l ‖W^l‖²"),
+    ("dW", -2): (
+        "the decay term enters BP4 with the wrong sign (−λW^l)",
+        "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l",
+    ),
+    ("dW", 1): (
+        "the decay term λW^l is added twice (BP4), e.g. in the gradient and again by "
+        "torch.optim.SGD(weight_decay=λ)",
+        "add it once",
+    ),
+    ("dW", "m-1"): (
+        "the decay term λW^l is added once per example, m times (m·λW^l in BP4): it sits "
+        "inside the loop over the batch's examples",
+        "∂C/∂W^l = (1/m)Σ_x δ^l_x (a^{l−1}_x)ᵀ + λW^l: add λW^l once, after the sum over the "
+        "examples (or λW^l/m per example)",
+    ),
+    ("db", 1): (
+        "weight decay added to the bias gradient too (λb^l in BP3)",
+        "biases are not decayed: ∂C/∂b^l = (1/m)Σ_x δ^l_x",
+    ),
+    ("loss", -1): (
+        "the cost lacks the penalty (λ/2)Σ‖W^l‖²: decay is missing from the loss",
+        "C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²",
+    ),
+    ("loss", 1): (
+        "the penalty is counted twice in the cost, or written λΣ‖W‖² without the ½",
+        "C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²",
+    ),
+    ("loss", "m-1"): (
+        "the penalty is counted once per example, m times: C = (1/m)Σ_x C_x + "
+        "m·(λ/2)Σ_l ‖W^l‖², the penalty line indented into the loop over the examples (as "
+        "some Python 3 ports of network2.py's total_cost have it)",
+        "add (λ/2)Σ_l ‖W^l‖² once, after the loop over the examples: C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖²",
+    ),
 }
 
 
@@ -194,11 +237,15 @@ def decay_terms(ev):
         pairs = ev.pairs(fam) if ev.keys(fam) else None
         if not pairs or any(g.shape != w.shape for _, g, w in pairs):
             continue
-        terms = ([np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))] if fam == "loss"
-                 else [lam * ev.param(fam, l) for l, _, _ in pairs])
+        terms = (
+            [np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))]
+            if fam == "loss"
+            else [lam * ev.param(fam, l) for l, _, _ in pairs]
+        )
         diffs = [g - w for _, g, w in pairs]
-        k = (sum(np.sum(d * t) for d, t in zip(diffs, terms))
-             / max(sum(np.sum(t * t) for t in terms), ZERO_FLOOR))
+        k = sum(np.sum(d * t) for d, t in zip(diffs, terms)) / max(
+            sum(np.sum(t * t) for t in terms), ZERO_FLOOR
+        )
         # the readings are integers v (m − 1 one of them; the fixed ones first, so that m = 2 reads as
         # "twice"), so a band of 0.1 around the fitted k cannot confuse two; the residual test is what
         # requires the difference to *be* vλθ, to the check's own tolerance. It takes the integer v, not
@@ -212,8 +259,13 @@ def decay_terms(ev):
     if not found:
         return None
     families = [f for f, _ in found]
-    return Diagnosis("decay_terms", "; ".join(c for _, (c, _) in found), "; ".join(f for _, (_, f) in found),
-                     tuple(ev.keys(*families)), verdict(ev, families))
+    return Diagnosis(
+        "decay_terms",
+        "; ".join(c for _, (c, _) in found),
+        "; ".join(f for _, (_, f) in found),
+        tuple(ev.keys(*families)),
+        verdict(ev, families),
+    )
 
 
 def data_gradient_lost(ev):
@@ -240,16 +292,21 @@ def data_gradient_lost(ev):
         if not pairs or not all(ev.close("db", g, np.zeros_like(w)) for _, g, w in pairs):
             return None
         explained.append("db")
-    data = "(1/m)(δ^l)ᵀ a^{l−1}" + (" (and BP4-conv's correlation of δ^l with a^{l−1})" if "dK" in weights
-                                    else "")
+    data = "(1/m)(δ^l)ᵀ a^{l−1}" + (
+        " (and BP4-conv's correlation of δ^l with a^{l−1})" if "dK" in weights else ""
+    )
     what = "0 (λW^l alone, and λ = 0 here)" if lam == 0 else "λW^l alone"
     bias = "; ∂C/∂b is 0 too" if "db" in explained else ""
-    return Diagnosis("data_gradient_lost", f"∂C/∂W is {what} in every layer: BP4's data term {data} is lost "
-                     f"(overwritten by the decay term, or zeroed before it was added){bias}",
-                     "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l: add λW^l to the data term (+=, not =), and "
-                     "read the gradients after backward, before anything zeroes them (torch: "
-                     "zero_grad() before backward(), never between backward() and step())",
-                     tuple(ev.keys(*explained)), verdict(ev, explained))
+    return Diagnosis(
+        "data_gradient_lost",
+        f"∂C/∂W is {what} in every layer: BP4's data term {data} is lost "
+        f"(overwritten by the decay term, or zeroed before it was added){bias}",
+        "∂C/∂W^l = (1/m)(δ^l)ᵀ a^{l−1} + λW^l: add λW^l to the data term (+=, not =), and "
+        "read the gradients after backward, before anything zeroes them (torch: "
+        "zero_grad() before backward(), never between backward() and step())",
+        tuple(ev.keys(*explained)),
+        verdict(ev, explained),
+    )
 
 
 def bias_only(ev):
@@ -259,7 +316,14 @@ def bias_only(ev):
     c = len(getattr(ev.problem.spec, "conv", ()) or ())
     fix = "∂C/∂b^l = (1/m)Σ_x δ^l_x, shape (n_l,): the mean of δ^l over the batch axis (axis 0), no decay"
     if any(r.layer is not None and r.layer <= c for k in ev.keys("db") for r in ev.failing[k]):
-        fix += ("; a conv block's bias is shared by all its positions: ∂C/∂b^l[c] = (1/m)Σ_x Σ_{i,j} "
-                "δ^l_x[c,i,j] (BP3-conv), shape (C_l,)")
-    return Diagnosis("bias_only", "only ∂C/∂b is wrong while ∂C/∂W (and δ, if returned) is right: BP3 "
-                     "alone", fix, tuple(ev.keys("db")), verdict(ev, ["db"]))
+        fix += (
+            "; a conv block's bias is shared by all its positions: ∂C/∂b^l[c] = (1/m)Σ_x Σ_{i,j} "
+            "δ^l_x[c,i,j] (BP3-conv), shape (C_l,)"
+        )
+    return Diagnosis(
+        "bias_only",
+        "only ∂C/∂b is wrong while ∂C/∂W (and δ, if returned) is right: BP3 alone",
+        fix,
+        tuple(ev.keys("db")),
+        verdict(ev, ["db"]),
+    )

@@ -64,8 +64,7 @@ class Spec:
         """A short description for messages and plot titles, e.g. '64-30-10 sigmoid/sigmoid quadratic',
         or '1x8x8 c4k3p1max2 | 16-10 relu/softmax log_likelihood' with a conv stack."""
         decay = f" λ={self.weight_decay:g}" if self.weight_decay else ""
-        dense = (f"{'-'.join(map(str, self.sizes))} {self.activation}/{self.output} "
-                 f"{self.loss}{decay}")
+        dense = f"{'-'.join(map(str, self.sizes))} {self.activation}/{self.output} {self.loss}{decay}"
         if not self.conv:
             return dense
         blocks = " ".join(block_label(b) for b in self.conv)

@@ -45,8 +45,10 @@ def load_target(target):
         try:
             module = importlib.import_module(path)
         except ImportError as exc:
-            raise ValueError(f"target: cannot import module {path!r} ({exc}); expected a registry "
-                             f"name {list(NAMES)}, PATH.py[:ATTR] or module:attr") from exc
+            raise ValueError(
+                f"target: cannot import module {path!r} ({exc}); expected a registry "
+                f"name {list(NAMES)}, PATH.py[:ATTR] or module:attr"
+            ) from exc
         except BaseException as exc:
             if type(exc) is KeyboardInterrupt:
                 raise
@@ -55,19 +57,21 @@ def load_target(target):
     if obj is None:
         raise ValueError(f"target: {path!r} has no attribute {attr!r}")
     if inspect.isclass(obj):
-        obj = _user_code(f"constructing {attr or path}() (the harness calls a class with no arguments)",
-                         obj)
-    missing = [f for f in ("gradients", "train") if not callable(_user_code(f"reading .{f}", getattr,
-                                                                         obj, f, None))]
+        obj = _user_code(f"constructing {attr or path}() (the harness calls a class with no arguments)", obj)
+    missing = [
+        f for f in ("gradients", "train") if not callable(_user_code(f"reading .{f}", getattr, obj, f, None))
+    ]
     if missing:
-        raise ValueError(f"target: {target!r} has no callable {' or '.join(missing)}; the harness "
-                         "needs gradients(spec, params, x, y) and train(spec, params, x, y, *, lr, batches)")
+        raise ValueError(
+            f"target: {target!r} has no callable {' or '.join(missing)}; the harness "
+            "needs gradients(spec, params, x, y) and train(spec, params, x, y, *, lr, batches)"
+        )
     name = _user_code("reading .name", getattr, obj, "name", None)
     if name is None or not isinstance(name, str):
-        fields = {f: getattr(obj, f) for f in ("gradients", "train", "supports", "supports_conv")
-                  if hasattr(obj, f)}
-        obj = SimpleNamespace(name=target if name is None else _user_code("str(.name)", str, name),
-                              **fields)
+        fields = {
+            f: getattr(obj, f) for f in ("gradients", "train", "supports", "supports_conv") if hasattr(obj, f)
+        }
+        obj = SimpleNamespace(name=target if name is None else _user_code("str(.name)", str, name), **fields)
     return obj
 
 

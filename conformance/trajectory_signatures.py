@@ -69,7 +69,7 @@ def _replay(ev, *, grads=None, record_after=False, lr=None, against=None):
             return False
         if not np.isfinite(loss) and not np.isfinite(against[k]):  # both blown up: _matches decides
             return False
-        return not ev.close("losses", against[k:k + 1], np.asarray([loss]))
+        return not ev.close("losses", against[k : k + 1], np.asarray([loss]))
 
     with np.errstate(all="ignore"):
         for k, idx in enumerate(p.batches):
@@ -80,8 +80,7 @@ def _replay(ev, *, grads=None, record_after=False, lr=None, against=None):
             previous = now.grads
             new = reference.sgd_step(params, applied, lr)
             if record_after:
-                loss = (backprop_unchecked(p.spec, new, p.x[idx], p.y[idx]).loss if finite(new)
-                        else np.nan)
+                loss = backprop_unchecked(p.spec, new, p.x[idx], p.y[idx]).loss if finite(new) else np.nan
             else:
                 loss = now.loss
             if differs(k, loss):
@@ -107,11 +106,21 @@ def _matches(ev, replayed):
     (losses, params), (want_losses, want_params) = got, replayed
     finite = np.isfinite(want_losses)
     if finite.all() and _finite(want_params):
-        return (ev.close("losses", losses, want_losses) and len(params) == len(want_params)
-                and all(ev.close("final W", gW, W) and ev.close("final b", gb, b)
-                        for (gW, gb), (W, b) in zip(params, want_params)))
-    return (len(finite) > 1 and bool(finite[:2].all()) and np.array_equal(np.isfinite(losses), finite)
-            and ev.close("losses", losses[finite], want_losses[finite]) and not _finite(params))
+        return (
+            ev.close("losses", losses, want_losses)
+            and len(params) == len(want_params)
+            and all(
+                ev.close("final W", gW, W) and ev.close("final b", gb, b)
+                for (gW, gb), (W, b) in zip(params, want_params)
+            )
+        )
+    return (
+        len(finite) > 1
+        and bool(finite[:2].all())
+        and np.array_equal(np.isfinite(losses), finite)
+        and ev.close("losses", losses[finite], want_losses[finite])
+        and not _finite(params)
+    )
 
 
 def _replays(ev, **replay):
@@ -137,20 +146,28 @@ def lr_float32(ev):
         return None
     if lr32 == lr or not _replays(ev, lr=lr32):
         return None
-    return Diagnosis("lr_float32", f"every SGD step uses η rounded to float32, {lr32!r} instead of {lr!r} "
-                     f"(relative error {abs(lr32 - lr) / lr:.1e}): the gradients are right, the update "
-                     "W − η∂C/∂W is off by that fraction at every step",
-                     "keep η a Python float (float64) when the parameters are float64: no np.float32(lr), "
-                     "no framework scalar of the default float32 dtype (torch.tensor(lr), jnp.asarray(lr) "
-                     "without x64, a float32 lr Tensor)", _train_keys(ev))
+    return Diagnosis(
+        "lr_float32",
+        f"every SGD step uses η rounded to float32, {lr32!r} instead of {lr!r} "
+        f"(relative error {abs(lr32 - lr) / lr:.1e}): the gradients are right, the update "
+        "W − η∂C/∂W is off by that fraction at every step",
+        "keep η a Python float (float64) when the parameters are float64: no np.float32(lr), "
+        "no framework scalar of the default float32 dtype (torch.tensor(lr), jnp.asarray(lr) "
+        "without x64, a float32 lr Tensor)",
+        _train_keys(ev),
+    )
 
 
 def consequence(ev):
     """Training failures after single-pass failures: every step uses those gradients and that loss."""
     if _train_keys(ev) and set(ev.failing) - set(_train_keys(ev)):
-        return Diagnosis("consequence", "the training failures follow from the single-pass failures "
-                         "above (every step uses those gradients and that loss)", "fix those first",
-                         _train_keys(ev))
+        return Diagnosis(
+            "consequence",
+            "the training failures follow from the single-pass failures "
+            "above (every step uses those gradients and that loss)",
+            "fix those first",
+            _train_keys(ev),
+        )
     return None
 
 
@@ -159,19 +176,36 @@ def step_scale(ev):
     if not _training_only(ev):
         return None
     n_L = ev.problem.spec.sizes[-1]
-    candidates = {"-1": lambda idx: -1.0, "m": len, "1/m": lambda idx: 1 / len(idx), "2": lambda idx: 2.0,
-                  "1/2": lambda idx: 0.5, "n_L": lambda idx: n_L, "1/n_L": lambda idx: 1 / n_L}
+    candidates = {
+        "-1": lambda idx: -1.0,
+        "m": len,
+        "1/m": lambda idx: 1 / len(idx),
+        "2": lambda idx: 2.0,
+        "1/2": lambda idx: 0.5,
+        "n_L": lambda idx: n_L,
+        "1/n_L": lambda idx: 1 / n_L,
+    }
     for name, c in candidates.items():
+
         def scaled(k, idx, now, previous, c=c):
             return [(c(idx) * dW, c(idx) * db) for dW, db in now]
+
         if _replays(ev, grads=scaled):
             if name == "-1":
-                return Diagnosis("update_sign", "the SGD step goes uphill, W + η∂C/∂W: gradient ascent",
-                                 "W ← W − η∂C/∂W and b ← b − η∂C/∂b", _train_keys(ev))
+                return Diagnosis(
+                    "update_sign",
+                    "the SGD step goes uphill, W + η∂C/∂W: gradient ascent",
+                    "W ← W − η∂C/∂W and b ← b − η∂C/∂b",
+                    _train_keys(ev),
+                )
             reading, fix = FACTORS[name]
-            return Diagnosis("step_scale", f"every SGD step moves c = {name} times as far as the "
-                             f"reference's: the update (or the gradient it uses) is {reading}",
-                             fix, _train_keys(ev))
+            return Diagnosis(
+                "step_scale",
+                f"every SGD step moves c = {name} times as far as the "
+                f"reference's: the update (or the gradient it uses) is {reading}",
+                fix,
+                _train_keys(ev),
+            )
     return None
 
 
@@ -180,21 +214,30 @@ def stale_gradient(ev):
     if not _training_only(ev):
         return None
     for first in ("own", "none"):
+
         def stale(k, idx, now, previous, first=first):
             if previous is not None:
                 return previous
             return now if first == "own" else [(0 * dW, 0 * db) for dW, db in now]
+
         if _replays(ev, grads=stale):
-            return Diagnosis("stale_gradient", "each step applies the previous step's gradient (a stale "
-                             "gradient)", "compute the gradient on this step's batch and apply it in the "
-                             "same step: W ← W − η∂C/∂W", _train_keys(ev))
+            return Diagnosis(
+                "stale_gradient",
+                "each step applies the previous step's gradient (a stale gradient)",
+                "compute the gradient on this step's batch and apply it in the same step: W ← W − η∂C/∂W",
+                _train_keys(ev),
+            )
     return None
 
 
 def loss_after_update(ev):
     if _training_only(ev) and _replays(ev, record_after=True):
-        return Diagnosis("loss_after_update", "each recorded loss is the cost after that step's update",
-                         "record the step's cost C before updating W and b", _train_keys(ev))
+        return Diagnosis(
+            "loss_after_update",
+            "each recorded loss is the cost after that step's update",
+            "record the step's cost C before updating W and b",
+            _train_keys(ev),
+        )
     return None
 
 
@@ -209,7 +252,7 @@ def dropped_batches(ev):
         with np.errstate(all="ignore"):
             for k, idx in enumerate(p.batches):
                 now = reference.backprop(p.spec, params, p.x[idx], p.y[idx])
-                if i < len(got[0]) and ev.close("losses", got[0][i:i + 1], np.asarray([now.loss])):
+                if i < len(got[0]) and ev.close("losses", got[0][i : i + 1], np.asarray([now.loss])):
                     i, params = i + 1, reference.sgd_step(params, now.grads, p.lr)
                 else:
                     dropped.append(k)
@@ -217,22 +260,31 @@ def dropped_batches(ev):
         return None
     if not dropped or i != len(got[0]) or not _matches(ev, (got[0], params)):
         return None
-    which = f"batch {dropped[0]} of {len(p.batches)} is" if len(dropped) == 1 else \
-        f"batches {', '.join(map(str, dropped))} of {len(p.batches)} are"
-    return Diagnosis("dropped_batches", f"{which} never applied: the loop skips "
-                     f"{'it' if len(dropped) == 1 else 'them'} (an off-by-one, or the smaller last "
-                     "batch of an epoch dropped)",
-                     "one SGD step per index array in batches, the smaller last batch included",
-                     _train_keys(ev))
+    which = (
+        f"batch {dropped[0]} of {len(p.batches)} is"
+        if len(dropped) == 1
+        else f"batches {', '.join(map(str, dropped))} of {len(p.batches)} are"
+    )
+    return Diagnosis(
+        "dropped_batches",
+        f"{which} never applied: the loop skips "
+        f"{'it' if len(dropped) == 1 else 'them'} (an off-by-one, or the smaller last "
+        "batch of an epoch dropped)",
+        "one SGD step per index array in batches, the smaller last batch included",
+        _train_keys(ev),
+    )
 
 
 def losses_only(ev):
     """The parameters end right, only the recorded per-step losses differ."""
     if set(_train_keys(ev)) == {("trajectory", "losses")}:
-        return Diagnosis("losses_only", "the parameters end where the reference's do but the recorded "
-                         "per-step losses differ: the updates are right, the recorded cost is not",
-                         "record C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖² on the step's batch, before the update",
-                         _train_keys(ev))
+        return Diagnosis(
+            "losses_only",
+            "the parameters end where the reference's do but the recorded "
+            "per-step losses differ: the updates are right, the recorded cost is not",
+            "record C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖² on the step's batch, before the update",
+            _train_keys(ev),
+        )
     return None
 
 
@@ -248,9 +300,13 @@ def first_step(ev):
         return None
     passed = ev.got.get("gradients") is not None and not set(ev.failing) - set(_train_keys(ev))
     checked = "the gradients pass, so " if passed else ""
-    return Diagnosis("first_step", f"step 0's loss is right but step 1's is not: {checked}the first update "
-                     "is wrong — a stale gradient, parameters updated while gradients are still being "
-                     "computed (update order), or a step other than W − η∂C/∂W"
-                     + ("" if checked else " (or the gradients: see this problem's gradients check)"),
-                     "compute every layer's gradient on the step's batch first, then update every W and b "
-                     "with it (BP-SGD)", _train_keys(ev))
+    return Diagnosis(
+        "first_step",
+        f"step 0's loss is right but step 1's is not: {checked}the first update "
+        "is wrong — a stale gradient, parameters updated while gradients are still being "
+        "computed (update order), or a step other than W − η∂C/∂W"
+        + ("" if checked else " (or the gradients: see this problem's gradients check)"),
+        "compute every layer's gradient on the step's batch first, then update every W and b "
+        "with it (BP-SGD)",
+        _train_keys(ev),
+    )

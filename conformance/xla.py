@@ -19,8 +19,12 @@ the jaxlib versions they were measured on: XLA aborts the process on a flag it d
 import importlib.metadata
 import os
 
-FAST_XLA_FLAGS = ("--xla_cpu_use_fusion_emitters=false", "--xla_backend_optimization_level=0",
-                  "--xla_llvm_disable_expensive_passes=true", "--xla_cpu_parallel_codegen_split_count=1")
+FAST_XLA_FLAGS = (
+    "--xla_cpu_use_fusion_emitters=false",
+    "--xla_backend_optimization_level=0",
+    "--xla_llvm_disable_expensive_passes=true",
+    "--xla_cpu_parallel_codegen_split_count=1",
+)
 FAST_JAX_ENV = {"JAX_TRACEBACK_IN_LOCATIONS_LIMIT": "0"}
 FAST_XLA_JAXLIB = ("0.10.",)  # measured on jaxlib 0.10 (bench/README.md, "The conformance suite")
 

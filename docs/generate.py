@@ -18,10 +18,18 @@ TAG = re.compile(r"#\s*(BP(?:[1-4](?:-[A-Za-z]+)?|-[A-Za-z]+))(?![\w-])")
 
 # column title -> files searched, in order
 COLUMNS = {
-    "NumPy reference": ["reference/network.py", "reference/costs.py", "reference/training.py",
-                        "reference/conv.py"],
-    "PyTorch manual": ["torch_impl/manual.py", "torch_impl/costs.py", "torch_impl/training.py",
-                       "torch_impl/conv.py"],
+    "NumPy reference": [
+        "reference/network.py",
+        "reference/costs.py",
+        "reference/training.py",
+        "reference/conv.py",
+    ],
+    "PyTorch manual": [
+        "torch_impl/manual.py",
+        "torch_impl/costs.py",
+        "torch_impl/training.py",
+        "torch_impl/conv.py",
+    ],
     "JAX manual": ["jax_impl/manual.py", "jax_impl/costs.py", "jax_impl/training.py", "jax_impl/conv.py"],
     "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py"],
     "JAX autodiff": ["jax_impl/autodiff.py", "jax_impl/training.py", "jax_impl/conv.py"],
@@ -34,64 +42,132 @@ SUBSTITUTE = {"Flax + Optax": {"BP-delta": "BP-grad"}}
 
 # (title, LaTeX, tags in the hand-written columns, tags in the autodiff columns, note)
 EQUATIONS = [
-    ("Weighted input", r"z^l = a^{l-1} (W^l)^\top + b^l", ["BP-z"], ["BP-z"],
-     "The JAX autodiff version adds a zero shift s^l, whose gradient is the batch δ."),
+    (
+        "Weighted input",
+        r"z^l = a^{l-1} (W^l)^\top + b^l",
+        ["BP-z"],
+        ["BP-z"],
+        "The JAX autodiff version adds a zero shift s^l, whose gradient is the batch δ.",
+    ),
     ("Activation", r"a^l = g_l(z^l),\quad a^0 = x", ["BP-a"], ["BP-a"], ""),
-    ("Cost", r"C = \frac{1}{m}\sum_x C_x + \frac{\lambda}{2}\sum_l \lVert W^l\rVert^2", ["BP-C"],
-     ["BP-C"], "C_x is ½‖a − y‖², the cross-entropy or the log-likelihood (costs.py). Optax's "
-     "l2_loss is ½(a − y)² per element, summed here over the outputs; the Flax template's "
-     "(λ/2)Σ‖W‖² is its penalty(), and in training the optimizer's weight decay."),
-    ("BP1: output error", r"\delta^L = \nabla_a C_x \odot g'(z^L)", ["BP1", "BP-out"],
-     ["BP-grad", "BP-delta"],
-     "Autodiff returns ∂C/∂z^L = δ^L / m: the batch mean's 1/m is undone to get the per-example δ. "
-     "The Flax template asks for parameter gradients only; BP1–BP4 all happen inside its "
-     "nnx.value_and_grad call."),
-    ("BP2: error backwards", r"\delta^l = (\delta^{l+1} W^{l+1}) \odot g'(z^l)", ["BP2"],
-     ["BP-delta"], "Rows are examples, so Nielsen's (W^{l+1})ᵀ δ^{l+1} becomes δ^{l+1} W^{l+1}."),
-    ("BP3: bias gradient", r"\frac{\partial C}{\partial b^l} = \frac{1}{m}\sum_x \delta^l_x", ["BP3"],
-     ["BP-dC"], ""),
-    ("BP4: weight gradient",
-     r"\frac{\partial C}{\partial W^l} = \frac{1}{m} (\delta^l)^\top a^{l-1} + \lambda W^l", ["BP4"],
-     ["BP-dC"], ""),
-    ("SGD step", r"W \leftarrow W - \eta \frac{\partial C}{\partial W},\quad b \leftarrow b - \eta "
-     r"\frac{\partial C}{\partial b}", ["BP-SGD"], ["BP-SGD"],
-     "torch.optim.SGD(weight_decay=λ) and optax.add_decayed_weights(λ), masked to the kernels, add "
-     "the λW of BP4 inside the optimizer."),
+    (
+        "Cost",
+        r"C = \frac{1}{m}\sum_x C_x + \frac{\lambda}{2}\sum_l \lVert W^l\rVert^2",
+        ["BP-C"],
+        ["BP-C"],
+        "C_x is ½‖a − y‖², the cross-entropy or the log-likelihood (costs.py). Optax's "
+        "l2_loss is ½(a − y)² per element, summed here over the outputs; the Flax template's "
+        "(λ/2)Σ‖W‖² is its penalty(), and in training the optimizer's weight decay.",
+    ),
+    (
+        "BP1: output error",
+        r"\delta^L = \nabla_a C_x \odot g'(z^L)",
+        ["BP1", "BP-out"],
+        ["BP-grad", "BP-delta"],
+        "Autodiff returns ∂C/∂z^L = δ^L / m: the batch mean's 1/m is undone to get the per-example δ. "
+        "The Flax template asks for parameter gradients only; BP1–BP4 all happen inside its "
+        "nnx.value_and_grad call.",
+    ),
+    (
+        "BP2: error backwards",
+        r"\delta^l = (\delta^{l+1} W^{l+1}) \odot g'(z^l)",
+        ["BP2"],
+        ["BP-delta"],
+        "Rows are examples, so Nielsen's (W^{l+1})ᵀ δ^{l+1} becomes δ^{l+1} W^{l+1}.",
+    ),
+    (
+        "BP3: bias gradient",
+        r"\frac{\partial C}{\partial b^l} = \frac{1}{m}\sum_x \delta^l_x",
+        ["BP3"],
+        ["BP-dC"],
+        "",
+    ),
+    (
+        "BP4: weight gradient",
+        r"\frac{\partial C}{\partial W^l} = \frac{1}{m} (\delta^l)^\top a^{l-1} + \lambda W^l",
+        ["BP4"],
+        ["BP-dC"],
+        "",
+    ),
+    (
+        "SGD step",
+        r"W \leftarrow W - \eta \frac{\partial C}{\partial W},\quad b \leftarrow b - \eta "
+        r"\frac{\partial C}{\partial b}",
+        ["BP-SGD"],
+        ["BP-SGD"],
+        "torch.optim.SGD(weight_decay=λ) and optax.add_decayed_weights(λ), masked to the kernels, add "
+        "the λW of BP4 inside the optimizer.",
+    ),
 ]
 
 # The convolutional extension (docs/contract.md, section 3): ã^{l-1} is a^{l-1} zero-padded by p,
 # s the stride; the autodiff columns get these numbers from the same BP-grad call as the dense ones.
 CONV_EQUATIONS = [
-    ("Convolution (cross-correlation)",
-     r"z^l_{n,c,i,j} = b^l_c + \sum_{c',p',q'} K^l_{c,c',p',q'}\, \tilde a^{l-1}_{n,c',\,si+p',\,sj+q'}",
-     ["BP-conv"], ["BP-conv"],
-     "No kernel flip: torch, JAX and this project correlate. H_z = ⌊(H + 2p − k)/s⌋ + 1."),
-    ("Pooling", r"a^l_{n,c,i,j} = \max_{(u,v) \in P_{ij}} g(z^l)_{n,c,u,v}\ \text{ or }\ "
-     r"\frac{1}{r^2}\sum_{(u,v) \in P_{ij}} g(z^l)_{n,c,u,v}", ["BP-pool"], ["BP-pool"],
-     "P_ij is the non-overlapping r × r window (r = pool_size) of output position (i, j)."),
-    ("Flatten", r"a^c_{n,\ cH_cW_c + iW_c + j} = a^c_{n,c,i,j}", ["BP-flatten"], ["BP-flatten"],
-     "C (row-major) order, torch's flatten(1)."),
-    ("Un-flatten", r"\frac{\partial C_x}{\partial a^c} = \operatorname{reshape}\big(\delta^{c+1} W^{c+1},\ "
-     r"(m, C_c, H_c, W_c)\big)", ["BP-unflatten"], ["BP-delta"], ""),
-    ("Un-pool",
-     r"\frac{\partial C_x}{\partial g(z^l)_{n,c,u,v}} = \begin{cases} \partial C_x / \partial a^l_{n,c,i,j} "
-     r"& \text{max: } (u,v) \text{ the first argmax of } P_{ij},\ 0 \text{ elsewhere} \\ "
-     r"\frac{1}{r^2}\, \partial C_x / \partial a^l_{n,c,i,j} & \text{avg} \end{cases}",
-     ["BP-unpool"], ["BP-delta"],
-     "Then δ^l = ∂C_x/∂g(z^l) ⊙ g'(z^l). At a tie the whole gradient goes to the first maximal "
-     "element in row-major order, as torch and JAX route it."),
-    ("BP2-conv: error to the layer below",
-     r"\frac{\partial C_x}{\partial \tilde a^{l-1}_{n,c',u,v}} = \sum_{c,i,j} \delta^l_{n,c,i,j}\, "
-     r"K^l_{c,c',\,u-si,\,v-sj}", ["BP2-conv"], ["BP-delta"],
-     "The transposed correlation: for stride 1, the full correlation of δ^l with the kernel rotated "
-     "by 180°; the padded border is then cut off, and the result is un-pooled for block l − 1."),
-    ("BP3-conv: conv bias gradient",
-     r"\frac{\partial C}{\partial b^l_c} = \frac{1}{m}\sum_n \sum_{i,j} \delta^l_{n,c,i,j}",
-     ["BP3-conv"], ["BP-dC"], "Summed over positions (one bias is shared by all), averaged over examples."),
-    ("BP4-conv: kernel gradient",
-     r"\frac{\partial C}{\partial K^l_{c,c',p',q'}} = \frac{1}{m}\sum_n \sum_{i,j} \delta^l_{n,c,i,j}\, "
-     r"\tilde a^{l-1}_{n,c',\,si+p',\,sj+q'} + \lambda K^l_{c,c',p',q'}", ["BP4-conv"], ["BP-dC"],
-     "The forward's correlation with δ^l in the kernel's place: no flip here."),
+    (
+        "Convolution (cross-correlation)",
+        r"z^l_{n,c,i,j} = b^l_c + \sum_{c',p',q'} K^l_{c,c',p',q'}\, \tilde a^{l-1}_{n,c',\,si+p',\,sj+q'}",
+        ["BP-conv"],
+        ["BP-conv"],
+        "No kernel flip: torch, JAX and this project correlate. H_z = ⌊(H + 2p − k)/s⌋ + 1.",
+    ),
+    (
+        "Pooling",
+        r"a^l_{n,c,i,j} = \max_{(u,v) \in P_{ij}} g(z^l)_{n,c,u,v}\ \text{ or }\ "
+        r"\frac{1}{r^2}\sum_{(u,v) \in P_{ij}} g(z^l)_{n,c,u,v}",
+        ["BP-pool"],
+        ["BP-pool"],
+        "P_ij is the non-overlapping r × r window (r = pool_size) of output position (i, j).",
+    ),
+    (
+        "Flatten",
+        r"a^c_{n,\ cH_cW_c + iW_c + j} = a^c_{n,c,i,j}",
+        ["BP-flatten"],
+        ["BP-flatten"],
+        "C (row-major) order, torch's flatten(1).",
+    ),
+    (
+        "Un-flatten",
+        r"\frac{\partial C_x}{\partial a^c} = \operatorname{reshape}\big(\delta^{c+1} W^{c+1},\ "
+        r"(m, C_c, H_c, W_c)\big)",
+        ["BP-unflatten"],
+        ["BP-delta"],
+        "",
+    ),
+    (
+        "Un-pool",
+        r"\frac{\partial C_x}{\partial g(z^l)_{n,c,u,v}} = \begin{cases} "
+        r"\partial C_x / \partial a^l_{n,c,i,j} "
+        r"& \text{max: } (u,v) \text{ the first argmax of } P_{ij},\ 0 \text{ elsewhere} \\ "
+        r"\frac{1}{r^2}\, \partial C_x / \partial a^l_{n,c,i,j} & \text{avg} \end{cases}",
+        ["BP-unpool"],
+        ["BP-delta"],
+        "Then δ^l = ∂C_x/∂g(z^l) ⊙ g'(z^l). At a tie the whole gradient goes to the first maximal "
+        "element in row-major order, as torch and JAX route it.",
+    ),
+    (
+        "BP2-conv: error to the layer below",
+        r"\frac{\partial C_x}{\partial \tilde a^{l-1}_{n,c',u,v}} = \sum_{c,i,j} \delta^l_{n,c,i,j}\, "
+        r"K^l_{c,c',\,u-si,\,v-sj}",
+        ["BP2-conv"],
+        ["BP-delta"],
+        "The transposed correlation: for stride 1, the full correlation of δ^l with the kernel rotated "
+        "by 180°; the padded border is then cut off, and the result is un-pooled for block l − 1.",
+    ),
+    (
+        "BP3-conv: conv bias gradient",
+        r"\frac{\partial C}{\partial b^l_c} = \frac{1}{m}\sum_n \sum_{i,j} \delta^l_{n,c,i,j}",
+        ["BP3-conv"],
+        ["BP-dC"],
+        "Summed over positions (one bias is shared by all), averaged over examples.",
+    ),
+    (
+        "BP4-conv: kernel gradient",
+        r"\frac{\partial C}{\partial K^l_{c,c',p',q'}} = \frac{1}{m}\sum_n \sum_{i,j} \delta^l_{n,c,i,j}\, "
+        r"\tilde a^{l-1}_{n,c',\,si+p',\,sj+q'} + \lambda K^l_{c,c',p',q'}",
+        ["BP4-conv"],
+        ["BP-dC"],
+        "The forward's correlation with δ^l in the kernel's place: no flip here.",
+    ),
 ]
 
 
@@ -127,21 +203,30 @@ def lookup(root, column, tag):
 
 
 def render(root=ROOT):
-    out = ["<!-- Generated by docs/generate.py from the # BP… tags in the source. Do not edit. -->",
-           "", "# The four equations, side by side", "",
-           "Each equation of backpropagation in the project's convention (docs/contract.md: rows are",
-           "examples, `W^l` is `(n_l, n_{l-1})`, δ is per example, C averages over the batch), then",
-           "the very lines that compute it in the NumPy reference and the hand-written PyTorch and",
-           "JAX ports, and, for contrast, how the autograd versions and the Flax NNX + Optax",
-           "template obtain the same number (the Flax kernel is W transposed). Each",
-           "line is found through its `# BP…` tag, so this page always shows the code that the",
-           "conformance suite checks.", ""]
+    out = [
+        "<!-- Generated by docs/generate.py from the # BP… tags in the source. Do not edit. -->",
+        "",
+        "# The four equations, side by side",
+        "",
+        "Each equation of backpropagation in the project's convention (docs/contract.md: rows are",
+        "examples, `W^l` is `(n_l, n_{l-1})`, δ is per example, C averages over the batch), then",
+        "the very lines that compute it in the NumPy reference and the hand-written PyTorch and",
+        "JAX ports, and, for contrast, how the autograd versions and the Flax NNX + Optax",
+        "template obtain the same number (the Flax kernel is W transposed). Each",
+        "line is found through its `# BP…` tag, so this page always shows the code that the",
+        "conformance suite checks.",
+        "",
+    ]
     out += sections(root, EQUATIONS)
-    out += ["# Convolutional layers, side by side", "",
-            "The same for a conv block (NCHW; `K^l` is `(C_l, C_{l-1}, k, k)`; `ã^{l-1}` is `a^{l-1}`",
-            "zero-padded by p; s is the stride; δ^l is per example and shaped like z^l). The autodiff",
-            "versions differentiate the whole forward pass, so their backward rows show the lines that",
-            "collect what autodiff returned.", ""]
+    out += [
+        "# Convolutional layers, side by side",
+        "",
+        "The same for a conv block (NCHW; `K^l` is `(C_l, C_{l-1}, k, k)`; `ã^{l-1}` is `a^{l-1}`",
+        "zero-padded by p; s is the stride; δ^l is per example and shaped like z^l). The autodiff",
+        "versions differentiate the whole forward pass, so their backward rows show the lines that",
+        "collect what autodiff returned.",
+        "",
+    ]
     out += sections(root, CONV_EQUATIONS)
     out += [(root / "docs" / "crosswalk.md").read_text().rstrip(), ""]
     return "\n".join(out)
@@ -151,8 +236,7 @@ def sections(root, equations):
     """One '## title' section per equation: its LaTeX, then a row per column."""
     out = []
     for title, latex, hand_tags, auto_tags, note in equations:
-        out += [f"## {title}", "", f"$${latex}$$", "", "| implementation | code | file |",
-                "|---|---|---|"]
+        out += [f"## {title}", "", f"$${latex}$$", "", "| implementation | code | file |", "|---|---|---|"]
         for column in COLUMNS:
             tags = auto_tags if column in AUTODIFF else hand_tags
             swap = SUBSTITUTE.get(column, {})

@@ -70,8 +70,9 @@ display(Markdown("\n".join(generate.sections(ROOT, four))))
 data = load_dataset("digits", seed=0)
 spec = conformance.Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic")
 impls = [conformance.load(name) for name in conformance.available_names()]
-histories = train_side_by_side(impls, spec, Classify, data, lr=3.0, batch_size=10, epochs=2, seed=0,
-                               dtype="float64", init="scaled")
+histories = train_side_by_side(
+    impls, spec, Classify, data, lr=3.0, batch_size=10, epochs=2, seed=0, dtype="float64", init="scaled"
+)
 
 fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4))
 for name, h in histories.items():
@@ -83,14 +84,17 @@ right.legend()
 plt.show()
 
 for name, h in histories.items():
-    print(f"{name:15s} accuracy {h.epochs[-1]['accuracy']:.2%}   "
-          f"max |θ − θ_reference| {h.epochs[-1]['divergence']:.1e}")
+    print(
+        f"{name:15s} accuracy {h.epochs[-1]['accuracy']:.2%}   "
+        f"max |θ − θ_reference| {h.epochs[-1]['divergence']:.1e}"
+    )
 
 # %% [markdown]
 # ## A planted bug, caught and diagnosed
 #
 # A student's backprop for this very network. It is right except for one classic slip: BP3 and
 # BP4 sum over the mini-batch, without the 1/m of the averaged cost.
+
 
 # %%
 def sigmoid(z):
@@ -113,12 +117,18 @@ class Student:
         grads = []
         for l in range(len(params), 0, -1):
             W = params[l - 1][0]
-            grads.insert(0, ((delta.T @ activations[l - 1]) / m + spec.weight_decay * W,  # BP4
-                             delta.sum(axis=0) / m))  # BP3
+            grads.insert(
+                0,
+                (
+                    (delta.T @ activations[l - 1]) / m + spec.weight_decay * W,  # BP4
+                    delta.sum(axis=0) / m,
+                ),
+            )  # BP3
             if l > 1:
                 delta = (delta @ W) * sigmoid(zs[l - 2]) * (1 - sigmoid(zs[l - 2]))  # BP2
-        loss = (0.5 * np.sum((activations[-1] - y) ** 2) / len(x)
-                + 0.5 * spec.weight_decay * sum(np.sum(W * W) for W, _ in params))
+        loss = 0.5 * np.sum((activations[-1] - y) ** 2) / len(x) + 0.5 * spec.weight_decay * sum(
+            np.sum(W * W) for W, _ in params
+        )
         return type("Gradients", (), {"loss": float(loss), "grads": grads})
 
     def train(self, spec, params, x, y, *, lr, batches):
@@ -132,8 +142,7 @@ class Student:
 
 student = Student()
 verdict = self_consistency(student)
-outcome = run(student, conformance.CATALOGUE["nielsen-2-3-1"], "float64",
-              consistency=lambda: verdict.passed)
+outcome = run(student, conformance.CATALOGUE["nielsen-2-3-1"], "float64", consistency=lambda: verdict.passed)
 print("\n".join(outcome.lines()))
 print(verdict.line)
 

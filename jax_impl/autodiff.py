@@ -50,11 +50,11 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=(
     """(C, grads, zs, activations, deltas) from one jax.value_and_grad call."""
     m = x.shape[0]
     z_shapes = [z for z, _ in layer_shapes(x.shape[1:], conv)]  # (C_l, H_l, W_l) per conv layer
-    z_shapes += [(W.shape[0],) for W, _ in params[len(conv):]]  # (n_l,) per dense layer
+    z_shapes += [(W.shape[0],) for W, _ in params[len(conv) :]]  # (n_l,) per dense layer
     shifts = [jnp.zeros((m, *shape), dtype=x.dtype) for shape in z_shapes]
     value_and_grad = jax.value_and_grad(batch_cost, argnums=(0, 1), has_aux=True)  # BP-grad
-    (C, (zs, activations)), (grads, dC_dz) = value_and_grad(  # BP-grad
-        params, shifts, x, y, weight_decay, activation, output, loss, conv)  # BP-grad
+    args = (params, shifts, x, y, weight_decay, activation, output, loss, conv)  # BP-grad
+    (C, (zs, activations)), (grads, dC_dz) = value_and_grad(*args)  # BP-grad
     deltas = [m * d for d in dC_dz]  # BP-delta per-example δ^l = m ∂C/∂z^l
     grads = [tuple(g) for g in grads]  # BP-dC (∂C/∂W^l, ∂C/∂b^l) per layer
     return C, grads, zs, activations, deltas
@@ -63,6 +63,7 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=(
 @partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
 def loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv=()):
     """(C, grads) by jax.value_and_grad with respect to the parameters only (no shifts)."""
+
     def C_only(params):
         shifts = [jnp.zeros((), dtype=x.dtype)] * len(params)
         return batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, conv)[0]
@@ -75,7 +76,8 @@ def backprop(spec, params, x, y):
     """Validate in Python, then the compiled autodiff pass: a Gradients like manual.backprop's."""
     conv = check_inputs(spec, params, x, y)
     C, grads, zs, activations, deltas = backprop_arrays(
-        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv)
+        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv
+    )
     return Gradients(float(C), grads, zs, activations, deltas)
 
 

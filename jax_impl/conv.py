@@ -22,8 +22,8 @@ NCHW = ("NCHW", "OIHW", "NCHW")  # (batch, channel, row, column) data, (out, in,
 
 def correlate(a_prev, K, b, stride, padding):
     """z^l (m, C_l, H_l, W_l) from a^{l-1} (m, C_{l-1}, H, W); lax's convolution is a correlation."""
-    z = lax.conv_general_dilated(a_prev, K, (stride, stride), [(padding, padding)] * 2,  # BP-conv
-                                 dimension_numbers=NCHW)  # BP-conv (m, C_l, H_l, W_l) = a ⋆ K
+    window = ((stride, stride), [(padding, padding)] * 2)  # BP-conv z = a ⋆ K: (m, C_l, H_l, W_l)
+    z = lax.conv_general_dilated(a_prev, K, *window, dimension_numbers=NCHW)  # BP-conv
     return z + b[:, None, None]  # BP-conv b^l[c] at every position
 
 
@@ -65,9 +65,11 @@ def unpool(nabla_a, a_unpooled, kind, size):
     """
     if kind is None:
         return nabla_a
-    share = (jax.nn.one_hot(jnp.argmax(windows(a_unpooled, size), axis=-1), size * size,  # BP-unpool
-                            dtype=nabla_a.dtype) if kind == "max"  # BP-unpool
-             else jnp.full(size * size, 1 / size**2, dtype=nabla_a.dtype))  # BP-unpool (size²,)
+    first_max = jnp.argmax(windows(a_unpooled, size), axis=-1)  # BP-unpool
+    if kind == "max":  # BP-unpool
+        share = jax.nn.one_hot(first_max, size * size, dtype=nabla_a.dtype)  # BP-unpool (size²,)
+    else:  # BP-unpool
+        share = jnp.full(size * size, 1 / size**2, dtype=nabla_a.dtype)  # BP-unpool (size²,)
     return from_windows(nabla_a[..., None] * share, size)  # BP-unpool (m, C_l, H_l, W_l)
 
 
@@ -82,10 +84,10 @@ def correlate_transpose(delta, K, stride, padding, shape):
     k, (H, W) = K.shape[-1], shape[-2:]
     r_h, r_w = (H + 2 * padding - k) % stride, (W + 2 * padding - k) % stride
     rotated = jnp.flip(K, axis=(2, 3)).transpose(1, 0, 2, 3)  # BP2-conv (C_{l-1}, C_l, k, k)
-    nabla_padded = lax.conv_general_dilated(  # BP2-conv (m, C_{l-1}, H + 2p, W + 2p) = δ ⋆ rotated
-        delta, rotated, (1, 1), [(k - 1, k - 1 + r_h), (k - 1, k - 1 + r_w)],  # BP2-conv
-        lhs_dilation=(stride, stride), dimension_numbers=NCHW)  # BP2-conv
-    return nabla_padded[:, :, padding:padding + H, padding:padding + W]  # BP2-conv (m, C_{l-1}, H, W)
+    full = [(k - 1, k - 1 + r_h), (k - 1, k - 1 + r_w)]  # BP2-conv "full" padding, plus r
+    dilated = dict(lhs_dilation=(stride, stride), dimension_numbers=NCHW)  # BP2-conv δ spread by s
+    nabla_padded = lax.conv_general_dilated(delta, rotated, (1, 1), full, **dilated)  # BP2-conv δ ⋆ rotated
+    return nabla_padded[:, :, padding : padding + H, padding : padding + W]  # BP2-conv (m, C_{l-1}, H, W)
 
 
 def conv_gradients(delta, a_prev, K, stride, padding, weight_decay):
@@ -96,7 +98,7 @@ def conv_gradients(delta, a_prev, K, stride, padding, weight_decay):
     """
     m, k = delta.shape[0], K.shape[-1]
     nabla_b = delta.sum(axis=(0, 2, 3)) / m  # BP3-conv (C_l,)
-    patches = lax.conv_general_dilated_patches(  # BP4-conv (m, C_{l-1}·k·k, H_l, W_l)
-        a_prev, (k, k), (stride, stride), [(padding, padding)] * 2, dimension_numbers=NCHW)  # BP4-conv
+    window = ((k, k), (stride, stride), [(padding, padding)] * 2)  # BP4-conv
+    patches = lax.conv_general_dilated_patches(a_prev, *window, dimension_numbers=NCHW)  # BP4-conv
     nabla_k = jnp.einsum("ncij,nfij->cf", delta, patches).reshape(K.shape)  # BP4-conv (C_l, C_{l-1}·k·k)
     return nabla_k / m + weight_decay * K, nabla_b  # BP4-conv (C_l, C_{l-1}, k, k)

@@ -38,12 +38,20 @@ from flax import nnx
 from .training import Gradients, Trajectory
 from .validation import check_conv, check_inputs, check_training
 
-ACTIVATIONS = {"sigmoid": nnx.sigmoid, "tanh": nnx.tanh, "relu": nnx.relu,  # relu'(0) = 0
-               "identity": lambda z: z, "softmax": lambda z: nnx.softmax(z, axis=-1)}
+ACTIVATIONS = {
+    "sigmoid": nnx.sigmoid,
+    "tanh": nnx.tanh,
+    "relu": nnx.relu,  # relu'(0) = 0
+    "identity": lambda z: z,
+    "softmax": lambda z: nnx.softmax(z, axis=-1),
+}
 # pool -> (m, H, W, C) -> (m, H/n, W/n, C) over non-overlapping n × n windows; max's gradient goes to
 # the first maximal element of a window, as the contract requires at ties
-POOLS = {None: lambda a, n: a, "max": lambda a, n: nnx.max_pool(a, (n, n), strides=(n, n)),
-         "avg": lambda a, n: nnx.avg_pool(a, (n, n), strides=(n, n))}
+POOLS = {
+    None: lambda a, n: a,
+    "max": lambda a, n: nnx.max_pool(a, (n, n), strides=(n, n)),
+    "avg": lambda a, n: nnx.avg_pool(a, (n, n), strides=(n, n)),
+}
 
 # loss -> C_x for every example (m,), from the logits z^L, the output a^L and the targets y
 COSTS = {
@@ -60,13 +68,28 @@ class Network(nnx.Module):
 
     def __init__(self, sizes, activation, output, *, dtype, rngs, input_shape=None, blocks=()):
         channels = [input_shape[0]] + [block.channels for block in blocks] if blocks else []
-        self.convs = nnx.List([nnx.Conv(c_in, b.channels, (b.kernel, b.kernel), strides=b.stride,
-                                        padding=[(b.padding, b.padding)] * 2, dtype=dtype,
-                                        param_dtype=dtype, rngs=rngs)
-                               for c_in, b in zip(channels, blocks)])
+        self.convs = nnx.List(
+            [
+                nnx.Conv(
+                    c_in,
+                    b.channels,
+                    (b.kernel, b.kernel),
+                    strides=b.stride,
+                    padding=[(b.padding, b.padding)] * 2,
+                    dtype=dtype,
+                    param_dtype=dtype,
+                    rngs=rngs,
+                )
+                for c_in, b in zip(channels, blocks)
+            ]
+        )
         self.pools = tuple((block.pool, block.pool_size) for block in blocks)
-        self.linears = nnx.List([nnx.Linear(n_in, n_out, dtype=dtype, param_dtype=dtype, rngs=rngs)
-                                 for n_in, n_out in zip(sizes[:-1], sizes[1:])])
+        self.linears = nnx.List(
+            [
+                nnx.Linear(n_in, n_out, dtype=dtype, param_dtype=dtype, rngs=rngs)
+                for n_in, n_out in zip(sizes[:-1], sizes[1:])
+            ]
+        )
         self.activation, self.output = activation, output
 
     def __call__(self, x):
@@ -93,7 +116,7 @@ class Network(nnx.Module):
         for layer, (K, b) in zip(self.convs, params):
             layer.kernel.set_value(K.transpose(2, 3, 1, 0))
             layer.bias.set_value(b)
-        for layer, (W, b) in zip(self.linears, params[len(self.convs):]):
+        for layer, (W, b) in zip(self.linears, params[len(self.convs) :]):
             layer.kernel.set_value(W.T)
             layer.bias.set_value(b)
         return self
@@ -107,10 +130,13 @@ def contract_pairs(state):
     """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients: K = kernel.transpose(3,
     2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1})."""
     convs, linears = state.get("convs", {}), state["linears"]
-    K_pairs = [(convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...])
-               for l in range(len(convs))]
-    W_pairs = [(linears[l]["kernel"][...].T, linears[l]["bias"][...])  # BP-dC ∂C/∂W = (∂C/∂kernel)ᵀ
-               for l in range(len(linears))]  # BP-dC
+    K_pairs = [
+        (convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...]) for l in range(len(convs))
+    ]
+    W_pairs = [  # BP-dC
+        (linears[l]["kernel"][...].T, linears[l]["bias"][...])  # BP-dC ∂C/∂W = (∂C/∂kernel)ᵀ
+        for l in range(len(linears))  # BP-dC
+    ]  # BP-dC
     return K_pairs + W_pairs
 
 
@@ -123,7 +149,7 @@ def data_cost(model, x, y, loss):
 def penalty(model, weight_decay):
     """(λ/2)(Σ_l ‖K^l‖² + Σ_l ‖W^l‖²): each kernel holds its K's or W's entries, rearranged."""
     kernels = [layer.kernel[...] for layer in (*model.convs, *model.linears)]
-    return 0.5 * weight_decay * sum(jnp.sum(kernel ** 2) for kernel in kernels)
+    return 0.5 * weight_decay * sum(jnp.sum(kernel**2) for kernel in kernels)
 
 
 def build(spec, params, blocks=None):
@@ -133,15 +159,24 @@ def build(spec, params, blocks=None):
     blocks = check_conv(spec, tuple(spec.sizes)) if blocks is None else blocks
     # eval_shape: the layers are created abstractly (shapes and dtypes only), so Flax's random
     # initialisers never run (they would compile once per new shape, only to be overwritten)
-    abstract = nnx.eval_shape(lambda: Network(
-        spec.sizes, spec.activation, spec.output, dtype=params[0][0].dtype, rngs=nnx.Rngs(0),
-        input_shape=getattr(spec, "input_shape", None), blocks=blocks))
+    abstract = nnx.eval_shape(
+        lambda: Network(
+            spec.sizes,
+            spec.activation,
+            spec.output,
+            dtype=params[0][0].dtype,
+            rngs=nnx.Rngs(0),
+            input_shape=getattr(spec, "input_shape", None),
+            blocks=blocks,
+        )
+    )
     return abstract.load(params)
 
 
 @nnx.jit(static_argnames="loss")
 def loss_and_grads(model, x, y, weight_decay, loss):
     """C and ∂C/∂θ for every nnx.Param, with the penalty inside C (no optimizer here)."""
+
     def cost(model):
         return data_cost(model, x, y, loss) + penalty(model, weight_decay)
 
@@ -159,8 +194,9 @@ def gradients(spec, params, x, y):
 def decay_kernels(params):
     """The mask for add_decayed_weights: True on every kernel, False on every bias. (Paths are
     ('convs' or 'linears', l, 'kernel'), with a trailing '.value' where Flax hands Optax Variables.)"""
-    return jax.tree.map_with_path(lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path),
-                                  params)
+    return jax.tree.map_with_path(
+        lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path), params
+    )
 
 
 @lru_cache(maxsize=32)
@@ -186,4 +222,3 @@ def train(spec, params, x, y, *, lr, batches):
     optimizer = nnx.Optimizer(model, sgd(float(lr), float(spec.weight_decay)), wrt=nnx.Param)
     losses = [train_step(model, optimizer, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
     return Trajectory([float(C) for C in losses], model.params())
-

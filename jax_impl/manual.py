@@ -69,8 +69,12 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=(
         if l > 1:  # ∂C_x/∂a^{l-1} for the block below: the transposed correlation
             nabla_a = correlate_transpose(delta, K, block.stride, block.padding, activations[l - 1].shape)
 
-    grads = [conv_gradients(deltas[l - 1], activations[l - 1], params[l - 1][0], block.stride,
-                            block.padding, weight_decay) for l, block in enumerate(conv, start=1)]
+    grads = [
+        conv_gradients(
+            deltas[l - 1], activations[l - 1], params[l - 1][0], block.stride, block.padding, weight_decay
+        )
+        for l, block in enumerate(conv, start=1)
+    ]
     for l in range(c + 1, L + 1):
         delta, a_prev, W = deltas[l - 1], activations[l - 1], params[l - 1][0]
         a_prev = a_prev.reshape(m, -1)  # layer c+1 reads a^c flattened; 2-D activations stay as they are
@@ -94,7 +98,8 @@ def backprop(spec, params, x, y):
     """Validate in Python, then run the compiled pass: a Gradients with every intermediate."""
     conv = check_inputs(spec, params, x, y)
     C, grads, zs, activations, deltas = backprop_arrays(
-        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv)
+        params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv
+    )
     return Gradients(float(C), grads, zs, activations, deltas)
 
 

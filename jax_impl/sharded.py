@@ -57,8 +57,12 @@ def shard_cost(params, x, y, weights, activation, output, loss):
 def backprop_padded(params, x, y, weights, weight_decay, mesh, activation, output, loss):
     """(C, grads, zs, activations) of a padded batch (k·s rows, sharded s per device); m = Σ weights."""
 
-    @partial(jax.shard_map, mesh=mesh, in_specs=(P(), P(AXIS), P(AXIS), P(AXIS)),
-             out_specs=(P(), P(), P(AXIS), P(AXIS)))
+    @partial(
+        jax.shard_map,
+        mesh=mesh,
+        in_specs=(P(), P(AXIS), P(AXIS), P(AXIS)),
+        out_specs=(P(), P(), P(AXIS), P(AXIS)),
+    )
     def per_device(params, x, y, weights):
         # Each device differentiates its own replica of the weights, so its gradient is its shard's
         # alone (differentiating the shared replica would make JAX insert the all-reduce itself).
@@ -70,24 +74,28 @@ def backprop_padded(params, x, y, weights, weight_decay, mesh, activation, outpu
     S, nabla, zs, activations = per_device(params, x, y, weights)
     m = jnp.sum(weights)  # the true batch size, exactly (a sum of ones)
     C = S / m + 0.5 * weight_decay * sum(jnp.sum(W * W) for W, _ in params)
-    grads = [(nabla_w / m + weight_decay * W, nabla_b / m)  # decay once, after the all-reduce
-             for (nabla_w, nabla_b), (W, _) in zip(nabla, params)]
+    grads = [
+        (nabla_w / m + weight_decay * W, nabla_b / m)  # decay once, after the all-reduce
+        for (nabla_w, nabla_b), (W, _) in zip(nabla, params)
+    ]
     return C, grads, zs, activations
 
 
 @partial(jax.jit, static_argnames=("mesh", "activation", "output", "loss"))
 def gradients_arrays(params, x, y, rows, weights, keep, weight_decay, mesh, activation, output, loss):
     """One pass over the batch x[rows]; zs and activations without the padding (m rows)."""
-    C, grads, zs, activations = backprop_padded(params, x[rows], y[rows], weights, weight_decay,
-                                                mesh, activation, output, loss)
+    C, grads, zs, activations = backprop_padded(
+        params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss
+    )
     return C, grads, [z[keep] for z in zs], [a[keep] for a in activations]
 
 
 @partial(jax.jit, static_argnames=("mesh", "activation", "output", "loss"))
 def step(params, x, y, rows, weights, lr, weight_decay, mesh, activation, output, loss):
     """One SGD step on the batch x[rows]; returns (new params, C before the update)."""
-    C, grads, _, _ = backprop_padded(params, x[rows], y[rows], weights, weight_decay, mesh,
-                                     activation, output, loss)
+    C, grads, _, _ = backprop_padded(
+        params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss
+    )
     return sgd_update(params, grads, lr), C
 
 
@@ -102,9 +110,11 @@ class Sharded:
             raise ValueError(f"workers: expected an int >= 1, got {workers}")
         devices = list(jax.devices() if devices is None else devices)
         if len(devices) < workers:
-            raise ValueError(f"workers: {workers} devices needed, JAX has {len(devices)}; on a CPU "
-                             f"start the process with XLA_FLAGS=--xla_force_host_platform_device_count"
-                             f"={workers} (JAX reads it once, when it starts)")
+            raise ValueError(
+                f"workers: {workers} devices needed, JAX has {len(devices)}; on a CPU "
+                f"start the process with XLA_FLAGS=--xla_force_host_platform_device_count"
+                f"={workers} (JAX reads it once, when it starts)"
+            )
         self.mesh = Mesh(np.array(devices[:workers]), (AXIS,))
 
     def _static(self, spec):
@@ -113,8 +123,9 @@ class Sharded:
     def gradients(self, spec, params, x, y):
         check_inputs(spec, params, x, y)
         rows, real, keep = shard_layout(x.shape[0], self.mesh.size)
-        C, grads, zs, activations = gradients_arrays(params, x, y, rows, real.astype(x.dtype), keep,
-                                                     spec.weight_decay, **self._static(spec))
+        C, grads, zs, activations = gradients_arrays(
+            params, x, y, rows, real.astype(x.dtype), keep, spec.weight_decay, **self._static(spec)
+        )
         return Gradients(float(C), grads, zs, activations)
 
     def train(self, spec, params, x, y, *, lr, batches):
@@ -132,8 +143,17 @@ class Sharded:
             rows, real, _ = shard_layout(idx.shape[0], self.mesh.size, s)
             # One step in flight at a time: with several queued, XLA's in-process CPU all-reduce can
             # wait forever for a device whose turn never comes (seen with 2 CPU devices under load).
-            params, C = jax.block_until_ready(step(params, x, y, np.asarray(idx)[rows],
-                                                   real.astype(x.dtype), lr, spec.weight_decay,
-                                                   **self._static(spec)))
+            params, C = jax.block_until_ready(
+                step(
+                    params,
+                    x,
+                    y,
+                    np.asarray(idx)[rows],
+                    real.astype(x.dtype),
+                    lr,
+                    spec.weight_decay,
+                    **self._static(spec),
+                )
+            )
             losses.append(float(C))
         return Trajectory(losses, params)

@@ -54,20 +54,41 @@ def train_steps(loss_and_grads, spec, params, x, y, *, lr, batches):
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
     losses = []
     for idx in batches:
-        params, C = step(params, x, y, idx, lr, spec.weight_decay,
-                         loss_and_grads=loss_and_grads, activation=spec.activation,
-                         output=spec.output, loss=spec.loss, conv=conv)
+        params, C = step(
+            params,
+            x,
+            y,
+            idx,
+            lr,
+            spec.weight_decay,
+            loss_and_grads=loss_and_grads,
+            activation=spec.activation,
+            output=spec.output,
+            loss=spec.loss,
+            conv=conv,
+        )
         losses.append(C)
     return Trajectory([float(C) for C in jax.device_get(losses)], params)  # one transfer, not one per step
 
 
 @partial(jax.jit, static_argnames=("loss_and_grads", "activation", "output", "loss", "conv"))
-def scan_run(params, x, y, index_rows, lr, weight_decay, *, loss_and_grads, activation, output,
-             loss, conv):
+def scan_run(params, x, y, index_rows, lr, weight_decay, *, loss_and_grads, activation, output, loss, conv):
     """SGD over every row of index_rows (k, batch_size) in one compiled loop."""
+
     def body(params, idx):
-        return step(params, x, y, idx, lr, weight_decay, loss_and_grads=loss_and_grads,
-                    activation=activation, output=output, loss=loss, conv=conv)
+        return step(
+            params,
+            x,
+            y,
+            idx,
+            lr,
+            weight_decay,
+            loss_and_grads=loss_and_grads,
+            activation=activation,
+            output=output,
+            loss=loss,
+            conv=conv,
+        )
 
     return jax.lax.scan(body, params, index_rows)
 
@@ -85,9 +106,18 @@ def train_scan(loss_and_grads, spec, params, x, y, *, lr, batches):
             runs.append([np.asarray(idx)])
     losses = []
     for run in runs:  # one transfer of the stacked indices per run, in, and of its losses, out
-        params, C = scan_run(params, x, y, jax.device_put(np.stack(run)), lr,
-                             spec.weight_decay, loss_and_grads=loss_and_grads,
-                             activation=spec.activation, output=spec.output, loss=spec.loss,
-                             conv=conv)
+        params, C = scan_run(
+            params,
+            x,
+            y,
+            jax.device_put(np.stack(run)),
+            lr,
+            spec.weight_decay,
+            loss_and_grads=loss_and_grads,
+            activation=spec.activation,
+            output=spec.output,
+            loss=spec.loss,
+            conv=conv,
+        )
         losses.append(C)
     return Trajectory(np.concatenate(jax.device_get(losses)).tolist(), params)

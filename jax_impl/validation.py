@@ -41,15 +41,16 @@ def x64_enabled():
 
 def check_spec(spec):
     sizes = tuple(getattr(spec, "sizes", ()))
-    if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1
-                                 for n in sizes):
+    if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
         raise ValueError(f"spec.sizes: expected at least two positive integers, got {sizes!r}")
     if spec.activation not in HIDDEN:
-        raise ValueError(f"spec.activation: unknown hidden activation {spec.activation!r}; "
-                         f"expected one of {list(HIDDEN)}")
+        raise ValueError(
+            f"spec.activation: unknown hidden activation {spec.activation!r}; expected one of {list(HIDDEN)}"
+        )
     if spec.output not in OUTPUTS:
-        raise ValueError(f"spec.output: unknown output activation {spec.output!r}; "
-                         f"expected one of {list(OUTPUTS)}")
+        raise ValueError(
+            f"spec.output: unknown output activation {spec.output!r}; expected one of {list(OUTPUTS)}"
+        )
     if spec.loss not in PAIRINGS:
         raise ValueError(f"spec.loss: unknown cost {spec.loss!r}; expected one of {list(PAIRINGS)}")
     need = PAIRINGS[spec.loss]
@@ -67,11 +68,14 @@ def check_array(name, t, shape, dtype=None):
     if t.dtype not in (jnp.float32, jnp.float64):
         raise TypeError(f"{name}: expected dtype float32 or float64, got {t.dtype}")
     if t.dtype == jnp.float64 and not x64_enabled():
-        raise TypeError(f"{name}: float64 input while JAX's x64 mode is off would silently become "
-                        "float32; call inside `with jax.enable_x64(True):` or set JAX_ENABLE_X64=1")
+        raise TypeError(
+            f"{name}: float64 input while JAX's x64 mode is off would silently become "
+            "float32; call inside `with jax.enable_x64(True):` or set JAX_ENABLE_X64=1"
+        )
     if dtype is not None and t.dtype != dtype:
-        raise TypeError(f"{name}: dtype {t.dtype} does not match the parameters' {dtype}; "
-                        "nothing is cast silently")
+        raise TypeError(
+            f"{name}: dtype {t.dtype} does not match the parameters' {dtype}; nothing is cast silently"
+        )
     if tuple(t.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
     if not np.isfinite(np.asarray(t)).all():  # on the host: no XLA compile for each new shape
@@ -116,25 +120,33 @@ def check_conv(spec, sizes):
         raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(conv).__name__}")
     if not conv:
         if shape is not None:
-            raise ValueError(f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
-                             "takes x of shape (m, sizes[0])")
+            raise ValueError(
+                f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
+                "takes x of shape (m, sizes[0])"
+            )
         return ()
     if not (isinstance(shape, (tuple, list)) and len(shape) == 3 and all(map(positive_int, shape))):
-        raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
-                         f"integers, got {shape!r}")
+        raise ValueError(
+            f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive integers, got {shape!r}"
+        )
     blocks, (_, H, W) = tuple(check_block(i, block) for i, block in enumerate(conv)), shape
     for i, (block, (z, a)) in enumerate(zip(blocks, layer_shapes(shape, blocks))):
         padded = (H + 2 * block.padding, W + 2 * block.padding)
         if block.kernel > min(padded):
-            raise ValueError(f"spec.conv[{i}]: kernel {block.kernel} is larger than the padded input "
-                             f"{padded[0]}x{padded[1]}")
+            raise ValueError(
+                f"spec.conv[{i}]: kernel {block.kernel} is larger than the padded input "
+                f"{padded[0]}x{padded[1]}"
+            )
         if block.pool and (z[1] % block.pool_size or z[2] % block.pool_size):
-            raise ValueError(f"spec.conv[{i}]: pool_size {block.pool_size} does not divide the conv "
-                             f"output {z[1]}x{z[2]}")
+            raise ValueError(
+                f"spec.conv[{i}]: pool_size {block.pool_size} does not divide the conv output {z[1]}x{z[2]}"
+            )
         _, H, W = a
     if sizes[0] != math.prod(a):
-        raise ValueError(f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size "
-                         f"{math.prod(a)} of the last conv block's output {a}")
+        raise ValueError(
+            f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size "
+            f"{math.prod(a)} of the last conv block's output {a}"
+        )
     return blocks
 
 
@@ -151,11 +163,12 @@ def check_inputs(spec, params, x, y):
         raise ValueError(f"params: expected a list of {what} pairs for sizes {sizes}")
     dtype, C = None, spec.input_shape[0] if conv else None
     for l, ((K, b), block) in enumerate(zip(params, conv), start=1):
-        check_array(f"params[{l - 1}].K (layer {l})", K, (block.channels, C, block.kernel, block.kernel),
-                    dtype)
+        check_array(
+            f"params[{l - 1}].K (layer {l})", K, (block.channels, C, block.kernel, block.kernel), dtype
+        )
         dtype, C = K.dtype, block.channels
         check_array(f"params[{l - 1}].b (layer {l})", b, (block.channels,), dtype)
-    for l, (W, b) in enumerate(params[len(conv):], start=len(conv) + 1):
+    for l, (W, b) in enumerate(params[len(conv) :], start=len(conv) + 1):
         n = l - len(conv)  # position in sizes
         check_array(f"params[{l - 1}].W (layer {l})", W, (sizes[n], sizes[n - 1]), dtype)
         dtype = W.dtype
@@ -163,13 +176,17 @@ def check_inputs(spec, params, x, y):
     if conv:
         want = tuple(spec.input_shape)
         if not hasattr(x, "ndim") or x.ndim != 4 or x.shape[0] == 0:
-            raise ValueError(f"x: expected a 4-D array (m, {', '.join(map(str, want))}) with m >= 1, got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
+            raise ValueError(
+                f"x: expected a 4-D array (m, {', '.join(map(str, want))}) with m >= 1, got "
+                f"{getattr(x, 'shape', type(x).__name__)}"
+            )
         check_array("x", x, (x.shape[0],) + want, dtype)
     else:
         if not hasattr(x, "ndim") or x.ndim != 2 or x.shape[0] == 0:
-            raise ValueError(f"x: expected a non-empty 2-D array (m, {sizes[0]}), got "
-                             f"{getattr(x, 'shape', type(x).__name__)}")
+            raise ValueError(
+                f"x: expected a non-empty 2-D array (m, {sizes[0]}), got "
+                f"{getattr(x, 'shape', type(x).__name__)}"
+            )
         check_array("x", x, (x.shape[0], sizes[0]), dtype)
     check_array("y", y, (x.shape[0], sizes[-1]), dtype)
     y_host = np.asarray(y)

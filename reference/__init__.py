@@ -12,6 +12,22 @@ from .network import Gradients, backprop, feedforward
 from .training import Trajectory, accuracy, batch_order, init_params, rng_from, sgd_step, train
 from .validation import one_hot
 
-__all__ = ["ACTIVATIONS", "HIDDEN_ACTIVATIONS", "PAIRINGS", "Gradients", "Trajectory", "accuracy",
-           "backprop", "batch_order", "conv_shapes", "feedforward", "gradcheck", "init_params",
-           "numerical_gradient", "one_hot", "rng_from", "sgd_step", "train"]
+__all__ = [
+    "ACTIVATIONS",
+    "HIDDEN_ACTIVATIONS",
+    "PAIRINGS",
+    "Gradients",
+    "Trajectory",
+    "accuracy",
+    "backprop",
+    "batch_order",
+    "conv_shapes",
+    "feedforward",
+    "gradcheck",
+    "init_params",
+    "numerical_gradient",
+    "one_hot",
+    "rng_from",
+    "sgd_step",
+    "train",
+]

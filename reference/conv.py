@@ -37,15 +37,23 @@ def conv_shapes(input_shape, conv):
     for i, block in enumerate(conv):
         k, s, p = block.kernel, block.stride, block.padding
         if k > H + 2 * p or k > W + 2 * p:
-            raise ValueError(f"spec.conv[{i}]: kernel {k} is larger than the padded input "
-                             f"{H + 2 * p}×{W + 2 * p} ({C}×{H}×{W} with padding {p})")
+            raise ValueError(
+                f"spec.conv[{i}]: kernel {k} is larger than the padded input "
+                f"{H + 2 * p}×{W + 2 * p} ({C}×{H}×{W} with padding {p})"
+            )
         H_z, W_z = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1  # floor, as torch
         pool = block.pool_size if block.pool else 1
         if H_z % pool or W_z % pool:
-            raise ValueError(f"spec.conv[{i}]: pool_size {pool} does not divide the "
-                             f"{H_z}×{W_z} convolution output")
-        shapes.append(BlockShapes((block.channels, C, k, k), (block.channels, H_z, W_z),
-                                  (block.channels, H_z // pool, W_z // pool)))
+            raise ValueError(
+                f"spec.conv[{i}]: pool_size {pool} does not divide the {H_z}×{W_z} convolution output"
+            )
+        shapes.append(
+            BlockShapes(
+                (block.channels, C, k, k),
+                (block.channels, H_z, W_z),
+                (block.channels, H_z // pool, W_z // pool),
+            )
+        )
         C, H, W = shapes[-1].a
     return shapes
 
@@ -75,8 +83,9 @@ def pool_windows(h, size):
 def unpool_windows(routed, size):
     """The inverse of :func:`pool_windows`: (m, C, H', W', size²) -> (m, C, H'·size, W'·size)."""
     m, C, H, W, _ = routed.shape
-    return routed.reshape(m, C, H, W, size, size).transpose(0, 1, 2, 4, 3, 5).reshape(
-        m, C, H * size, W * size)
+    return (
+        routed.reshape(m, C, H, W, size, size).transpose(0, 1, 2, 4, 3, 5).reshape(m, C, H * size, W * size)
+    )
 
 
 def pool(h, kind, size):
@@ -110,8 +119,9 @@ def correlate_transpose(delta, K, stride, padding, shape):
     cols = np.einsum("ndij,dcpq->ncijpq", delta, K, optimize=True)  # BP2-conv (m, C_{l-1}, H_l, W_l, k, k)
     nabla_pad = np.zeros((m, C, H + 2 * p, W + 2 * p), dtype=delta.dtype)  # BP2-conv
     for u, v in np.ndindex(k, k):  # BP2-conv: kernel offset (p', q') = (u, v)
-        nabla_pad[..., u:u + s * H_l:s, v:v + s * W_l:s] += cols[..., u, v]  # BP2-conv (m, C_{l-1}, H_l, W_l)
-    return nabla_pad[:, :, p:p + H, p:p + W]  # BP2-conv (m, C_{l-1}, H, W)
+        rows, columns = slice(u, u + s * H_l, s), slice(v, v + s * W_l, s)  # BP2-conv
+        nabla_pad[..., rows, columns] += cols[..., u, v]  # BP2-conv (m, C_{l-1}, H_l, W_l)
+    return nabla_pad[:, :, p : p + H, p : p + W]  # BP2-conv (m, C_{l-1}, H, W)
 
 
 def forward(conv, params, x, activation):

@@ -58,20 +58,21 @@ def batch_order(n, batch_size, epochs, seed):
     """Nielsen's epochs: shuffle range(n) once per epoch and cut it into mini-batches of batch_size
     (the last one smaller when batch_size does not divide n). Returns a list of index arrays."""
     if batch_size < 1 or epochs < 1 or n < 1:
-        raise ValueError(f"batch_order: n, batch_size and epochs must be >= 1, got "
-                         f"{n}, {batch_size}, {epochs}")
+        raise ValueError(
+            f"batch_order: n, batch_size and epochs must be >= 1, got {n}, {batch_size}, {epochs}"
+        )
     rng = rng_from(seed)
     batches = []
     for _ in range(epochs):
         perm = rng.permutation(n)
-        batches.extend(perm[k:k + batch_size] for k in range(0, n, batch_size))
+        batches.extend(perm[k : k + batch_size] for k in range(0, n, batch_size))
     return batches
 
 
 def sgd_step(params, grads, lr):
     """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (Nielsen's w − (η/m) Σ ∇C_x, the 1/m already in grads)."""
-    return [(W - lr * nabla_w, b - lr * nabla_b)  # BP-SGD
-            for (W, b), (nabla_w, nabla_b) in zip(params, grads)]  # BP-SGD
+    steps = zip(params, grads)  # BP-SGD
+    return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
 
 
 def train(spec, params, x, y, *, lr, batches):
@@ -83,8 +84,10 @@ def train(spec, params, x, y, *, lr, batches):
     for step, idx in enumerate(batches):
         result = backprop_unchecked(spec, params, x[idx], y[idx])
         if not math.isfinite(result.loss):  # never hand back NaN/Inf parameters quietly
-            raise FloatingPointError(f"train: the cost is {result.loss} at step {step}; training "
-                                     f"diverged, the learning rate lr={lr} is too large")
+            raise FloatingPointError(
+                f"train: the cost is {result.loss} at step {step}; training "
+                f"diverged, the learning rate lr={lr} is too large"
+            )
         losses.append(result.loss)
         params = sgd_step(params, result.grads, lr)
     return Trajectory(losses, params)

@@ -22,26 +22,33 @@ def check_spec(spec):
     input_shape and conv); return the five dense fields."""
     for field in ("sizes", "activation", "output", "loss", "weight_decay"):
         if not hasattr(spec, field):
-            raise TypeError(f"spec: missing attribute {field!r}; expected sizes, activation, output, "
-                            "loss, weight_decay")
+            raise TypeError(
+                f"spec: missing attribute {field!r}; expected sizes, activation, output, loss, weight_decay"
+            )
     sizes = tuple(spec.sizes)
-    if len(sizes) < 2 or not all(isinstance(n, numbers.Integral) and not isinstance(n, bool)
-                                 and n >= 1 for n in sizes):
-        raise ValueError(f"spec.sizes: expected at least two positive integers (n_0, ..., n_L), "
-                         f"got {spec.sizes!r}")
+    if len(sizes) < 2 or not all(
+        isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= 1 for n in sizes
+    ):
+        raise ValueError(
+            f"spec.sizes: expected at least two positive integers (n_0, ..., n_L), got {spec.sizes!r}"
+        )
     if spec.activation not in HIDDEN_ACTIVATIONS:
-        raise ValueError(f"spec.activation: unknown hidden activation {spec.activation!r}; "
-                         f"expected one of {list(HIDDEN_ACTIVATIONS)}")
+        raise ValueError(
+            f"spec.activation: unknown hidden activation {spec.activation!r}; "
+            f"expected one of {list(HIDDEN_ACTIVATIONS)}"
+        )
     if spec.output not in ACTIVATIONS:
-        raise ValueError(f"spec.output: unknown output activation {spec.output!r}; "
-                         f"expected one of {list(ACTIVATIONS)}")
+        raise ValueError(
+            f"spec.output: unknown output activation {spec.output!r}; expected one of {list(ACTIVATIONS)}"
+        )
     if spec.loss not in PAIRINGS:
         raise ValueError(f"spec.loss: unknown cost {spec.loss!r}; expected one of {list(PAIRINGS)}")
     required = PAIRINGS[spec.loss]
     if (required is None and spec.output == "softmax") or (required not in (None, spec.output)):
         allowed = "any output but softmax" if required is None else f"output={required!r}"
-        raise ValueError(f"spec.loss: {spec.loss!r} cannot be paired with output={spec.output!r}; "
-                         f"it needs {allowed}")
+        raise ValueError(
+            f"spec.loss: {spec.loss!r} cannot be paired with output={spec.output!r}; it needs {allowed}"
+        )
     lam = spec.weight_decay
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam) or lam < 0:
         raise ValueError(f"spec.weight_decay: expected a finite real number >= 0, got {lam!r}")
@@ -54,9 +61,13 @@ def _is_int(value, least):
 
 
 # block field -> (smallest allowed value, what the message asks for)
-BLOCK_INTS = {"channels": (1, "a positive integer"), "kernel": (1, "a positive integer"),
-              "stride": (1, "a positive integer"), "padding": (0, "an integer >= 0"),
-              "pool_size": (1, "a positive integer")}
+BLOCK_INTS = {
+    "channels": (1, "a positive integer"),
+    "kernel": (1, "a positive integer"),
+    "stride": (1, "a positive integer"),
+    "padding": (0, "an integer >= 0"),
+    "pool_size": (1, "a positive integer"),
+}
 POOLS = (None, "max", "avg")
 
 
@@ -67,28 +78,38 @@ def check_conv(spec, sizes):
         raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(conv).__name__}")
     if not conv:
         if input_shape is not None:
-            raise ValueError(f"spec.input_shape: {input_shape!r} given without conv blocks; a dense "
-                             "network takes x of shape (m, sizes[0])")
+            raise ValueError(
+                f"spec.input_shape: {input_shape!r} given without conv blocks; a dense "
+                "network takes x of shape (m, sizes[0])"
+            )
         return
-    if (not isinstance(input_shape, (tuple, list)) or len(input_shape) != 3
-            or not all(_is_int(n, 1) for n in input_shape)):
-        raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
-                         f"integers, got {input_shape!r}")
+    if (
+        not isinstance(input_shape, (tuple, list))
+        or len(input_shape) != 3
+        or not all(_is_int(n, 1) for n in input_shape)
+    ):
+        raise ValueError(
+            f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
+            f"integers, got {input_shape!r}"
+        )
     for i, block in enumerate(conv):
         missing = [f for f in (*BLOCK_INTS, "pool") if not hasattr(block, f)]
         if missing:
-            raise TypeError(f"spec.conv[{i}]: missing attribute {missing[0]!r}; a block has channels, "
-                            "kernel, stride, padding, pool, pool_size")
+            raise TypeError(
+                f"spec.conv[{i}]: missing attribute {missing[0]!r}; a block has channels, "
+                "kernel, stride, padding, pool, pool_size"
+            )
         for field, (least, wanted) in BLOCK_INTS.items():
             if not _is_int(getattr(block, field), least):
-                raise ValueError(f"spec.conv[{i}].{field}: expected {wanted}, got "
-                                 f"{getattr(block, field)!r}")
+                raise ValueError(f"spec.conv[{i}].{field}: expected {wanted}, got {getattr(block, field)!r}")
         if block.pool not in POOLS:
             raise ValueError(f"spec.conv[{i}].pool: expected None, 'max' or 'avg', got {block.pool!r}")
     C, H, W = conv_shapes(tuple(input_shape), conv)[-1].a
     if sizes[0] != C * H * W:
-        raise ValueError(f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size {C * H * W} "
-                         f"of the last conv block's output {C}×{H}×{W}")
+        raise ValueError(
+            f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size {C * H * W} "
+            f"of the last conv block's output {C}×{H}×{W}"
+        )
 
 
 def check_array(name, value, shape, dtype=None):
@@ -98,8 +119,9 @@ def check_array(name, value, shape, dtype=None):
     if value.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name}: expected dtype float32 or float64, got {value.dtype}")
     if dtype is not None and value.dtype != dtype:
-        raise TypeError(f"{name}: dtype {value.dtype} does not match the parameters' {dtype}; "
-                        "nothing is cast silently")
+        raise TypeError(
+            f"{name}: dtype {value.dtype} does not match the parameters' {dtype}; nothing is cast silently"
+        )
     if value.shape != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {value.shape}")
     if not np.all(np.isfinite(value)):
@@ -114,10 +136,15 @@ def check_params(params, sizes, input_shape=None, conv=()):
     shapes += [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     c = len(conv)
     if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
-        wanted = (f"{len(shapes)} (W, b) pairs for sizes {sizes}" if not c else
-                  f"{len(shapes)} pairs ((K, b) for {c} conv blocks, then (W, b) for sizes {sizes})")
-        raise ValueError(f"params: expected a list of {wanted}, got {type(params).__name__} of length "
-                         f"{len(params) if hasattr(params, '__len__') else '?'}")
+        wanted = (
+            f"{len(shapes)} (W, b) pairs for sizes {sizes}"
+            if not c
+            else f"{len(shapes)} pairs ((K, b) for {c} conv blocks, then (W, b) for sizes {sizes})"
+        )
+        raise ValueError(
+            f"params: expected a list of {wanted}, got {type(params).__name__} of length "
+            f"{len(params) if hasattr(params, '__len__') else '?'}"
+        )
     dtype = None
     for l, (pair, (w_shape, b_shape)) in enumerate(zip(params, shapes), start=1):
         name = "K" if l <= c else "W"
@@ -136,24 +163,26 @@ def check_data(x, y, sizes, dtype, loss, input_shape=None):
     shape = (sizes[0],) if input_shape is None else tuple(input_shape)
     if not isinstance(x, np.ndarray) or x.ndim != 1 + len(shape):
         layout = "with examples as rows" if input_shape is None else "(NCHW, examples first)"
-        raise ValueError(f"x: expected a {1 + len(shape)}-D array (m, {', '.join(map(str, shape))}) "
-                         f"{layout}, got {getattr(x, 'shape', type(x).__name__)}")
+        raise ValueError(
+            f"x: expected a {1 + len(shape)}-D array (m, {', '.join(map(str, shape))}) "
+            f"{layout}, got {getattr(x, 'shape', type(x).__name__)}"
+        )
     if x.shape[0] == 0:
         raise ValueError("x: empty batch (m = 0); expected at least one example")
     m = x.shape[0]
     check_array("x", x, (m, *shape), dtype)
     check_array("y", y, (m, sizes[-1]), dtype)
     if loss in ("cross_entropy", "log_likelihood") and (np.any(y < 0) or np.any(y > 1)):
-        raise ValueError(f"y: targets for {loss} must lie in [0, 1] (one-hot labels), "
-                         f"got values in [{y.min()}, {y.max()}]")
+        raise ValueError(
+            f"y: targets for {loss} must lie in [0, 1] (one-hot labels), got values in [{y.min()}, {y.max()}]"
+        )
 
 
 def check_inputs(spec, params, x, y):
     """Everything a backward pass is handed, spec first; returns the spec's five dense fields."""
     fields = check_spec(spec)
     input_shape, conv = conv_stack(spec)
-    check_data(x, y, fields[0], check_params(params, fields[0], input_shape, conv), fields[3],
-               input_shape)
+    check_data(x, y, fields[0], check_params(params, fields[0], input_shape, conv), fields[3], input_shape)
     return fields
 
 
@@ -171,16 +200,19 @@ def check_batches(batches, m):
     for k, batch in enumerate(batches):
         idx = np.asarray(batch)
         if idx.ndim != 1 or idx.size == 0:
-            raise ValueError(f"batches[{k}]: expected a non-empty 1-D array of indices, got shape "
-                             f"{idx.shape}")
+            raise ValueError(
+                f"batches[{k}]: expected a non-empty 1-D array of indices, got shape {idx.shape}"
+            )
         if not np.issubdtype(idx.dtype, np.integer):
             raise TypeError(f"batches[{k}]: expected integer indices, got dtype {idx.dtype}")
         checked.append(idx)
     every = np.concatenate(checked)  # one range check for the whole order (hundreds of batches)
     if every.min() < 0 or every.max() >= m:
         k = next(k for k, idx in enumerate(checked) if idx.min() < 0 or idx.max() >= m)
-        raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples, got "
-                         f"[{checked[k].min()}, {checked[k].max()}]")
+        raise ValueError(
+            f"batches[{k}]: indices must lie in [0, {m}) for {m} examples, got "
+            f"[{checked[k].min()}, {checked[k].max()}]"
+        )
     return checked
 
 
@@ -190,8 +222,9 @@ def one_hot(labels, n_classes, dtype=np.float64):
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise TypeError(f"labels: expected a 1-D integer array, got {labels.dtype} {labels.shape}")
     if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels: class labels must lie in [0, {n_classes}), got "
-                         f"[{labels.min()}, {labels.max()}]")
+        raise ValueError(
+            f"labels: class labels must lie in [0, {n_classes}), got [{labels.min()}, {labels.max()}]"
+        )
     y = np.zeros((labels.size, n_classes), dtype=dtype)
     y[np.arange(labels.size), labels] = 1
     return y

@@ -25,12 +25,13 @@ def smooth_problem(spec, seed, margin=0.05, **kwargs):
     for s in range(seed, seed + 1000):
         p = make_problem(spec, s, **kwargs)
         zs = reference.feedforward(p.params, p.x, spec.activation, spec.output, conv=conv)[0]
-        relu_zs = [z for l, z in enumerate(zs, 1)
-                   if (spec.output if l == len(zs) else spec.activation) == "relu"]
+        relu_zs = [
+            z for l, z in enumerate(zs, 1) if (spec.output if l == len(zs) else spec.activation) == "relu"
+        ]
         windows = [_top_two_gap(z, block.pool_size) for block, z in zip(conv, zs) if block.pool == "max"]
-        if (all(np.min(np.abs(z)) > margin for z in relu_zs)
-                and all(np.all((gap > margin) | ((top < 0) & (spec.activation == "relu")))
-                        for top, gap in windows)):
+        if all(np.min(np.abs(z)) > margin for z in relu_zs) and all(
+            np.all((gap > margin) | ((top < 0) & (spec.activation == "relu"))) for top, gap in windows
+        ):
             return p
     raise AssertionError(f"no seed gives ReLU pre-activations away from 0 for {spec.label}")
 

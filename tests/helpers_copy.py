@@ -25,5 +25,11 @@ def run_copied(folder, code, tmp_path):
     shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     blocked = tuple(p for p in PROJECT if p != folder)
     script = BLOCKER.format(blocked=blocked) + textwrap.dedent(code)
-    return subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=300, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ""})
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": ""},
+    )

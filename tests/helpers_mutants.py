@@ -9,8 +9,9 @@ from conformance.spec import Spec
 # be read. It is the catalogue's relu-relu-quadratic as it was before the catalogue was extended to
 # every pair of features (seed 114, λ = 0, no kinks, batches of 3, 3, 3, 1), built here so that no
 # change to the catalogue can drop it.
-ASCENT_OVERFLOWS = make_problem(Spec((5, 4, 3), "relu", "relu", "quadratic"), 114, lr=0.1,
-                                name="relu-relu-quadratic (seed 114)")
+ASCENT_OVERFLOWS = make_problem(
+    Spec((5, 4, 3), "relu", "relu", "quadratic"), 114, lr=0.1, name="relu-relu-quadratic (seed 114)"
+)
 
 
 def assert_caught(runs, label, bug_text, family, quantity):
@@ -19,8 +20,9 @@ def assert_caught(runs, label, bug_text, family, quantity):
     failures = [r for o in runs for r in o.results if not r.passed]
     assert failures, f"{label} passed every check: the suite cannot see {bug_text}"
     named = [r for r in failures if r.check == family and quantity in r.quantity]
-    assert named, (f"{label} was not caught by a {family} check on {quantity}...; failures: "
-                   + "; ".join(sorted({f'{r.check}:{r.quantity}' for r in failures})))
+    assert named, f"{label} was not caught by a {family} check on {quantity}...; failures: " + "; ".join(
+        sorted({f"{r.check}:{r.quantity}" for r in failures})
+    )
     assert all(label in r.message and r.problem in r.message for r in named)
     return named
 
@@ -45,5 +47,6 @@ def assert_one_diagnosis(runs, label, expected):
     """Every failing run of ``label`` is diagnosed by ``expected`` and by nothing else."""
     found = diagnosed_by(runs)
     lines = [f"  [{o.problem}] {d.line}" for o in runs for d in o.diagnoses]
-    assert set(found) == {expected}, (f"{label}: expected {expected} on every problem where it fails, got "
-                                      f"{found}:\n" + "\n".join(lines))
+    assert set(found) == {expected}, (
+        f"{label}: expected {expected} on every problem where it fails, got {found}:\n" + "\n".join(lines)
+    )

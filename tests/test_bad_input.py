@@ -17,8 +17,9 @@ GOOD = make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 0,
 
 
 def spec_with(**changes):
-    fields = dict(sizes=GOOD.spec.sizes, activation="tanh", output="sigmoid",
-                  loss="cross_entropy", weight_decay=0.1)
+    fields = dict(
+        sizes=GOOD.spec.sizes, activation="tanh", output="sigmoid", loss="cross_entropy", weight_decay=0.1
+    )
     fields.update(changes)
     return SimpleNamespace(**fields)  # bypasses conformance.Spec's own validation on purpose
 
@@ -39,37 +40,58 @@ def nan_at(a, index):
 CASES = {
     "x-nan": (dict(x=nan_at(GOOD.x, (0, 0))), ValueError, r"^x: contains NaN"),
     "y-inf": (dict(y=np.where(GOOD.y == 1, np.inf, GOOD.y)), ValueError, r"^y: contains NaN or Inf"),
-    "W-nan": (dict(params=params_with(1, 0, nan_at(GOOD.params[1][0], (0, 0)))), ValueError,
-              r"^params\[1\]\.W \(layer 2\): contains NaN"),
+    "W-nan": (
+        dict(params=params_with(1, 0, nan_at(GOOD.params[1][0], (0, 0)))),
+        ValueError,
+        r"^params\[1\]\.W \(layer 2\): contains NaN",
+    ),
     "x-wrong-width": (dict(x=GOOD.x[:, :2].copy()), ValueError, r"^x: expected shape \(5, 3\)"),
     "y-wrong-rows": (dict(y=GOOD.y[:4].copy()), ValueError, r"^y: expected shape \(5, 2\)"),
     "y-1d": (dict(y=GOOD.y[:, 0].copy()), ValueError, r"^y: expected shape \(5, 2\)"),
-    "b-column-not-broadcast": (dict(params=params_with(0, 1, GOOD.params[0][1][:, None].copy())),
-                               ValueError, r"^params\[0\]\.b \(layer 1\): expected shape \(4,\)"),
-    "W-transposed": (dict(params=params_with(0, 0, GOOD.params[0][0].T.copy())), ValueError,
-                     r"^params\[0\]\.W \(layer 1\): expected shape \(4, 3\)"),
+    "b-column-not-broadcast": (
+        dict(params=params_with(0, 1, GOOD.params[0][1][:, None].copy())),
+        ValueError,
+        r"^params\[0\]\.b \(layer 1\): expected shape \(4,\)",
+    ),
+    "W-transposed": (
+        dict(params=params_with(0, 0, GOOD.params[0][0].T.copy())),
+        ValueError,
+        r"^params\[0\]\.W \(layer 1\): expected shape \(4, 3\)",
+    ),
     "x-int": (dict(x=GOOD.x.astype(np.int64)), TypeError, r"^x: expected dtype float32 or float64"),
-    "x-float32-params-float64": (dict(x=GOOD.x.astype(np.float32)), TypeError,
-                                 r"^x: .*float32.*nothing is cast"),
+    "x-float32-params-float64": (
+        dict(x=GOOD.x.astype(np.float32)),
+        TypeError,
+        r"^x: .*float32.*nothing is cast",
+    ),
     "x-empty": (dict(x=GOOD.x[:0], y=GOOD.y[:0]), ValueError, r"^x: .*(empty|non-empty)"),
     "params-missing-layer": (dict(params=GOOD.params[:1]), ValueError, r"^params: expected a list of 2"),
     "labels-out-of-range": (dict(y=GOOD.y * 2), ValueError, r"^y: targets for cross_entropy"),
-    "activation-unknown": (dict(spec=spec_with(activation="swish")), ValueError,
-                           r"^spec\.activation: unknown"),
+    "activation-unknown": (
+        dict(spec=spec_with(activation="swish")),
+        ValueError,
+        r"^spec\.activation: unknown",
+    ),
     "output-unknown": (dict(spec=spec_with(output="softsign")), ValueError, r"^spec\.output: unknown"),
     "loss-unknown": (dict(spec=spec_with(loss="hinge")), ValueError, r"^spec\.loss: unknown"),
-    "softmax-with-quadratic": (dict(spec=spec_with(output="softmax", loss="quadratic")), ValueError,
-                               r"^spec\.loss: 'quadratic' cannot be paired with output='softmax'"),
-    "cross-entropy-with-tanh": (dict(spec=spec_with(output="tanh")), ValueError,
-                                r"^spec\.loss: 'cross_entropy' cannot be paired"),
-    "weight-decay-negative": (dict(spec=spec_with(weight_decay=-0.1)), ValueError,
-                              r"^spec\.weight_decay"),
+    "softmax-with-quadratic": (
+        dict(spec=spec_with(output="softmax", loss="quadratic")),
+        ValueError,
+        r"^spec\.loss: 'quadratic' cannot be paired with output='softmax'",
+    ),
+    "cross-entropy-with-tanh": (
+        dict(spec=spec_with(output="tanh")),
+        ValueError,
+        r"^spec\.loss: 'cross_entropy' cannot be paired",
+    ),
+    "weight-decay-negative": (dict(spec=spec_with(weight_decay=-0.1)), ValueError, r"^spec\.weight_decay"),
     "sizes-zero-width": (dict(spec=spec_with(sizes=(3, 0, 2))), ValueError, r"^spec\.sizes"),
 }
 # A conv spec: 1×4×4 input, 4 kernels 3×3 with padding 1 (z 4×4×4), max-pooled to 4×2×2 = 16.
 BLOCK = Conv(4, 3, padding=1, pool="max")
-CONV_GOOD = make_problem(Spec((16, 2), "tanh", "sigmoid", "cross_entropy", 0.1, input_shape=(1, 4, 4),
-                              conv=(BLOCK,)), 0, m=5)
+CONV_GOOD = make_problem(
+    Spec((16, 2), "tanh", "sigmoid", "cross_entropy", 0.1, input_shape=(1, 4, 4), conv=(BLOCK,)), 0, m=5
+)
 
 
 def conv_spec_with(**changes):
@@ -82,22 +104,44 @@ def block_with(**changes):
 
 
 CONV_CASES = {
-    "conv-kernel-larger-than-padded-input": (dict(spec=block_with(kernel=5, padding=0)), ValueError,
-                                             r"^spec\.conv\[0\]: kernel 5 is larger than the padded input"),
-    "conv-pool-does-not-divide": (dict(spec=block_with(kernel=2, padding=0)), ValueError,
-                                  r"^spec\.conv\[0\]: pool_size 2 does not divide"),
-    "conv-sizes0-not-flattened-size": (dict(spec=conv_spec_with(sizes=(10, 2))), ValueError,
-                                       r"^spec\.sizes: sizes\[0\]=10 does not equal the flattened size 16"),
+    "conv-kernel-larger-than-padded-input": (
+        dict(spec=block_with(kernel=5, padding=0)),
+        ValueError,
+        r"^spec\.conv\[0\]: kernel 5 is larger than the padded input",
+    ),
+    "conv-pool-does-not-divide": (
+        dict(spec=block_with(kernel=2, padding=0)),
+        ValueError,
+        r"^spec\.conv\[0\]: pool_size 2 does not divide",
+    ),
+    "conv-sizes0-not-flattened-size": (
+        dict(spec=conv_spec_with(sizes=(10, 2))),
+        ValueError,
+        r"^spec\.sizes: sizes\[0\]=10 does not equal the flattened size 16",
+    ),
     "conv-x-3d": (dict(x=CONV_GOOD.x[:, 0].copy()), ValueError, r"^x: expected a 4-D array"),
-    "conv-kernel-wrong-shape": (dict(params=[(CONV_GOOD.params[0][0].swapaxes(0, 1).copy(),
-                                              CONV_GOOD.params[0][1]), CONV_GOOD.params[1]]),
-                                ValueError, r"^params\[0\]\.K \(layer 1\): expected shape \(4, 1, 3, 3\)"),
-    "conv-block-channels-zero": (dict(spec=block_with(channels=0)), ValueError,
-                                 r"^spec\.conv\[0\]\.channels: "),
+    "conv-kernel-wrong-shape": (
+        dict(
+            params=[
+                (CONV_GOOD.params[0][0].swapaxes(0, 1).copy(), CONV_GOOD.params[0][1]),
+                CONV_GOOD.params[1],
+            ]
+        ),
+        ValueError,
+        r"^params\[0\]\.K \(layer 1\): expected shape \(4, 1, 3, 3\)",
+    ),
+    "conv-block-channels-zero": (
+        dict(spec=block_with(channels=0)),
+        ValueError,
+        r"^spec\.conv\[0\]\.channels: ",
+    ),
     "conv-block-stride-zero": (dict(spec=block_with(stride=0)), ValueError, r"^spec\.conv\[0\]\.stride: "),
     "conv-block-pool-unknown": (dict(spec=block_with(pool="min")), ValueError, r"^spec\.conv\[0\]\.pool: "),
-    "conv-without-input-shape": (dict(spec=conv_spec_with(input_shape=None)), ValueError,
-                                 r"^spec\.input_shape: "),
+    "conv-without-input-shape": (
+        dict(spec=conv_spec_with(input_shape=None)),
+        ValueError,
+        r"^spec\.input_shape: ",
+    ),
 }
 TRAIN_CASES = {
     "lr-zero": (dict(lr=0.0), ValueError, r"^lr: expected a finite learning rate > 0"),
@@ -105,11 +149,17 @@ TRAIN_CASES = {
     "lr-nan": (dict(lr=float("nan")), ValueError, r"^lr: expected a finite learning rate > 0"),
     "batches-empty-list": (dict(batches=[]), ValueError, r"^batches: expected a non-empty list"),
     "batch-empty": (dict(batches=[np.arange(2), np.arange(0)]), ValueError, r"^batches\[1\]"),
-    "batch-index-out-of-range": (dict(batches=[np.arange(2), np.array([4, 5])]), ValueError,
-                                 r"^batches\[1\]: indices must lie in \[0, 5\)"),
+    "batch-index-out-of-range": (
+        dict(batches=[np.arange(2), np.array([4, 5])]),
+        ValueError,
+        r"^batches\[1\]: indices must lie in \[0, 5\)",
+    ),
     "batch-negative-index": (dict(batches=[np.array([-1, 0])]), ValueError, r"^batches\[0\]"),
-    "batch-float-indices": (dict(batches=[np.array([0.0, 1.0])]), TypeError,
-                            r"^batches\[0\]: expected integer indices"),
+    "batch-float-indices": (
+        dict(batches=[np.array([0.0, 1.0])]),
+        TypeError,
+        r"^batches\[0\]: expected integer indices",
+    ),
 }
 
 
@@ -120,10 +170,13 @@ def _torch():
 
     def convert(a):
         return torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
-    return dict(gradients=[torch_impl.manual.backprop, torch_impl.autograd.backprop,
-                           torch_impl.module.gradients],
-                train=[torch_impl.manual.train, torch_impl.autograd.train, torch_impl.module.train],
-                convert=convert, context=None)
+
+    return dict(
+        gradients=[torch_impl.manual.backprop, torch_impl.autograd.backprop, torch_impl.module.gradients],
+        train=[torch_impl.manual.train, torch_impl.autograd.train, torch_impl.module.train],
+        convert=convert,
+        context=None,
+    )
 
 
 def _jax():
@@ -134,20 +187,23 @@ def _jax():
     templates = []
     if available("flax") and available("optax"):  # jax.flax; without them it is only unavailable
         from jax_impl import flax_module
+
         templates.append(flax_module)
 
     def convert(a):
         return jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a
-    return dict(gradients=[jax_impl.manual.backprop, jax_impl.autodiff.backprop]
-                + [t.gradients for t in templates],
-                train=[jax_impl.manual.train, jax_impl.autodiff.train,
-                       jax_impl.manual.train_compiled] + [t.train for t in templates],
-                convert=convert, context=lambda: jax.enable_x64(True))
+
+    return dict(
+        gradients=[jax_impl.manual.backprop, jax_impl.autodiff.backprop] + [t.gradients for t in templates],
+        train=[jax_impl.manual.train, jax_impl.autodiff.train, jax_impl.manual.train_compiled]
+        + [t.train for t in templates],
+        convert=convert,
+        context=lambda: jax.enable_x64(True),
+    )
 
 
 def _reference():
-    return dict(gradients=[reference.backprop], train=[reference.train], convert=lambda a: a,
-                context=None)
+    return dict(gradients=[reference.backprop], train=[reference.train], convert=lambda a: a, context=None)
 
 
 BACKENDS = {"reference": (None, _reference), "torch": ("torch", _torch), "jax": ("jax", _jax)}
@@ -179,8 +235,14 @@ def call_all(b, kind, args):
 
 def good_args():
     """The accepted baseline every bad case changes one thing of."""
-    return dict(spec=GOOD.spec, params=GOOD.params, x=GOOD.x, y=GOOD.y, lr=0.5,
-                batches=[np.arange(2), np.arange(2, 5)])
+    return dict(
+        spec=GOOD.spec,
+        params=GOOD.params,
+        x=GOOD.x,
+        y=GOOD.y,
+        lr=0.5,
+        batches=[np.arange(2), np.arange(2, 5)],
+    )
 
 
 def conv_args():
@@ -263,8 +325,11 @@ def test_jax_float64_without_x64_is_refused():
 INDEX_CASES = {
     "float-indices": ([np.array([0.5, 1.0])], TypeError, r"^batches\[0\]: expected integer indices"),
     "float-whole-indices": ([np.array([0.0, 1.0])], TypeError, r"^batches\[0\]: expected integer indices"),
-    "out-of-range": ([np.arange(2), np.array([4, 5])], ValueError,
-                     r"^batches\[1\]: indices must lie in \[0, 5\)"),
+    "out-of-range": (
+        [np.arange(2), np.array([4, 5])],
+        ValueError,
+        r"^batches\[1\]: indices must lie in \[0, 5\)",
+    ),
     "empty": ([np.arange(2), np.arange(0)], ValueError, r"^batches\[1\]: expected a non-empty 1-D"),
     "empty-float": ([np.array([])], ValueError, r"^batches\[0\]: expected a non-empty 1-D"),
 }

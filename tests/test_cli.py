@@ -23,9 +23,10 @@ from conformance.environment import available
 from conformance.threads import THREAD_VARS
 from conformance.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
 
-pytestmark = pytest.mark.skipif(not (available("matplotlib") and available("rich")
-                                     and available("sklearn")),
-                                reason="the command line needs the [cli] extra")
+pytestmark = pytest.mark.skipif(
+    not (available("matplotlib") and available("rich") and available("sklearn")),
+    reason="the command line needs the [cli] extra",
+)
 PNG_SIZE = (800, 500)  # plots.SIZE at plots.DPI
 
 STUDENT = '''
@@ -76,8 +77,13 @@ def train(spec, params, x, y, *, lr, batches):
 
 
 def cli(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-m", "conformance", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "conformance", *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def main_in_process(capsys, monkeypatch, tmp_path, *args):
@@ -100,9 +106,11 @@ def main_in_process(capsys, monkeypatch, tmp_path, *args):
 @pytest.fixture
 def run(capsys, monkeypatch, tmp_path):
     """``run(*args)``: the command line in this process, in tmp_path; .returncode, .stdout, .stderr."""
+
     def run(*args):
         code, out, err = main_in_process(capsys, monkeypatch, tmp_path, *args)
         return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
     return run
 
 
@@ -127,8 +135,19 @@ def test_train_on_digits_tiny(run, tmp_path):
 def test_cnn_on_digits_tiny(run, tmp_path):
     """--conv feeds 1×8×8 images; the flattened size is computed (8×8 padded by 1, 3×3 kernel: 8×8,
     pooled by 2: 4×4, times 4 channels = 64) and the accuracy comes from the conv forward pass."""
-    r = run("train", "--conv", "4:3:1:1:max:2", "--sizes", "30-10", "--epochs", "2", "--impl", "reference",
-            "--out", tmp_path)
+    r = run(
+        "train",
+        "--conv",
+        "4:3:1:1:max:2",
+        "--sizes",
+        "30-10",
+        "--epochs",
+        "2",
+        "--impl",
+        "reference",
+        "--out",
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "1x8x8 c4k3p1max2 | 64-30-10" in r.stdout
     train = json.loads((tmp_path / "train.json").read_text())
@@ -143,8 +162,17 @@ def test_autoencoder_on_digits_tiny(run, tmp_path):
     image (the training mean, whose cost ½ mean‖x − x̄‖² is computed here from the data)."""
     from conformance.cli.data import digits
 
-    r = run("train", "--task", "autoencoder", "--epochs", "2", "--impl", "reference,torch.manual",
-            "--out", tmp_path)
+    r = run(
+        "train",
+        "--task",
+        "autoencoder",
+        "--epochs",
+        "2",
+        "--impl",
+        "reference,torch.manual",
+        "--out",
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     assert "64-16-64" in r.stdout and "test reconstruction cost" in r.stdout
     history = json.loads((tmp_path / "train.json").read_text())["histories"]
@@ -165,8 +193,7 @@ def test_report_json_matches_schema_and_pngs_exist(tmp_path):
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert report["summary"]["verdict"] == "pass" and report["summary"]["checks"] > 0
     assert "| torch.manual | float64 |" in (tmp_path / "report.md").read_text()
-    for name in ("trajectory.png", "divergence.png", "layer_errors_float64.png",
-                 "layer_errors_float32.png"):
+    for name in ("trajectory.png", "divergence.png", "layer_errors_float64.png", "layer_errors_float32.png"):
         assert png_size(tmp_path / name) == PNG_SIZE
 
 
@@ -176,8 +203,10 @@ def test_check_student_file_outside_the_repository(run, tmp_path):
     (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
     r = run("check", tmp_path / "student.py", "--out", tmp_path / "out")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert ("problems skipped: student does not support them; none it accepted has activation tanh, "
-            "relu, identity;") in r.stdout
+    assert (
+        "problems skipped: student does not support them; none it accepted has activation tanh, "
+        "relu, identity;"
+    ) in r.stdout
     assert "skipped student / relu-kink" not in r.stdout and "self-consistency: PASS" in r.stdout
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert report["summary"]["failed"] == 0 and report["summary"]["checks"] > 50
@@ -190,18 +219,33 @@ def test_check_student_who_forgot_the_1_over_m(run, tmp_path):
     """The classic: BP3 and BP4 summed over the batch. One line per quantity family with its layers,
     the likely cause naming c = m, and the self-consistency verdict that makes it a bug."""
     jsonschema = pytest.importorskip("jsonschema")
-    (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", "").replace(
-        "/ m + spec.weight_decay", "+ spec.weight_decay").replace("delta.mean(axis=0)", "delta.sum(axis=0)"))
-    r = run("check", f"{tmp_path / 'student.py'}:", "--problems", "nielsen*", "--dtype", "float64",
-            "--out", tmp_path)
+    (tmp_path / "student.py").write_text(
+        STUDENT.replace("{bug}", "")
+        .replace("/ m + spec.weight_decay", "+ spec.weight_decay")
+        .replace("delta.mean(axis=0)", "delta.sum(axis=0)")
+    )
+    r = run(
+        "check",
+        f"{tmp_path / 'student.py'}:",
+        "--problems",
+        "nielsen*",
+        "--dtype",
+        "float64",
+        "--out",
+        tmp_path,
+    )
     assert r.returncode == 1
     out = " ".join(r.stdout.split())  # rich wraps long lines
     assert "grads: dW[layers 1, 2] max|Δ|=" in out and "grads: db[layers 1, 2]" in out
-    assert ("likely cause: ∂C/∂W (BP4), ∂C/∂b (BP3) are c = 10 = m times the reference's in every "
-            "layer: summed over the m examples of the batch instead of averaged") in out
+    assert (
+        "likely cause: ∂C/∂W (BP4), ∂C/∂b (BP3) are c = 10 = m times the reference's in every "
+        "layer: summed over the m examples of the batch instead of averaged"
+    ) in out
     assert "A bug: your gradients are not the derivative of your own loss" in out
-    assert ("self-consistency: FAIL (own gradients vs the differences of own loss, tol 1e-07: "
-            "dW[layer 1], db[layer 1]") in out
+    assert (
+        "self-consistency: FAIL (own gradients vs the differences of own loss, tol 1e-07: "
+        "dW[layer 1], db[layer 1]"
+    ) in out
     report = json.loads((tmp_path / "report.json").read_text())
     jsonschema.validate(report, json.loads(SCHEMA.read_text()))
     assert {d["signature"] for d in report["diagnoses"]} == {"constant_multiple", "consequence"}
@@ -213,42 +257,58 @@ def test_check_a_shipped_mutant_by_module_path(run):
     assert r.returncode == 1 and "db[layer 1]" in r.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["train", "--lr", "0"], "--lr: expected a number > 0"),
-    (["train", "--lr", "abc"], "--lr: invalid"),
-    (["train", "--batch-size", "-3"], "--batch-size: expected a number > 0"),
-    (["train", "--epochs", "0"], "--epochs: expected a number > 0"),
-    (["train", "--sizes", "64-x-10"], "--sizes: expected layer sizes like 64-30-10"),
-    (["train", "--sizes", "64"], "--sizes: expected at least two"),
-    (["train", "--sizes", "63-30-10", "--epochs", "1"], "--sizes: 63-30-10 does not fit digits"),
-    (["train", "--activation", "swish"], "--activation: invalid choice"),
-    (["train", "--impl", "torch.nope"], "--impl: unknown implementation 'torch.nope'"),
-    (["train", "--output", "softmax", "--epochs", "1"], "spec.loss: 'quadratic' cannot be paired"),
-    (["train", "--weight-decay", "-1", "--epochs", "1"], "spec.weight_decay"),
-    (["train", "--dataset", "imagenet"], "dataset: 'imagenet' is not"),
-    (["report", "--problems", "nothing*"], "--problems: 'nothing*' matches no problem"),
-    (["check", "no_such_file.py"], "target: no such file"),
-    (["check", "no_such_module:thing"], "target: cannot import module"),
-    (["check", "conformance.mutants:nothing"], "has no attribute 'nothing'"),
-    (["frobnicate"], "invalid choice"),
-    (["train", "--task", "autoencoder", "--sizes", "64-16-10", "--epochs", "1"],
-     "--sizes: 64-16-10 does not fit digits: the input layer must be 64 and the output layer 64"),
-    (["train", "--task", "autoencoder", "--output", "identity"], "--output: the autoencoder's targets"),
-    (["train", "--conv", "4"], "--conv: block 0 '4': expected channels:kernel[:stride"),
-    (["train", "--conv", "4:3:1:1:max:2:7"], "--conv: block 0 '4:3:1:1:max:2:7': expected channels:kernel"),
-    (["train", "--conv", "4:3,8:x"], "--conv: block 1 '8:x': kernel must be an integer, got 'x'"),
-    (["train", "--conv", "4:3:0"], "--conv: block 0 '4:3:0': stride must be >= 1, got 0"),
-    (["train", "--conv", "4:3:1:-1"], "--conv: block 0 '4:3:1:-1': padding must be >= 0, got -1"),
-    (["train", "--conv", "4:3:1:1:maximum"],
-     "--conv: block 0 '4:3:1:1:maximum': pool must be none, max or avg"),
-    (["train", "--conv", "0:3"], "--conv: block 0 '0:3': channels must be >= 1, got 0"),
-    (["train", "--conv", "4:3,8:7", "--epochs", "1"],
-     "--conv: spec.conv[1]: kernel 7 is larger than the padded input"),
-    (["train", "--conv", "4:3:1:0:max:4", "--epochs", "1"],
-     "--conv: spec.conv[0]: pool_size 4 does not divide"),
-    (["train", "--conv", "4:3", "--sizes", "30-9", "--epochs", "1"],
-     "--sizes: 30-9 does not fit digits: with --conv it lists the dense layers after the flatten (144"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--lr", "0"], "--lr: expected a number > 0"),
+        (["train", "--lr", "abc"], "--lr: invalid"),
+        (["train", "--batch-size", "-3"], "--batch-size: expected a number > 0"),
+        (["train", "--epochs", "0"], "--epochs: expected a number > 0"),
+        (["train", "--sizes", "64-x-10"], "--sizes: expected layer sizes like 64-30-10"),
+        (["train", "--sizes", "64"], "--sizes: expected at least two"),
+        (["train", "--sizes", "63-30-10", "--epochs", "1"], "--sizes: 63-30-10 does not fit digits"),
+        (["train", "--activation", "swish"], "--activation: invalid choice"),
+        (["train", "--impl", "torch.nope"], "--impl: unknown implementation 'torch.nope'"),
+        (["train", "--output", "softmax", "--epochs", "1"], "spec.loss: 'quadratic' cannot be paired"),
+        (["train", "--weight-decay", "-1", "--epochs", "1"], "spec.weight_decay"),
+        (["train", "--dataset", "imagenet"], "dataset: 'imagenet' is not"),
+        (["report", "--problems", "nothing*"], "--problems: 'nothing*' matches no problem"),
+        (["check", "no_such_file.py"], "target: no such file"),
+        (["check", "no_such_module:thing"], "target: cannot import module"),
+        (["check", "conformance.mutants:nothing"], "has no attribute 'nothing'"),
+        (["frobnicate"], "invalid choice"),
+        (
+            ["train", "--task", "autoencoder", "--sizes", "64-16-10", "--epochs", "1"],
+            "--sizes: 64-16-10 does not fit digits: the input layer must be 64 and the output layer 64",
+        ),
+        (["train", "--task", "autoencoder", "--output", "identity"], "--output: the autoencoder's targets"),
+        (["train", "--conv", "4"], "--conv: block 0 '4': expected channels:kernel[:stride"),
+        (
+            ["train", "--conv", "4:3:1:1:max:2:7"],
+            "--conv: block 0 '4:3:1:1:max:2:7': expected channels:kernel",
+        ),
+        (["train", "--conv", "4:3,8:x"], "--conv: block 1 '8:x': kernel must be an integer, got 'x'"),
+        (["train", "--conv", "4:3:0"], "--conv: block 0 '4:3:0': stride must be >= 1, got 0"),
+        (["train", "--conv", "4:3:1:-1"], "--conv: block 0 '4:3:1:-1': padding must be >= 0, got -1"),
+        (
+            ["train", "--conv", "4:3:1:1:maximum"],
+            "--conv: block 0 '4:3:1:1:maximum': pool must be none, max or avg",
+        ),
+        (["train", "--conv", "0:3"], "--conv: block 0 '0:3': channels must be >= 1, got 0"),
+        (
+            ["train", "--conv", "4:3,8:7", "--epochs", "1"],
+            "--conv: spec.conv[1]: kernel 7 is larger than the padded input",
+        ),
+        (
+            ["train", "--conv", "4:3:1:0:max:4", "--epochs", "1"],
+            "--conv: spec.conv[0]: pool_size 4 does not divide",
+        ),
+        (
+            ["train", "--conv", "4:3", "--sizes", "30-9", "--epochs", "1"],
+            "--sizes: 30-9 does not fit digits: with --conv it lists the dense layers after the flatten (144",
+        ),
+    ],
+)
 def test_bad_option_is_one_line_and_nonzero(args, message, capsys, monkeypatch, tmp_path):
     code, out, err = main_in_process(capsys, monkeypatch, tmp_path, *args)
     assert code == 2, (code, out, err)
@@ -271,12 +331,16 @@ def _mnist_dir(tmp_path, n=20, **broken):
     rng = np.random.default_rng(0)
     d = tmp_path / "mnist"
     d.mkdir()
-    spec = {"train-images-idx3-ubyte": (2051, (n, 28, 28)), "train-labels-idx1-ubyte": (2049, (n,)),
-            "t10k-images-idx3-ubyte": (2051, (n, 28, 28)), "t10k-labels-idx1-ubyte": (2049, (n,))}
+    spec = {
+        "train-images-idx3-ubyte": (2051, (n, 28, 28)),
+        "train-labels-idx1-ubyte": (2049, (n,)),
+        "t10k-images-idx3-ubyte": (2051, (n, 28, 28)),
+        "t10k-labels-idx1-ubyte": (2049, (n,)),
+    }
     for name, (magic, dims) in spec.items():
         magic, dims, extra = broken.get(name, (magic, dims, 0))
         size = int(np.prod(dims)) + extra
-        payload = (rng.integers(0, 10, size) if "labels" in name else rng.integers(0, 256, size))
+        payload = rng.integers(0, 10, size) if "labels" in name else rng.integers(0, 256, size)
         _idx(d / (name + ".gz"), magic, dims, payload.astype(np.uint8).tobytes(), gz=True)
     return d
 
@@ -288,16 +352,23 @@ def test_train_on_idx_directory(run, tmp_path):
     assert "784-30-10" in r.stdout
 
 
-@pytest.mark.parametrize(("broken", "message"), [
-    ({"train-images-idx3-ubyte": (2049, (20, 28, 28), 0)}, "magic number 2049 (0x00000801), expected 2051"),
-    ({"t10k-labels-idx1-ubyte": (2049, (20,), -5)}, "header says 20 = 20 bytes of data, the file has 15"),
-    ({"train-labels-idx1-ubyte": (2049, (19,), 0)}, "train has 20 images but 19 labels"),
-    ({"t10k-images-idx3-ubyte": (2051, (20, 27, 27), 0)}, "images are 27x27, expected 28x28"),
-])
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (
+            {"train-images-idx3-ubyte": (2049, (20, 28, 28), 0)},
+            "magic number 2049 (0x00000801), expected 2051",
+        ),
+        ({"t10k-labels-idx1-ubyte": (2049, (20,), -5)}, "header says 20 = 20 bytes of data, the file has 15"),
+        ({"train-labels-idx1-ubyte": (2049, (19,), 0)}, "train has 20 images but 19 labels"),
+        ({"t10k-images-idx3-ubyte": (2051, (20, 27, 27), 0)}, "images are 27x27, expected 28x28"),
+    ],
+)
 def test_corrupt_idx_file_is_named(tmp_path, broken, message, capsys, monkeypatch):
     d = _mnist_dir(tmp_path, **broken)
-    code, _, err = main_in_process(capsys, monkeypatch, tmp_path, "train", "--dataset", d, "--epochs", "1",
-                                   "--impl", "reference")
+    code, _, err = main_in_process(
+        capsys, monkeypatch, tmp_path, "train", "--dataset", d, "--epochs", "1", "--impl", "reference"
+    )
     assert code == 2 and message in err, err
     assert "Traceback" not in err
 
@@ -312,9 +383,24 @@ def test_missing_idx_file_is_named(tmp_path, capsys, monkeypatch):
 def test_help_documents_every_option_with_its_default(capsys, monkeypatch, tmp_path):
     code, out, _ = main_in_process(capsys, monkeypatch, tmp_path, "train", "--help")
     assert code == 0
-    for option in ("--dataset", "--task", "--sizes", "--conv", "--activation", "--output", "--loss", "--lr",
-                   "--batch-size", "--epochs", "--weight-decay", "--init", "--seed", "--dtype",
-                   "--impl", "--out"):
+    for option in (
+        "--dataset",
+        "--task",
+        "--sizes",
+        "--conv",
+        "--activation",
+        "--output",
+        "--loss",
+        "--lr",
+        "--batch-size",
+        "--epochs",
+        "--weight-decay",
+        "--init",
+        "--seed",
+        "--dtype",
+        "--impl",
+        "--out",
+    ):
         assert option in out, option
     text = " ".join(out.split())  # argparse wraps lines
     assert "(default: 3.0)" in text and "(default: digits)" in text and "(default: None)" not in text
@@ -323,10 +409,27 @@ def test_help_documents_every_option_with_its_default(capsys, monkeypatch, tmp_p
 def test_pytest_impl_option_runs_the_suite_on_a_file(tmp_path):
     """``pytest --pyargs conformance.suite --impl=student.py`` from outside the repository."""
     (tmp_path / "student.py").write_text(STUDENT.replace("{bug}", ""))
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider",
-                        "--pyargs", "conformance.suite", f"--impl={tmp_path / 'student.py'}",
-                        "-k", "nielsen or hypothesis"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "--pyargs",
+            "conformance.suite",
+            f"--impl={tmp_path / 'student.py'}",
+            "-k",
+            "nielsen or hypothesis",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 0, r.stdout[-3000:]
     assert " passed" in r.stdout
 
@@ -349,8 +452,19 @@ def test_report_jobs_do_not_change_the_results():
 def test_train_data_parallel_side_by_side(tmp_path):
     """``--impl torch.ddp,jax.sharded --workers 2``: the data-parallel runs train beside the reference
     and stay within float64 rounding of it."""
-    r = cli("train", "--epochs", "1", "--batch-size", "100", "--impl", "torch.ddp,jax.sharded",
-            "--workers", "2", "--out", tmp_path)
+    r = cli(
+        "train",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "100",
+        "--impl",
+        "torch.ddp,jax.sharded",
+        "--workers",
+        "2",
+        "--out",
+        tmp_path,
+    )
     assert r.returncode == 0, r.stderr
     history = json.loads((tmp_path / "train.json").read_text())["histories"]
     assert set(history) == {"reference", "torch.ddp-w2", "jax.sharded-w2"}
@@ -360,8 +474,9 @@ def test_train_data_parallel_side_by_side(tmp_path):
     assert r.returncode == 2 and "--workers: expected a number > 0" in r.stderr
 
 
-@pytest.mark.parametrize(("option", "flags"), [([], " ".join(FAST_XLA_FLAGS)),
-                                               (["--xla-compile", "default"], None)])
+@pytest.mark.parametrize(
+    ("option", "flags"), [([], " ".join(FAST_XLA_FLAGS)), (["--xla-compile", "default"], None)]
+)
 def test_check_compiles_jax_fast_unless_told_otherwise(option, flags, capsys, monkeypatch, tmp_path):
     """check/report set XLA's fast profile before JAX starts (their --jobs workers inherit it);
     `--xla-compile default` leaves XLA as the user's own runs have it. (The target does not exist:
@@ -401,7 +516,7 @@ def test_aligned_copies_values_on_a_64_byte_boundary(dtype):
 
     raw = np.empty(8 * 30 + 64, dtype=np.uint8)
     start = 16 + -raw.ctypes.data % 64
-    a = np.frombuffer(raw[start:start + 8 * 30], dtype=np.float64).reshape(5, 6)
+    a = np.frombuffer(raw[start : start + 8 * 30], dtype=np.float64).reshape(5, 6)
     a[...] = np.arange(30.0).reshape(5, 6) / 7
     got = aligned(a[:, ::2], dtype)
     assert got.ctypes.data % 64 == 0 and got.flags.c_contiguous

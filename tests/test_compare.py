@@ -12,8 +12,15 @@ from conformance.compare import compare
 def rel(got, want):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow warning would be an exception under pytest
-        return compare(np.asarray(got), np.asarray(want), impl="i", problem="p", dtype="float64",
-                       check="grads", quantity="q")
+        return compare(
+            np.asarray(got),
+            np.asarray(want),
+            impl="i",
+            problem="p",
+            dtype="float64",
+            check="grads",
+            quantity="q",
+        )
 
 
 @pytest.mark.parametrize("scale", [1e-300, 1e-150, 1.0, 1e150, 1e300])

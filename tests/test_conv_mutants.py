@@ -4,7 +4,6 @@ bug (conformance/conv_signatures.py) — the same one on every conv problem wher
 control passes every conv problem of the catalogue and, as the shipped implementations, gets no
 diagnosis."""
 
-
 import numpy as np
 import pytest
 
@@ -25,11 +24,17 @@ PROBLEMS = ["conv-lenet-2x9x9", "conv-stride2-pad1", "conv-decay", "conv-max-poo
 CONV_PROBLEMS = [name for name, p in CATALOGUE.items() if p.spec.conv]
 
 # bug -> the signature that must diagnose it wherever it fails (diagnose.SIGNATURES)
-EXPECTED = {"kernel_flipped": "kernel_flipped", "padding_ignored": "padding_ignored",
-            "max_pool_to_all": "max_pool_to_every_element", "avg_pool_undivided": "avg_pool_undivided",
-            "flatten_f_order": "flatten_order", "stride_ignored_bp4": "stride_ignored",
-            "bias_averaged": "bias_averaged", "kernels_not_decayed": "kernels_not_decayed",
-            "relu_prime_one_at_zero": "relu_kink"}
+EXPECTED = {
+    "kernel_flipped": "kernel_flipped",
+    "padding_ignored": "padding_ignored",
+    "max_pool_to_all": "max_pool_to_every_element",
+    "avg_pool_undivided": "avg_pool_undivided",
+    "flatten_f_order": "flatten_order",
+    "stride_ignored_bp4": "stride_ignored",
+    "bias_averaged": "bias_averaged",
+    "kernels_not_decayed": "kernels_not_decayed",
+    "relu_prime_one_at_zero": "relu_kink",
+}
 
 
 def outcomes(impl, problems):
@@ -72,8 +77,11 @@ def test_relu_kinks_in_a_conv_block_are_diagnosed_there():
 def test_one_wrong_relu_prime_in_conv_and_dense_layers_is_one_diagnosis(monkeypatch):
     """A student's one ReLU′ serves both: with the dense layers' kinks wrong too (the dense mutant's
     backprop behind the conv blocks), δ, ∂b, ∂W of layer 2 differ as well, and relu_kink reads both."""
-    monkeypatch.setattr(conv_mutants_module, "backprop_unchecked",
-                        lambda spec, *args: Mutant("relu_prime_one_at_zero")._backprop(spec, *args))
+    monkeypatch.setattr(
+        conv_mutants_module,
+        "backprop_unchecked",
+        lambda spec, *args: Mutant("relu_prime_one_at_zero")._backprop(spec, *args),
+    )
     outcome = run(ConvMutant("relu_prime_one_at_zero"), CATALOGUE["conv-relu-kink"])
     assert {r.layer for r in outcome.results if not r.passed and r.check == "grads"} == {1, 2}
     assert signatures(outcome) == ["relu_kink", "consequence"], outcome.lines()
@@ -90,6 +98,7 @@ def test_flatten_order_is_caught_at_the_first_dense_layer():
 def test_ties_routed_to_the_last_maximum_are_diagnosed(monkeypatch):
     """conv-max-pool-tie holds tied maxima: a max un-pooling that picks the last of them (here the
     control with such an unpool) is told to pick the first."""
+
     def to_last_maximum(nabla_a, h, kind, size):
         if kind != "max":
             return unpool(nabla_a, h, kind, size)
@@ -104,10 +113,11 @@ def test_ties_routed_to_the_last_maximum_are_diagnosed(monkeypatch):
 
 def test_kernels_left_out_of_both_decay_and_cost_are_diagnosed():
     """λ on the weights W only, in the gradient and in the cost alike."""
+
     class NoKernelDecay(ConvMutant):
         def _backprop(self, spec, params, x, y):
             result = super()._backprop(spec, params, x, y)
-            penalty = 0.5 * spec.weight_decay * sum(np.sum(K * K) for K, _ in params[:len(spec.conv)])
+            penalty = 0.5 * spec.weight_decay * sum(np.sum(K * K) for K, _ in params[: len(spec.conv)])
             return result._replace(loss=result.loss - penalty)
 
     outcome = run(NoKernelDecay("kernels_not_decayed"), CATALOGUE["conv-decay"])
@@ -117,6 +127,7 @@ def test_kernels_left_out_of_both_decay_and_cost_are_diagnosed():
 
 def test_a_conv_bias_bug_of_no_known_shape_gets_the_conv_form_of_bp3():
     """Only the conv biases wrong (doubled): bias_only, with BP3-conv's sum over positions."""
+
     class DoubledConvBias:
         name = "doubled"
 

@@ -20,11 +20,13 @@ PROFILE = {p.name: p for p in PROFILES}
 def test_catalogue_covers_every_allowed_pair(profile):
     missing = missing_pairs(CATALOGUE, profile)
     where = f"within the problems {profile.name} supports ({profile.who})" if profile else "overall"
-    assert not missing, (f"{len(missing)} allowed pairs have no catalogue problem {where}:\n  "
-                         + "\n  ".join(describe(pair) for pair in missing))
+    assert not missing, f"{len(missing)} allowed pairs have no catalogue problem {where}:\n  " + "\n  ".join(
+        describe(pair) for pair in missing
+    )
 
 
 # --- the feature model, on problems whose features are known by construction ---------------------
+
 
 def dense(activation="sigmoid", output="sigmoid", loss="quadratic", decay=0.0, **kwargs):
     return make_problem(Spec((3, 4, 2), activation, output, loss, decay), 7, name="hand-built", **kwargs)
@@ -37,8 +39,14 @@ def value(problem, feature):
 
 def test_dense_features():
     found = features(dense("relu", "softmax", "log_likelihood", 0.1))
-    assert found == {"activation": {"relu"}, "output": {"softmax/log_likelihood"}, "decay": {"on"},
-                     "kink": {"off"}, "batches": {"ragged"}, "conv": {"none"}}  # no conv-only features
+    assert found == {
+        "activation": {"relu"},
+        "output": {"softmax/log_likelihood"},
+        "decay": {"on"},
+        "kink": {"off"},
+        "batches": {"ragged"},
+        "conv": {"none"},
+    }  # no conv-only features
 
 
 def test_kinks_are_found_in_the_data_not_in_the_name():
@@ -46,8 +54,13 @@ def test_kinks_are_found_in_the_data_not_in_the_name():
     p = dense("relu")
     assert value(p, "kink") == "off"
     (W, b), *rest = p.params  # one hidden unit with zero weights and bias, by hand: z = 0.0 exactly
-    assert value(replace(p, params=[(np.where(np.arange(4)[:, None] == 1, 0.0, W), b * [1, 0, 1, 1]),
-                                    *rest]), "kink") == "on"
+    assert (
+        value(
+            replace(p, params=[(np.where(np.arange(4)[:, None] == 1, 0.0, W), b * [1, 0, 1, 1]), *rest]),
+            "kink",
+        )
+        == "on"
+    )
     assert value(dense("tanh", relu_kink=True), "kink") == "off"  # z = 0.0, but tanh has no kink
 
 
@@ -60,8 +73,14 @@ def test_batch_shapes():
 
 
 def test_conv_features_are_sets_over_the_blocks():
-    spec = Spec((3, 3), "relu", "sigmoid", "cross_entropy", input_shape=(1, 8, 8),
-                conv=(Conv(2, 3, stride=2, padding=1, pool="max"), Conv(3, 3, padding=1, pool="avg")))
+    spec = Spec(
+        (3, 3),
+        "relu",
+        "sigmoid",
+        "cross_entropy",
+        input_shape=(1, 8, 8),
+        conv=(Conv(2, 3, stride=2, padding=1, pool="max"), Conv(3, 3, padding=1, pool="avg")),
+    )
     found = features(make_problem(spec, 3, relu_kink=True))
     assert found["conv"] == {"conv"} and found["kink"] == {"on"}
     assert found["pool"] == {"max", "avg"} and found["stride"] == {"1", ">1"} and found["padding"] == {">0"}
@@ -115,6 +134,7 @@ def test_profiles_are_implementations_to_the_harness():
 
 # --- the historical holes --------------------------------------------------------------------------
 
+
 class Within:
     """A mutant as the partial implementation a profile stands for: it declines what it lacks."""
 
@@ -131,15 +151,21 @@ class Within:
 
 def caught_on(impl):
     """The supported catalogue problems on which ``impl`` fails some check."""
-    return [p for p in CATALOGUE.values()
-            if supports(impl, p.spec) and not all(r.passed for r in check(impl, p))]
+    return [
+        p for p in CATALOGUE.values() if supports(impl, p.spec) and not all(r.passed for r in check(impl, p))
+    ]
 
 
 def test_a_sigmoid_output_has_weight_decay():
     """A loose port of network2.py adds the L2 term once per example: a catalogue whose sigmoid
     outputs all had λ = 0 passed it, as that port implements no other output."""
-    decayed = [p for p in CATALOGUE.values() if p.spec.output == "sigmoid" and p.spec.weight_decay > 0
-               and supports(PROFILE["nielsen-network2"], p.spec)]
+    decayed = [
+        p
+        for p in CATALOGUE.values()
+        if p.spec.output == "sigmoid"
+        and p.spec.weight_decay > 0
+        and supports(PROFILE["nielsen-network2"], p.spec)
+    ]
     assert {p.spec.loss for p in decayed} == {"quadratic", "cross_entropy"}
     for bug in ("decay_per_example", "penalty_per_example"):
         caught = caught_on(Within(bug, PROFILE["nielsen-network2"]))

@@ -34,8 +34,7 @@ class Doctored:
         return self.doctor_gradients(reference.backprop(spec, params, x, y))
 
     def train(self, spec, params, x, y, *, lr, batches):
-        return self.doctor_train(reference.train(spec, params, x, y, lr=lr * self.lr_factor,
-                                                 batches=batches))
+        return self.doctor_train(reference.train(spec, params, x, y, lr=lr * self.lr_factor, batches=batches))
 
 
 def signatures(outcome):
@@ -88,17 +87,27 @@ def test_constant_factors_are_named_from_m_2_and_n_L():
     from conformance.multiples import describe
 
     named = {c: describe(c, 10, 3, 2e-11)[0] for c in (10, 0.1, 2, 0.5, 3, 1 / 3, -1, 20, 3.7)}
-    assert named == {10: "c = 10 = m", 0.1: "c = 0.1 = 1/m", 2: "c = 2", 0.5: "c = 0.5 = 1/2",
-                     3: "c = 3 = n_L", 1 / 3: "c = 0.333333 = 1/n_L", -1: "c = -1", 20: "c = 20 = m · 2",
-                     3.7: "c = 3.7"}
+    assert named == {
+        10: "c = 10 = m",
+        0.1: "c = 0.1 = 1/m",
+        2: "c = 2",
+        0.5: "c = 0.5 = 1/2",
+        3: "c = 3 = n_L",
+        1 / 3: "c = 0.333333 = 1/n_L",
+        -1: "c = -1",
+        20: "c = 20 = m · 2",
+        3.7: "c = 3.7",
+    }
     assert "not one we recognise" in describe(3.7, 10, 3, 2e-11)[1]
 
 
 def evidence(problem=PROBLEM, **fields):
     """Evidence on a problem as diagnose.run builds it: float64 copies, the float64 reference."""
     p = problem.as_dtype("float64")
-    want = {"gradients": reference.backprop(p.spec, p.params, p.x, p.y),
-            "train": reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)}
+    want = {
+        "gradients": reference.backprop(p.spec, p.params, p.x, p.y),
+        "train": reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches),
+    }
     return Evidence(**{"problem": p, "dtype": "float64", "failing": {}, "want": want, "got": {}, **fields})
 
 
@@ -107,8 +116,13 @@ def test_non_finite_values_are_never_close_on_either_side():
     compared exactly rather than overflowing; per-step losses are compared step by step, as the check
     does, so one huge step cannot hide a wrong small one."""
     ev, a = evidence(), np.array([1.0, 2.0])
-    for got, want in ((a, [1.0, np.inf]), ([1.0, np.inf], a), ([np.inf, np.inf], [np.inf, np.inf]),
-                      ([np.nan, 2.0], a), (a, [np.nan, 2.0])):
+    for got, want in (
+        (a, [1.0, np.inf]),
+        ([1.0, np.inf], a),
+        ([np.inf, np.inf], [np.inf, np.inf]),
+        ([np.nan, 2.0], a),
+        (a, [np.nan, 2.0]),
+    ):
         assert not ev.close("dW", np.asarray(got), np.asarray(want)), (got, want)
     assert ev.close("dW", 1e300 * a, 1e300 * a) and not ev.close("dW", 1e300 * a, 1e300 * a[::-1])
     assert ev.close("losses", np.array([1e200, 1.0]), np.array([1e200, 1.0]))
@@ -145,6 +159,7 @@ def test_gradient_ascent_that_overflows_is_still_read_as_ascent():
 
 def test_weight_gradients_of_the_decay_alone_and_zero_bias_gradients():
     """torch's zero_grad() between backward() and step() with weight decay: ∂C/∂W = λW, ∂C/∂b = 0."""
+
     class ZeroedThenDecayed:
         name = "zeroed"
 
@@ -196,9 +211,19 @@ class Hostile:
 # the checks' side of it): nothing, numbers, text, containers of the wrong kind, unknown objects.
 JUNK = [None, 0, 2.5, float("nan"), "x", b"", {}, {"dW": 1}, (), [], object(), Hostile(), True, np.int64(3)]
 ARRAY_VARIANTS = [
-    lambda a: a, lambda a: a.T, lambda a: a.astype(int), lambda a: a.tolist(), lambda a: a * np.nan,
-    lambda a: a + np.inf, lambda a: a.reshape(-1)[:1], lambda a: a.astype(np.float32), lambda a: 1e300 * a,
-    lambda a: np.zeros_like(a), lambda a: a.astype(object), lambda a: a[None], lambda a: a.astype(complex),
+    lambda a: a,
+    lambda a: a.T,
+    lambda a: a.astype(int),
+    lambda a: a.tolist(),
+    lambda a: a * np.nan,
+    lambda a: a + np.inf,
+    lambda a: a.reshape(-1)[:1],
+    lambda a: a.astype(np.float32),
+    lambda a: 1e300 * a,
+    lambda a: np.zeros_like(a),
+    lambda a: a.astype(object),
+    lambda a: a[None],
+    lambda a: a.astype(complex),
 ]
 
 
@@ -210,8 +235,14 @@ def like(value):
         return st.one_of(junk, st.sampled_from(ARRAY_VARIANTS).map(lambda f: f(value)))
     if isinstance(value, (list, tuple)):
         items = st.tuples(*(like(v) for v in value))
-        return st.one_of(junk, items.map(type(value)), items.map(list), items.map(lambda t: t[:-1]),
-                         items.map(lambda t: (*t, None)), items.map(lambda t: dict(enumerate(t))))
+        return st.one_of(
+            junk,
+            items.map(type(value)),
+            items.map(list),
+            items.map(lambda t: t[:-1]),
+            items.map(lambda t: (*t, None)),
+            items.map(lambda t: dict(enumerate(t))),
+        )
     return st.one_of(junk, st.just(value), st.floats(allow_nan=True, allow_infinity=True))
 
 
@@ -219,18 +250,36 @@ def result_like(result):
     """An object with some of ``result``'s attributes (a NamedTuple's fields), each malformed or absent;
     or one whose attributes cannot be read."""
     absent = object()
-    fields = st.fixed_dictionaries({f: st.one_of(st.just(absent), like(getattr(result, f)))
-                                    for f in result._fields})
-    return st.one_of(fields.map(lambda d: SimpleNamespace(**{k: v for k, v in d.items() if v is not absent})),
-                     st.just(Hostile()))
+    fields = st.fixed_dictionaries(
+        {f: st.one_of(st.just(absent), like(getattr(result, f))) for f in result._fields}
+    )
+    return st.one_of(
+        fields.map(lambda d: SimpleNamespace(**{k: v for k, v in d.items() if v is not absent})),
+        st.just(Hostile()),
+    )
 
 
 # the groups the checks report, by check and quantity family (values, structure, calls)
-KEYS = [("grads", "dW"), ("grads", "db"), ("grads", "dK"), ("deltas", "delta"), ("forward", "z"),
-        ("forward", "a"), ("loss", "loss"), ("trajectory", "losses"), ("trajectory", "final W"),
-        ("trajectory", "final b"), ("trajectory", "final K"), ("structure", "dW"), ("structure", "grads"),
-        ("structure", "losses"), ("structure", "final params"), ("structure", "result"),
-        ("call", "call gradients"), ("call", "call train")]
+KEYS = [
+    ("grads", "dW"),
+    ("grads", "db"),
+    ("grads", "dK"),
+    ("deltas", "delta"),
+    ("forward", "z"),
+    ("forward", "a"),
+    ("loss", "loss"),
+    ("trajectory", "losses"),
+    ("trajectory", "final W"),
+    ("trajectory", "final b"),
+    ("trajectory", "final K"),
+    ("structure", "dW"),
+    ("structure", "grads"),
+    ("structure", "losses"),
+    ("structure", "final params"),
+    ("structure", "result"),
+    ("call", "call gradients"),
+    ("call", "call train"),
+]
 JUNK_PROBLEMS = ["batch-1", "deep-relu-softmax", "relu-kink", "conv-stride2-pad1", "conv-relu-kink"]
 
 
@@ -250,15 +299,30 @@ def malformed_evidence(draw):
     keys = draw(st.sets(st.sampled_from(KEYS), min_size=1, max_size=6))
     rel = st.sampled_from([float("nan"), float("inf"), 1e-9, 3e-8, 0.5])
     layer = st.sampled_from([None, 1, 2])
-    failing = {(check, fam): [CheckResult("junk", "p", "float64", check, fam, draw(layer), draw(rel), 1.0,
-                                          1e-11, False)] for check, fam in keys}
+    failing = {
+        (check, fam): [
+            CheckResult("junk", "p", "float64", check, fam, draw(layer), draw(rel), 1.0, 1e-11, False)
+        ]
+        for check, fam in keys
+    }
     consistency = draw(st.sampled_from([None, lambda: True, lambda: False, lambda: 1 / 0, lambda: "yes"]))
-    return replace(ev, got=got, failing=failing, consistency=consistency, _consistent=[],
-                   dtype=draw(st.sampled_from(["float64", "float32"])))
+    return replace(
+        ev,
+        got=got,
+        failing=failing,
+        consistency=consistency,
+        _consistent=[],
+        dtype=draw(st.sampled_from(["float64", "float32"])),
+    )
 
 
-@settings(max_examples=60, derandomize=True, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=60,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(malformed_evidence())
 def test_malformed_or_missing_evidence_never_breaks_a_signature_or_the_diagnosis(ev):
     """Every signature on its own (not shielded by diagnose's guard) and the diagnosis as a whole take
@@ -274,6 +338,7 @@ def test_malformed_or_missing_evidence_never_breaks_a_signature_or_the_diagnosis
 def test_the_diagnosis_reads_the_gradients_as_they_were_returned():
     """An implementation that reuses its buffers (train overwrites the arrays gradients returned, as a
     torch tensor's .numpy() view would be): the diagnosis still reads ∂C/∂b = m times the reference's."""
+
     class ReusesBuffers:
         name = "reuses"
 

@@ -43,16 +43,19 @@ def gone(pids, within=15.0):
     return [p for p in pids if alive(p)]
 
 
-@pytest.mark.parametrize(("name", "workers", "message"), [
-    ("jax.manual", 2, r"^workers: 'jax.manual' is not data-parallel"),
-    ("reference", 1, r"^workers: 'reference' is not data-parallel"),
-    ("torch.ddp", None, r"^workers: torch.ddp is data-parallel and needs workers=k, an int >= 1"),
-    ("torch.ddp", 0, r"^workers: .* got 0"),
-    ("jax.sharded", -1, r"^workers: .* got -1"),
-    ("torch.ddp", True, r"^workers: .* got True"),
-    ("jax.sharded", 2.0, r"^workers: .* got 2.0"),
-    ("torch.nope", 2, r"^name: unknown implementation 'torch.nope'"),
-])
+@pytest.mark.parametrize(
+    ("name", "workers", "message"),
+    [
+        ("jax.manual", 2, r"^workers: 'jax.manual' is not data-parallel"),
+        ("reference", 1, r"^workers: 'reference' is not data-parallel"),
+        ("torch.ddp", None, r"^workers: torch.ddp is data-parallel and needs workers=k, an int >= 1"),
+        ("torch.ddp", 0, r"^workers: .* got 0"),
+        ("jax.sharded", -1, r"^workers: .* got -1"),
+        ("torch.ddp", True, r"^workers: .* got True"),
+        ("jax.sharded", 2.0, r"^workers: .* got 2.0"),
+        ("torch.nope", 2, r"^name: unknown implementation 'torch.nope'"),
+    ],
+)
 def test_load_rejects_bad_workers_before_starting_anything(name, workers, message):
     with pytest.raises(ValueError, match=message):
         load(name, workers=workers)
@@ -97,8 +100,9 @@ def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout(
     start = time.monotonic()
     [failure] = check_training(impl, PROBLEM, "float64")
     assert time.monotonic() - start < TIMEOUT + SLACK
-    assert re.search(r"raised (TimeoutError|RuntimeError): torch.ddp-w2: .*1 of 2 did not answer",
-                     failure.message), failure.message
+    assert re.search(
+        r"raised (TimeoutError|RuntimeError): torch.ddp-w2: .*1 of 2 did not answer", failure.message
+    ), failure.message
     assert not gone(second, within=0.0)
 
     with pytest.raises(RuntimeError, match=r"worker 1 of 2 died \(exit code 3\)"):
@@ -114,14 +118,17 @@ def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
     host = DeviceHost("faulty.sharded-w2", "tests.helpers_device_host:FaultySharded", 2, timeout=TIMEOUT)
     pids = host.pids
     [failure] = check_gradients(host, PROBLEM, "float32")
-    assert ("device host process (2 CPU devices) raised RuntimeError: deliberate failure in the "
-            "device host") in failure.message
+    assert (
+        "device host process (2 CPU devices) raised RuntimeError: deliberate failure in the device host"
+    ) in failure.message
     assert host.pids == pids and alive(pids[0]), "an exception does not cost the host its devices"
     start = time.monotonic()
     [failure] = check_training(host, PROBLEM, "float32")
     assert time.monotonic() - start < TIMEOUT + SLACK
-    assert "raised TimeoutError: faulty.sharded-w2: the device host process (2 CPU devices) did " \
-           "not answer within 3 s" in failure.message
+    assert (
+        "raised TimeoutError: faulty.sharded-w2: the device host process (2 CPU devices) did "
+        "not answer within 3 s" in failure.message
+    )
     assert not gone(pids, within=0.0)
 
 
@@ -129,8 +136,11 @@ def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
 def test_device_host_that_dies_is_a_clear_error():
     from conformance.device_host import DeviceHost
 
-    with pytest.raises(RuntimeError, match=r"^dying-w2: the device host process \(2 CPU devices\) "
-                                           r"died \(exit code 3\) during start"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^dying-w2: the device host process \(2 CPU devices\) "
+        r"died \(exit code 3\) during start",
+    ):
         DeviceHost("dying-w2", "tests.helpers_device_host:DyingSharded", 2, timeout=TIMEOUT)
 
 
@@ -157,8 +167,13 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
     """SIGKILL leaves no atexit to run: the workers notice that their parent is gone and leave."""
     (tmp_path / "child.py").write_text(CHILD)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, tmp_path / "child.py", ",".join(INSTALLED)],
-                             cwd=tmp_path, stdout=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        [sys.executable, tmp_path / "child.py", ",".join(INSTALLED)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         pids = [int(p) for p in child.stdout.readline().split()]
     finally:
@@ -173,7 +188,9 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path):
 def test_copy_torch_impl_alone_trains_data_parallel_and_leaves_no_process(tmp_path):
     """torch_impl/ alone: DataParallel(2) trains exactly as module.train, and its workers end with
     the program (atexit: close() is never called here)."""
-    result = run_copied("torch_impl", """
+    result = run_copied(
+        "torch_impl",
+        """
         import torch, torch_impl
         from types import SimpleNamespace
         from torch_impl.distributed import DataParallel
@@ -190,7 +207,9 @@ def test_copy_torch_impl_alone_trains_data_parallel_and_leaves_no_process(tmp_pa
         single = torch_impl.module.train(spec, params, x, y, lr=0.5, batches=batches)
         assert max(abs(a - b) for a, b in zip(parallel.losses, single.losses)) < 1e-13
         print("pids", *dp.pids)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     pids = [int(p) for p in result.stdout.split("pids", 1)[1].split()]
     assert len(pids) == 2 and not gone(pids, within=5.0)
@@ -200,7 +219,9 @@ def test_copy_torch_impl_alone_trains_data_parallel_and_leaves_no_process(tmp_pa
 @needs_jax
 def test_copy_jax_impl_alone_trains_sharded(tmp_path):
     """jax_impl/ alone, with two CPU devices: Sharded(2) trains as manual.train, in float64."""
-    result = run_copied("jax_impl", """
+    result = run_copied(
+        "jax_impl",
+        """
         import os
         os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
         import jax, jax.numpy as jnp, jax_impl
@@ -219,7 +240,9 @@ def test_copy_jax_impl_alone_trains_sharded(tmp_path):
             single = jax_impl.manual.train(spec, params, x, y, lr=0.5, batches=batches)
         assert max(abs(a - b) for a, b in zip(parallel.losses, single.losses)) < 1e-13
         print("trained", parallel.params[0][0].dtype)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "trained float64" in result.stdout
 
@@ -246,8 +269,7 @@ def test_gpu_float64_catalogue_at_two_workers(name):
     assert all(r.passed for r in results), [r.message for r in results if not r.passed]
 
 
-
-COMPILES_PER_RUN = '''
+COMPILES_PER_RUN = """
 import jax, numpy as np
 from conformance import CATALOGUE
 from jax_impl import sharded
@@ -260,7 +282,7 @@ with jax.enable_x64(True):
                    jax.device_put(p.x), jax.device_put(p.y), lr=p.lr,
                    batches=[np.asarray(i, np.int32) for i in p.batches])
         print(sharded.step._cache_size() - before)
-'''
+"""
 
 
 @needs_jax
@@ -268,9 +290,17 @@ def test_sharded_step_compiles_once_per_run():
     """Ragged batches are padded to one shard length and the weights are put on the mesh as every
     step returns them, so a run compiles its step once (on 2 CPU devices the caller's single-device
     weights used to cost a second compile), and a second run of the same problem compiles nothing."""
-    env = {**os.environ, "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} "
-                                      "--xla_force_host_platform_device_count=2"}
-    r = subprocess.run([sys.executable, "-c", COMPILES_PER_RUN], cwd=ROOT, env=env, capture_output=True,
-                       text=True, timeout=120)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2",
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", COMPILES_PER_RUN],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["1", "0"], f"new step programs per run: {r.stdout.split()}"

@@ -22,8 +22,9 @@ def test_data_parallel_mutant_is_caught_by_the_right_check(bug):
     failures = [r for r in run(DataParallelMutant(bug, WORKERS)) if not r.passed]
     assert failures, f"{bug} passed every check: the suite cannot see {BUGS[bug][0]}"
     named = [r for r in failures if r.check == family and quantity in r.quantity]
-    assert named, (f"{bug} was not caught by a {family} check on {quantity}...; failures: "
-                   + "; ".join(sorted({f'{r.check}:{r.quantity}' for r in failures})))
+    assert named, f"{bug} was not caught by a {family} check on {quantity}...; failures: " + "; ".join(
+        sorted({f"{r.check}:{r.quantity}" for r in failures})
+    )
     assert any(r.check == "trajectory" for r in failures), f"{bug}: training was not caught"
 
 
@@ -36,6 +37,10 @@ def test_data_parallel_mutant_is_caught_at_two_workers(bug):
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
 def test_bug_free_data_parallel_control_passes_everything(workers):
-    results = [r for p in CATALOGUE.values() if not p.spec.conv  # the simulated workers are dense
-               for r in check(DataParallelMutant(None, workers), p)]
+    results = [
+        r
+        for p in CATALOGUE.values()
+        if not p.spec.conv  # the simulated workers are dense
+        for r in check(DataParallelMutant(None, workers), p)
+    ]
     assert results and all(r.passed for r in results), [r.message for r in results if not r.passed]

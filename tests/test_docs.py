@@ -30,12 +30,17 @@ def edit(tree, path, old, new):
 
 def test_committed_page_is_current():
     assert generate.PAGE.read_text() == generate.render(), (
-        "docs/rosetta.md is stale: run `python docs/generate.py` (or `nox -s docs`)")
+        "docs/rosetta.md is stale: run `python docs/generate.py` (or `nox -s docs`)"
+    )
 
 
 def test_changing_a_tagged_line_makes_the_page_stale(tree):
-    edit(tree, "torch_impl/manual.py", "delta = (delta @ W_next) * g_prime(activations[l])",
-         "delta = (delta @ W_next.T) * g_prime(activations[l])")
+    edit(
+        tree,
+        "torch_impl/manual.py",
+        "delta = (delta @ W_next) * g_prime(activations[l])",
+        "delta = (delta @ W_next.T) * g_prime(activations[l])",
+    )
     page = generate.render(tree)
     assert page != generate.PAGE.read_text()
     assert "delta = (delta @ W_next.T) * g_prime(activations[l])" in page
@@ -66,7 +71,9 @@ def test_suffixed_tag_is_its_own_tag(tmp_path):
         generate.lookup(tmp_path, "NumPy reference", "BP2")
     (tmp_path / "reference/network.py").write_text("delta = (delta @ W_next) * g_prime(z)  # BP2 (m, n_l)\n")
     assert generate.lookup(tmp_path, "NumPy reference", "BP2") == (
-        "reference/network.py", ["delta = (delta @ W_next) * g_prime(z)"])
+        "reference/network.py",
+        ["delta = (delta @ W_next) * g_prime(z)"],
+    )
 
 
 def test_every_equation_has_a_line_in_every_column():

@@ -20,8 +20,11 @@ from tests.helpers_copy import run_copied  # noqa: E402
 
 
 def arrays(problem):
-    return ([(jnp.asarray(W), jnp.asarray(b)) for W, b in problem.params], jnp.asarray(problem.x),
-            jnp.asarray(problem.y))
+    return (
+        [(jnp.asarray(W), jnp.asarray(b)) for W, b in problem.params],
+        jnp.asarray(problem.x),
+        jnp.asarray(problem.y),
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -34,8 +37,15 @@ def test_parameters_follow_the_input_dtype_and_kernels_are_converted(name, dtype
     with jax.enable_x64(True):
         params, x, y = arrays(p)
         blocks = check_inputs(p.spec, params, x, y)
-        fresh = flax_module.Network(p.spec.sizes, p.spec.activation, p.spec.output, dtype=dtype,
-                                    rngs=nnx.Rngs(0), input_shape=p.spec.input_shape, blocks=blocks)
+        fresh = flax_module.Network(
+            p.spec.sizes,
+            p.spec.activation,
+            p.spec.output,
+            dtype=dtype,
+            rngs=nnx.Rngs(0),
+            input_shape=p.spec.input_shape,
+            blocks=blocks,
+        )
         assert {v.dtype for v in jax.tree.leaves(nnx.state(fresh, nnx.Param))} == {np.dtype(dtype)}
         model = flax_module.build(p.spec, params, blocks)
         layers = [*model.convs, *model.linears]
@@ -59,9 +69,11 @@ def test_only_kernels_are_decayed():
     params, x, y = arrays(p)
     model = flax_module.build(p.spec, params, check_inputs(p.spec, params, x, y))
     mask = flax_module.decay_kernels(nnx.as_pure(nnx.state(model, nnx.Param)))
-    assert [(kind, l, bool(m["kernel"]), bool(m["bias"])) for kind in ("convs", "linears")
-            for l, m in mask[kind].items()] == [("convs", 0, True, False), ("convs", 1, True, False),
-                                                ("linears", 0, True, False)]
+    assert [
+        (kind, l, bool(m["kernel"]), bool(m["bias"]))
+        for kind in ("convs", "linears")
+        for l, m in mask[kind].items()
+    ] == [("convs", 0, True, False), ("convs", 1, True, False), ("linears", 0, True, False)]
 
 
 def test_without_flax_jax_flax_is_unavailable_not_a_crash(monkeypatch, tmp_path):
@@ -69,11 +81,16 @@ def test_without_flax_jax_flax_is_unavailable_not_a_crash(monkeypatch, tmp_path)
     from conformance import registry
 
     monkeypatch.setattr(registry, "available", lambda module: module not in ("flax", "optax"))
-    with pytest.raises(conformance.Unavailable, match=r"^jax\.flax: flax, optax are not installed "
-                                                       r"\(pip install 'backprop-conformance\[flax\]'\)"):
+    with pytest.raises(
+        conformance.Unavailable,
+        match=r"^jax\.flax: flax, optax are not installed "
+        r"\(pip install 'backprop-conformance\[flax\]'\)",
+    ):
         registry.load("jax.flax")
     assert "jax.flax" not in registry.available_names() and "jax.manual" in registry.available_names()
-    result = run_copied("jax_impl", """
+    result = run_copied(
+        "jax_impl",
+        """
         class _NoFlax(importlib.abc.MetaPathFinder):
             def find_spec(self, name, path=None, target=None):
                 if name.split('.')[0] in ('flax', 'optax'):
@@ -85,6 +102,8 @@ def test_without_flax_jax_flax_is_unavailable_not_a_crash(monkeypatch, tmp_path)
             import jax_impl.flax_module
         except ImportError as exc:
             print("refused:", exc)
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(("refused: No module named 'flax'", "refused: No module named 'optax'"))

@@ -30,35 +30,69 @@ def raise_(exc):
 
 
 CASES = [
-    (Broken("raises", gradients=lambda g: raise_(RuntimeError("boom"))),
-     "call", "call gradients", "raised RuntimeError: boom"),
-    (Broken("transposed-dW", gradients=lambda g: g._replace(
-        grads=[(dW.T, db) for dW, db in g.grads])), "structure", "dW[layer 1]",
-     "shape (2, 3), expected (3, 2)"),
-    (Broken("float32-db", gradients=lambda g: g._replace(
-        grads=[(dW, db.astype(np.float32)) for dW, db in g.grads])), "structure", "db[layer 1]",
-     "dtype float32, expected float64"),
-    (Broken("nan-delta", gradients=lambda g: g._replace(
-        deltas=[np.full_like(d, np.nan) for d in g.deltas])), "deltas", "delta[layer 2]",
-     "NaN/Inf values"),
-    (Broken("list-not-array", gradients=lambda g: g._replace(
-        zs=[z.tolist() for z in g.zs])), "structure", "z[layer 1]", "expected a numpy float64 array"),
-    (Broken("loss-as-array", gradients=lambda g: g._replace(loss=np.array([g.loss]))),
-     "structure", "loss", "expected a float"),
-    (Broken("one-loss-short", train=lambda t: t._replace(losses=t.losses[:-1])),
-     "structure", "losses", f"expected {len(PROBLEM.batches)} per-step losses"),
-    (Broken("no-params", train=lambda t: SimpleNamespace(losses=t.losses)),
-     "structure", "final ", "expected a list of 2 pairs"),
+    (
+        Broken("raises", gradients=lambda g: raise_(RuntimeError("boom"))),
+        "call",
+        "call gradients",
+        "raised RuntimeError: boom",
+    ),
+    (
+        Broken("transposed-dW", gradients=lambda g: g._replace(grads=[(dW.T, db) for dW, db in g.grads])),
+        "structure",
+        "dW[layer 1]",
+        "shape (2, 3), expected (3, 2)",
+    ),
+    (
+        Broken(
+            "float32-db",
+            gradients=lambda g: g._replace(grads=[(dW, db.astype(np.float32)) for dW, db in g.grads]),
+        ),
+        "structure",
+        "db[layer 1]",
+        "dtype float32, expected float64",
+    ),
+    (
+        Broken(
+            "nan-delta", gradients=lambda g: g._replace(deltas=[np.full_like(d, np.nan) for d in g.deltas])
+        ),
+        "deltas",
+        "delta[layer 2]",
+        "NaN/Inf values",
+    ),
+    (
+        Broken("list-not-array", gradients=lambda g: g._replace(zs=[z.tolist() for z in g.zs])),
+        "structure",
+        "z[layer 1]",
+        "expected a numpy float64 array",
+    ),
+    (
+        Broken("loss-as-array", gradients=lambda g: g._replace(loss=np.array([g.loss]))),
+        "structure",
+        "loss",
+        "expected a float",
+    ),
+    (
+        Broken("one-loss-short", train=lambda t: t._replace(losses=t.losses[:-1])),
+        "structure",
+        "losses",
+        f"expected {len(PROBLEM.batches)} per-step losses",
+    ),
+    (
+        Broken("no-params", train=lambda t: SimpleNamespace(losses=t.losses)),
+        "structure",
+        "final ",
+        "expected a list of 2 pairs",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("impl", "check_name", "quantity", "detail"), CASES,
-                         ids=[c[0].name for c in CASES])
+@pytest.mark.parametrize(("impl", "check_name", "quantity", "detail"), CASES, ids=[c[0].name for c in CASES])
 def test_bad_output_is_a_named_failure(impl, check_name, quantity, detail):
     results = check(impl, PROBLEM, "float64")  # must not raise
     failed = [r for r in results if not r.passed]
-    assert any(r.check == check_name and r.quantity.startswith(quantity) and detail in r.message
-               for r in failed), [r.message for r in failed]
+    assert any(
+        r.check == check_name and r.quantity.startswith(quantity) and detail in r.message for r in failed
+    ), [r.message for r in failed]
 
 
 def test_the_unbroken_wrapper_passes():

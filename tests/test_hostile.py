@@ -29,8 +29,9 @@ from conformance.environment import available
 from conformance.hostile import CASES, source
 from conformance.target import load_target
 
-CLI = pytest.mark.skipif(not (available("rich") and available("matplotlib")),
-                         reason="the command line needs the [cli] extra")
+CLI = pytest.mark.skipif(
+    not (available("rich") and available("matplotlib")), reason="the command line needs the [cli] extra"
+)
 PROBLEMS = ("--problems", "n[ei]*")  # neuron and nielsen-2-3-1: two tasks, so --jobs 2 uses both
 
 
@@ -43,16 +44,22 @@ def write_case(name, folder):
 def check_argv(name, folder, jobs):
     case = CASES[name]
     argv = [a.replace("{out}", str(Path(folder) / "out")) for a in case.argv]
-    return ["check", write_case(name, folder), "--jobs", str(jobs),
-            *(argv if "--problems" in argv else [*argv, *PROBLEMS])]
+    return [
+        "check",
+        write_case(name, folder),
+        "--jobs",
+        str(jobs),
+        *(argv if "--problems" in argv else [*argv, *PROBLEMS]),
+    ]
 
 
 def assert_verdict(name, code, text):
     case = CASES[name]
     assert "Traceback" not in text, f"{name}: a traceback reached the user:\n{text}"
     assert code == case.exit, f"{name} ({case.what}): exit {code}, expected {case.exit}:\n{text[-3000:]}"
-    assert re.search(case.expect, text), (f"{name} ({case.what}): no line matches {case.expect!r}:\n"
-                                          f"{text[-3000:]}")
+    assert re.search(case.expect, text), (
+        f"{name} ({case.what}): no line matches {case.expect!r}:\n{text[-3000:]}"
+    )
 
 
 def run_cli(argv, capsys, monkeypatch, folder):
@@ -84,11 +91,14 @@ def test_a_crash_on_one_problem_names_that_problem_and_the_run_goes_on(capsys, m
     """A segfault on one problem is that problem's failure; the other problems are still checked
     (and pass), in fresh workers, with both jobs."""
     file = tmp_path / "crash_on_neuron.py"
-    file.write_text(source("consumes-batches") + "\n\ndef gradients(spec, params, x, y):\n"
-                    "    if spec.sizes == (3, 1):  # neuron\n        os.kill(os.getpid(), signal.SIGSEGV)\n"
-                    "    return reference.backprop(spec, params, x, y)\n")
-    code, text = run_cli(["check", str(file), "--jobs", "2", *PROBLEMS, "--dtype", "float64"], capsys,
-                         monkeypatch, tmp_path)
+    file.write_text(
+        source("consumes-batches") + "\n\ndef gradients(spec, params, x, y):\n"
+        "    if spec.sizes == (3, 1):  # neuron\n        os.kill(os.getpid(), signal.SIGSEGV)\n"
+        "    return reference.backprop(spec, params, x, y)\n"
+    )
+    code, text = run_cli(
+        ["check", str(file), "--jobs", "2", *PROBLEMS, "--dtype", "float64"], capsys, monkeypatch, tmp_path
+    )
     assert code == 1, text
     assert re.search(r"\[neuron\] call: call gradients FAIL: the process was killed by signal 11", text), text
     assert not [line for line in text.splitlines() if "[nielsen-2-3-1]" in line], text
@@ -105,19 +115,46 @@ def test_the_pytest_route_gives_each_hostile_case_its_verdict(tmp_path):
     report = tmp_path / "junit.xml"
     impls = [f"--impl={t}" for t in targets.values()]
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "--pyargs", "conformance.suite", "-p", "no:randomly", "-p",
-         "no:cacheprovider", "-q", "--impl=reference", *impls, "--impl-timeout=2", "-k",
-         "nielsen-2-3-1 or self_consistency", f"--junitxml={report}", "-o", "addopts="],
-        capture_output=True, text=True, cwd=tmp_path, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--pyargs",
+            "conformance.suite",
+            "-p",
+            "no:randomly",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--impl=reference",
+            *impls,
+            "--impl-timeout=2",
+            "-k",
+            "nielsen-2-3-1 or self_consistency",
+            f"--junitxml={report}",
+            "-o",
+            "addopts=",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=900,
+    )
     assert "short test summary info" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
     tests = {}
     for case in ET.parse(report).getroot().iter("testcase"):
         failed = case.find("failure")
         error = case.find("error")
-        tests[case.get("name")] = ("error" if error is not None else "failed" if failed is not None
-                                   else "skipped" if case.find("skipped") is not None else "passed",
-                                   (failed.get("message", "") + (failed.text or "")) if failed is not None
-                                   else "")
+        tests[case.get("name")] = (
+            "error"
+            if error is not None
+            else "failed"
+            if failed is not None
+            else "skipped"
+            if case.find("skipped") is not None
+            else "passed",
+            (failed.get("message", "") + (failed.text or "")) if failed is not None else "",
+        )
     assert not [t for t, (status, _) in tests.items() if status == "error"], tests
     reference = {t: v for t, v in tests.items() if "[reference" in t}
     assert reference and all(status == "passed" for status, _ in reference.values()), reference
@@ -163,11 +200,30 @@ def _alive(pid):
 def test_ctrl_c_stops_the_parent_and_every_worker(tmp_path):
     """Two workers inside a hanging gradients; SIGINT to the parent: exit 130 and no process left."""
     file = tmp_path / "hangs.py"
-    file.write_text(source("hangs").replace("time.sleep(3600)", f"open({str(tmp_path)!r} + "
-                                            "f'/started-{os.getpid()}', 'w').close(); time.sleep(3600)"))
-    parent = subprocess.Popen([sys.executable, "-m", "conformance", "check", str(file), "--jobs", "2",
-                               "--timeout", "600", *PROBLEMS], cwd=tmp_path, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    file.write_text(
+        source("hangs").replace(
+            "time.sleep(3600)",
+            f"open({str(tmp_path)!r} + f'/started-{{os.getpid()}}', 'w').close(); time.sleep(3600)",
+        )
+    )
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "conformance",
+            "check",
+            str(file),
+            "--jobs",
+            "2",
+            "--timeout",
+            "600",
+            *PROBLEMS,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
@@ -189,10 +245,19 @@ def test_ctrl_c_stops_the_parent_and_every_worker(tmp_path):
 
 # --- in this process: nothing the code under test writes reaches the harness ----------------------
 
+
 def _fingerprint(problems):
     """Every array the catalogue holds, as bytes (a write anywhere changes it)."""
-    return [(p.name, [a.tobytes() for pair in p.params for a in pair], p.x.tobytes(), p.y.tobytes(),
-             [np.asarray(i).tobytes() for i in p.batches]) for p in problems]
+    return [
+        (
+            p.name,
+            [a.tobytes() for pair in p.params for a in pair],
+            p.x.tobytes(),
+            p.y.tobytes(),
+            [np.asarray(i).tobytes() for i in p.batches],
+        )
+        for p in problems
+    ]
 
 
 @pytest.mark.parametrize("name", ["writes-y", "nan-into-weights", "consumes-batches"])
@@ -240,8 +305,20 @@ def test_report_json_names_the_hostile_failure(tmp_path, capsys, monkeypatch):
     """report.json, written on the failing path, records the named call failure."""
     if not (available("rich") and available("matplotlib")):
         pytest.skip("the command line needs the [cli] extra")
-    code, _ = run_cli(["check", write_case("sys-exit-0-in-train", tmp_path), *PROBLEMS, "--dtype",
-                       "float64", "--out", str(tmp_path / "out")], capsys, monkeypatch, tmp_path)
+    code, _ = run_cli(
+        [
+            "check",
+            write_case("sys-exit-0-in-train", tmp_path),
+            *PROBLEMS,
+            "--dtype",
+            "float64",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+        monkeypatch,
+        tmp_path,
+    )
     assert code == 1
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     calls = [c for c in report["checks"] if c["check"] == "call"]
@@ -261,6 +338,7 @@ def test_library_api_keeps_a_real_ctrl_c(monkeypatch):
         class Impl:
             def gradients(self, *args):
                 raise kind("x")
+
         return Impl()
 
     p = CATALOGUE["neuron"]

@@ -23,8 +23,11 @@ DELTA_TOL, TRAJECTORY_TOL = 1e-11, 1e-10
 
 
 def arrays(problem):
-    return ([(jnp.asarray(W), jnp.asarray(b)) for W, b in problem.params], jnp.asarray(problem.x),
-            jnp.asarray(problem.y))
+    return (
+        [(jnp.asarray(W), jnp.asarray(b)) for W, b in problem.params],
+        jnp.asarray(problem.x),
+        jnp.asarray(problem.y),
+    )
 
 
 def rel(a, b):
@@ -33,25 +36,42 @@ def rel(a, b):
 
 def block(channels, kernel, stride=1, padding=0, pool=None, pool_size=2):
     """A duck-typed conv block: the implementations need nothing from conformance."""
-    return SimpleNamespace(channels=channels, kernel=kernel, stride=stride, padding=padding, pool=pool,
-                           pool_size=pool_size)
+    return SimpleNamespace(
+        channels=channels, kernel=kernel, stride=stride, padding=padding, pool=pool, pool_size=pool_size
+    )
 
 
 def conv_spec(sizes, activation, output, loss, weight_decay, input_shape, conv):
-    return SimpleNamespace(sizes=sizes, activation=activation, output=output, loss=loss,
-                           weight_decay=weight_decay, input_shape=input_shape, conv=conv)
+    return SimpleNamespace(
+        sizes=sizes,
+        activation=activation,
+        output=output,
+        loss=loss,
+        weight_decay=weight_decay,
+        input_shape=input_shape,
+        conv=conv,
+    )
 
 
 # Small conv stacks: padding with max pooling; stride 2 with padding, then padding again on a second
 # block with avg pooling (padding and stride in the backward pass); stride 3 on a non-square input,
 # where ⌊(H + 2p − k)/s⌋ drops rows and columns, then a 1×1 kernel with padding.
 CONV_SPECS = {
-    "max-pad": conv_spec((48, 5, 3), "tanh", "sigmoid", "cross_entropy", 0.1, (1, 8, 8),
-                         (block(3, 3, 1, 1, "max"),)),
-    "two-blocks-avg": conv_spec((36, 4), "sigmoid", "softmax", "log_likelihood", 0.0, (2, 9, 9),
-                                (block(3, 3, 2, 1), block(4, 2, 1, 1, "avg"))),
-    "stride-3-floor": conv_spec((84, 3), "relu", "identity", "quadratic", 0.05, (1, 10, 13),
-                                (block(2, 3, 3, 2), block(2, 1, 1, 1))),
+    "max-pad": conv_spec(
+        (48, 5, 3), "tanh", "sigmoid", "cross_entropy", 0.1, (1, 8, 8), (block(3, 3, 1, 1, "max"),)
+    ),
+    "two-blocks-avg": conv_spec(
+        (36, 4),
+        "sigmoid",
+        "softmax",
+        "log_likelihood",
+        0.0,
+        (2, 9, 9),
+        (block(3, 3, 2, 1), block(4, 2, 1, 1, "avg")),
+    ),
+    "stride-3-floor": conv_spec(
+        (84, 3), "relu", "identity", "quadratic", 0.05, (1, 10, 13), (block(2, 3, 3, 2), block(2, 1, 1, 1))
+    ),
 }
 
 
@@ -102,11 +122,11 @@ def test_conv_manual_and_autodiff_agree(name):
 def test_max_pool_tie_goes_to_the_first_maximum():
     """Two 2×2 windows with tied maxima: the whole gradient goes to the first maximal element in
     row-major order (the contract), both by hand and through lax.reduce_window's gradient."""
-    a = jnp.array([[[[1.0, 1.0, 0.0, 2.0],
-                     [1.0, 0.0, 2.0, 2.0]]]])  # windows [[1, 1], [1, 0]] and [[0, 2], [2, 2]]
+    a = jnp.array(
+        [[[[1.0, 1.0, 0.0, 2.0], [1.0, 0.0, 2.0, 2.0]]]]
+    )  # windows [[1, 1], [1, 0]] and [[0, 2], [2, 2]]
     nabla_a = jnp.array([[[[3.0, 5.0]]]])  # ∂C_x/∂(pooled a), one value per window
-    want = jnp.array([[[[3.0, 0.0, 0.0, 5.0],
-                        [0.0, 0.0, 0.0, 0.0]]]])
+    want = jnp.array([[[[3.0, 0.0, 0.0, 5.0], [0.0, 0.0, 0.0, 0.0]]]])
     assert jnp.array_equal(unpool(nabla_a, a, "max", 2), want)
     assert jnp.array_equal(jax.grad(lambda a: jnp.sum(pool(a, "max", 2) * nabla_a))(a), want)
 
@@ -156,8 +176,9 @@ def test_float32_stays_float32_even_with_x64_on():
     p32 = CATALOGUE["deep-relu-softmax"].as_dtype(np.float32)
     with jax.enable_x64(True):
         g = autodiff.backprop(p32.spec, *arrays(p32))
-        run = manual.train_compiled(p32.spec, *arrays(p32), lr=0.1,
-                                    batches=[jnp.asarray(i) for i in p32.batches])
+        run = manual.train_compiled(
+            p32.spec, *arrays(p32), lr=0.1, batches=[jnp.asarray(i) for i in p32.batches]
+        )
     assert all(t.dtype == jnp.float32 for pair in g.grads for t in pair)
     assert all(t.dtype == jnp.float32 for pair in run.params for t in pair)
 
@@ -166,7 +187,9 @@ def test_float32_stays_float32_even_with_x64_on():
 def test_copy_jax_impl_alone_trains(tmp_path):
     """jax_impl/ copied alone trains with jax only: manual, autodiff and scan, dense and conv; and
     the Flax template too where flax and optax are installed (one interpreter for all of it)."""
-    result = run_copied("jax_impl", """
+    result = run_copied(
+        "jax_impl",
+        """
         import jax, jax.numpy as jnp, jax_impl
         from types import SimpleNamespace
         spec = SimpleNamespace(sizes=(4, 5, 3), activation="tanh", output="sigmoid",
@@ -207,7 +230,9 @@ def test_copy_jax_impl_alone_trains(tmp_path):
                 a = flax_module.build(s, run.params).predict(xs)
                 assert a.shape == (12, 3) and bool(jnp.all((a > 0) & (a < 1)))
             print("flax trained", run.losses[0], run.losses[-1])
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "trained" in result.stdout and "conv trained" in result.stdout
     assert ("flax trained" in result.stdout) == (available("flax") and available("optax"))
@@ -215,8 +240,17 @@ def test_copy_jax_impl_alone_trains(tmp_path):
 
 @pytest.mark.gpu
 @pytest.mark.skipif(jax.default_backend() != "gpu", reason="no GPU visible to JAX on this machine")
-@pytest.mark.parametrize("name", ["jax.manual", "jax.autodiff", "jax.scan", pytest.param(
-    "jax.flax", marks=pytest.mark.skipif(not available("flax"), reason="flax is not installed"))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "jax.manual",
+        "jax.autodiff",
+        "jax.scan",
+        pytest.param(
+            "jax.flax", marks=pytest.mark.skipif(not available("flax"), reason="flax is not installed")
+        ),
+    ],
+)
 @pytest.mark.parametrize("problem", ["mnist-784-30-10", "deep-relu-softmax", "relu-kink", "conv-lenet-1x8x8"])
 def test_gpu_float64_conformance(name, problem):
     """The float64 matrix on the GPU with matmul precision 'highest' (environment.configure)."""

@@ -16,15 +16,26 @@ PROBLEMS = ["square-4-4-4-4", "relu-kink", "sigmoid-tanh-quadratic-decay", "deep
 
 # bug -> the signature that must diagnose it wherever it fails (diagnose.SIGNATURES)
 EXPECTED = {
-    "missing_sigma_prime_bp1": "missing_sigma_prime_bp1", "bp2_w_not_transposed": "bp2_w_not_transposed",
-    "bias_summed": "constant_multiple", "update_sign": "update_sign", "relu_prime_one_at_zero": "relu_kink",
-    "decay_on_biases": "decay_terms", "float32_internally": "float32_sized",
-    "quadratic_half_dropped": "constant_multiple", "stale_gradient": "stale_gradient",
-    "summed_not_averaged": "constant_multiple", "dW_transposed": "transposed",
-    "sigma_prime_with_cross_entropy": "sigma_prime_with_cross_entropy", "decay_sign": "decay_terms",
-    "decay_missing_from_loss": "decay_terms", "mean_over_outputs": "constant_multiple",
-    "loss_after_update": "loss_after_update", "drops_last_batch": "dropped_batches",
-    "penalty_per_example": "decay_terms", "decay_per_example": "decay_terms", "lr_float32": "lr_float32",
+    "missing_sigma_prime_bp1": "missing_sigma_prime_bp1",
+    "bp2_w_not_transposed": "bp2_w_not_transposed",
+    "bias_summed": "constant_multiple",
+    "update_sign": "update_sign",
+    "relu_prime_one_at_zero": "relu_kink",
+    "decay_on_biases": "decay_terms",
+    "float32_internally": "float32_sized",
+    "quadratic_half_dropped": "constant_multiple",
+    "stale_gradient": "stale_gradient",
+    "summed_not_averaged": "constant_multiple",
+    "dW_transposed": "transposed",
+    "sigma_prime_with_cross_entropy": "sigma_prime_with_cross_entropy",
+    "decay_sign": "decay_terms",
+    "decay_missing_from_loss": "decay_terms",
+    "mean_over_outputs": "constant_multiple",
+    "loss_after_update": "loss_after_update",
+    "drops_last_batch": "dropped_batches",
+    "penalty_per_example": "decay_terms",
+    "decay_per_example": "decay_terms",
+    "lr_float32": "lr_float32",
     "data_term_overwritten": "data_gradient_lost",
 }
 
@@ -77,12 +88,18 @@ def test_stale_gradient_names_the_first_diverging_step():
 def test_convention_or_bug_follows_self_consistency(verdicts):
     """A cost averaged over the outputs, with gradients to match, is a convention; a bias gradient
     summed over the batch, with the loss still averaged, is a bug."""
-    [convention] = [d for d in outcomes(Mutant("mean_over_outputs"), verdicts)[0].diagnoses
-                    if d.signature == "constant_multiple"]
+    [convention] = [
+        d
+        for d in outcomes(Mutant("mean_over_outputs"), verdicts)[0].diagnoses
+        if d.signature == "constant_multiple"
+    ]
     assert convention.verdict == "convention" and "c = 0.25 = 1/n_L" in convention.line
     assert "consistent convention" in convention.line
-    [bug] = [d for d in outcomes(Mutant("bias_summed"), verdicts)[0].diagnoses
-             if d.signature == "constant_multiple"]
+    [bug] = [
+        d
+        for d in outcomes(Mutant("bias_summed"), verdicts)[0].diagnoses
+        if d.signature == "constant_multiple"
+    ]
     assert bug.verdict == "bug" and "c = 10 = m" in bug.line and "(BP3)" in bug.line
 
 

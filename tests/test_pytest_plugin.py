@@ -13,8 +13,11 @@ from conformance.pytest_plugin import fast_compile, xdist_workers
 from conformance.threads import THREAD_VARS, share_cores
 from conformance.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
 
-CACHE_VARS = ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
-              "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES")
+CACHE_VARS = (
+    "JAX_COMPILATION_CACHE_DIR",
+    "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS",
+    "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES",
+)
 
 
 @pytest.fixture
@@ -84,8 +87,9 @@ def test_thread_counts_the_user_set_win(no_thread_vars):
     assert os.environ["OMP_NUM_THREADS"] == "2"
 
 
-@pytest.mark.parametrize(("numprocesses", "worker", "expected"), [(2, None, 2), (0, None, 0),
-                                                                   (None, None, 0), (2, "gw0", 0)])
+@pytest.mark.parametrize(
+    ("numprocesses", "worker", "expected"), [(2, None, 2), (0, None, 0), (None, None, 0), (2, "gw0", 0)]
+)
 def test_only_the_xdist_controller_shares_the_cores(monkeypatch, numprocesses, worker, expected):
     """The controller sets the environment its workers inherit; a worker (or no xdist) sets nothing."""
     monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)

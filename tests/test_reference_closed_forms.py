@@ -35,8 +35,7 @@ def test_sigmoid_cross_entropy_delta_is_a_minus_y():
 def test_softmax_log_likelihood_delta_is_a_minus_y():
     p, g = _output_delta(Spec((4, 5, 3), "relu", "softmax", "log_likelihood"), 2)
     e = np.exp(g.zs[-1])
-    np.testing.assert_allclose(g.deltas[-1], e / e.sum(axis=1, keepdims=True) - p.y, rtol=1e-13,
-                               atol=1e-15)
+    np.testing.assert_allclose(g.deltas[-1], e / e.sum(axis=1, keepdims=True) - p.y, rtol=1e-13, atol=1e-15)
 
 
 def test_quadratic_delta_is_bp1():
@@ -86,4 +85,4 @@ def test_initialisation_and_batch_order_are_reproducible():
     assert abs(np.std(a[0][0]) - 1) < 0.01  # N(0, 1): 23,520 draws, std error of the std ≈ 0.005
     order = reference.batch_order(10, 3, 2, 0)
     assert [len(i) for i in order] == [3, 3, 3, 1] * 2
-    assert all(sorted(np.concatenate(order[k:k + 4])) == list(range(10)) for k in (0, 4))
+    assert all(sorted(np.concatenate(order[k : k + 4])) == list(range(10)) for k in (0, 4))

@@ -32,8 +32,10 @@ POOLS = (None, "max", "avg")
 SINGLE = list(itertools.product(reference.HIDDEN_ACTIVATIONS, POOLS, SIDES))
 STACKS = {  # two blocks: input shape, blocks; padding and stride on the second reach the first's δ
     "max-then-pad-avg": ((1, 6, 6), (Conv(2, 3, padding=1, pool="max"), Conv(3, 2, padding=1, pool="avg"))),
-    "stride-pad-then-pad-max": ((2, 8, 8), (Conv(2, 3, stride=2, padding=1),
-                                            Conv(2, 3, padding=1, pool="max"))),
+    "stride-pad-then-pad-max": (
+        (2, 8, 8),
+        (Conv(2, 3, stride=2, padding=1), Conv(2, 3, padding=1, pool="max")),
+    ),
 }
 
 
@@ -49,12 +51,15 @@ def worst_error(spec, seed):
     results = reference.gradcheck(p.spec, p.params, p.x, p.y)
     assert {r.quantity for r in results if r.layer <= len(spec.conv)} == {"dK", "db"}
     worst = max(results, key=lambda r: r.rel_error)
-    assert worst.rel_error < FD_TOL, (f"reference vs finite differences [{spec.label}]: {worst.quantity}"
-                                      f"[layer {worst.layer}] rel {worst.rel_error:.1e} > {FD_TOL:.0e}")
+    assert worst.rel_error < FD_TOL, (
+        f"reference vs finite differences [{spec.label}]: {worst.quantity}"
+        f"[layer {worst.layer}] rel {worst.rel_error:.1e} > {FD_TOL:.0e}"
+    )
 
 
-@pytest.mark.parametrize(("activation", "pool", "stride_padding"), SINGLE,
-                         ids=[f"{a}-{p}-s{s}p{q}" for a, p, (s, q) in SINGLE])
+@pytest.mark.parametrize(
+    ("activation", "pool", "stride_padding"), SINGLE, ids=[f"{a}-{p}-s{s}p{q}" for a, p, (s, q) in SINGLE]
+)
 def test_one_block_finite_differences(activation, pool, stride_padding):
     """Every hidden activation × no/max/avg pooling × stride 1, 2 × padding 0, 1; λ on every other."""
     i = SINGLE.index((activation, pool, stride_padding))
@@ -79,7 +84,7 @@ def loop_correlation(a, K, b, s, p):
     H_z, W_z = (a_pad.shape[2] - k) // s + 1, (a_pad.shape[3] - k) // s + 1
     z = np.zeros((a.shape[0], K.shape[0], H_z, W_z))
     for n, c, i, j in np.ndindex(z.shape):
-        z[n, c, i, j] = b[c] + np.sum(K[c] * a_pad[n, :, s * i:s * i + k, s * j:s * j + k])
+        z[n, c, i, j] = b[c] + np.sum(K[c] * a_pad[n, :, s * i : s * i + k, s * j : s * j + k])
     return z
 
 
@@ -97,18 +102,15 @@ def test_vectorised_correlation_equals_a_loop_over_pixels(stride, padding):
         unit = np.zeros_like(a)
         unit[index] = 1.0
         brute[index] = np.sum(correlate(unit, K, 0 * b, stride, padding) * d)  # checked just above
-    np.testing.assert_allclose(correlate_transpose(d, K, stride, padding, a.shape), brute, rtol=0,
-                               atol=1e-13)
+    np.testing.assert_allclose(correlate_transpose(d, K, stride, padding, a.shape), brute, rtol=0, atol=1e-13)
 
 
 def test_max_pool_tie_routes_to_the_first_element():
     """A 2×2 window of equal values sends the whole gradient to its top-left element (row-major first,
     as torch and JAX); a window whose maximum is unique sends it there."""
-    h = np.array([[[[1.0, 1.0, 0.0, 2.0],
-                    [1.0, 1.0, 3.0, 3.0]]]])
+    h = np.array([[[[1.0, 1.0, 0.0, 2.0], [1.0, 1.0, 3.0, 3.0]]]])
     routed = unpool(np.array([[[[5.0, 7.0]]]]), h, "max", 2)
-    np.testing.assert_array_equal(routed, [[[[5.0, 0.0, 0.0, 0.0],
-                                              [0.0, 0.0, 7.0, 0.0]]]])
+    np.testing.assert_array_equal(routed, [[[[5.0, 0.0, 0.0, 0.0], [0.0, 0.0, 7.0, 0.0]]]])
 
 
 def test_avg_unpool_shares_out_by_the_window_area():
@@ -155,9 +157,11 @@ def test_init_params_draws_kernels_first_then_dense():
     input_shape, conv = STACKS["max-then-pad-avg"]
     params = reference.init_params((12, 3), 5, input_shape=input_shape, conv=conv)
     rng = np.random.Generator(np.random.PCG64(5))
-    want = [(rng.standard_normal((2, 1, 3, 3)) / 3.0, rng.standard_normal(2)),
-            (rng.standard_normal((3, 2, 2, 2)) / np.sqrt(8), rng.standard_normal(3)),
-            (rng.standard_normal((3, 12)) / np.sqrt(12), rng.standard_normal(3))]
+    want = [
+        (rng.standard_normal((2, 1, 3, 3)) / 3.0, rng.standard_normal(2)),
+        (rng.standard_normal((3, 2, 2, 2)) / np.sqrt(8), rng.standard_normal(3)),
+        (rng.standard_normal((3, 12)) / np.sqrt(12), rng.standard_normal(3)),
+    ]
     for (K, b), (K_want, b_want) in zip(params, want, strict=True):
         np.testing.assert_allclose(K, K_want, rtol=1e-15)
         np.testing.assert_array_equal(b, b_want)
@@ -178,9 +182,16 @@ def test_accuracy_runs_the_conv_stack():
 def test_spec_labels():
     """A dense spec's label is what it always was; a conv spec's names the input and every block."""
     assert Spec((64, 30, 10), "sigmoid", "sigmoid", "quadratic", 0.1).label == (
-        "64-30-10 sigmoid/sigmoid quadratic λ=0.1")
-    spec = Spec((4, 10), "relu", "softmax", "log_likelihood", input_shape=[1, 8, 8],
-                conv=[Conv(4, 3, padding=1, pool="max"), Conv(4, 3, stride=2, pool="avg", pool_size=1)])
+        "64-30-10 sigmoid/sigmoid quadratic λ=0.1"
+    )
+    spec = Spec(
+        (4, 10),
+        "relu",
+        "softmax",
+        "log_likelihood",
+        input_shape=[1, 8, 8],
+        conv=[Conv(4, 3, padding=1, pool="max"), Conv(4, 3, stride=2, pool="avg", pool_size=1)],
+    )
     assert spec.label == "1x8x8 c4k3p1max2 c4k3s2avg1 | 4-10 relu/softmax log_likelihood"
     assert spec.conv == (Conv(4, 3, 1, 1, "max", 2), Conv(4, 3, 2, 0, "avg", 1))
     assert spec.input_shape == (1, 8, 8)

@@ -19,38 +19,53 @@ from conformance.problems import OUTPUT_LOSSES
 from tests.conftest import Spec, smooth_problem
 
 FD_TOL = 1e-7
-ARCHITECTURES = {"neuron-3-1": (3, 1), "2-3-1": (2, 3, 1), "deep-4-5-4-3-3-2": (4, 5, 4, 3, 3, 2),
-                 "square-3-3-3": (3, 3, 3)}
+ARCHITECTURES = {
+    "neuron-3-1": (3, 1),
+    "2-3-1": (2, 3, 1),
+    "deep-4-5-4-3-3-2": (4, 5, 4, 3, 3, 2),
+    "square-3-3-3": (3, 3, 3),
+}
 
 
 def assert_gradcheck(problem, m):
     spec = problem.spec
     x, y = problem.x[:m], problem.y[:m]
     for r in reference.gradcheck(spec, problem.params, x, y):
-        assert r.rel_error < FD_TOL, (f"reference vs finite differences [{spec.label}, m={m}]: "
-                                      f"{r.quantity}[layer {r.layer}] rel {r.rel_error:.1e} "
-                                      f"> {FD_TOL:.0e}")
+        assert r.rel_error < FD_TOL, (
+            f"reference vs finite differences [{spec.label}, m={m}]: "
+            f"{r.quantity}[layer {r.layer}] rel {r.rel_error:.1e} "
+            f"> {FD_TOL:.0e}"
+        )
 
 
-CASES = [(act, ol, arch) for act in reference.HIDDEN_ACTIVATIONS for ol in OUTPUT_LOSSES
-         for arch in ARCHITECTURES
-         if len(ARCHITECTURES[arch]) > 2 or act == "sigmoid"]  # one layer: no hidden activation
+CASES = [
+    (act, ol, arch)
+    for act in reference.HIDDEN_ACTIVATIONS
+    for ol in OUTPUT_LOSSES
+    for arch in ARCHITECTURES
+    if len(ARCHITECTURES[arch]) > 2 or act == "sigmoid"
+]  # one layer: no hidden activation
 
 
 @pytest.mark.parametrize("decay", [0.0, 0.3], ids=["no-decay", "decay"])
 @pytest.mark.parametrize("m", [1, 4], ids=["m=1", "m=4"])
-@pytest.mark.parametrize(("activation", "output_loss", "arch"), CASES,
-                         ids=[f"{a}-{o}+{c}-{arch}" for a, (o, c), arch in CASES])
+@pytest.mark.parametrize(
+    ("activation", "output_loss", "arch"), CASES, ids=[f"{a}-{o}+{c}-{arch}" for a, (o, c), arch in CASES]
+)
 def test_finite_differences(activation, output_loss, arch, m, decay):
     spec = Spec(ARCHITECTURES[arch], activation, *output_loss, decay)
     assert_gradcheck(smooth_problem(spec, 7, m=4), m)
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(sizes=st.lists(st.integers(1, 5), min_size=2, max_size=5),
-       activation=st.sampled_from(reference.HIDDEN_ACTIVATIONS),
-       output_loss=st.sampled_from(OUTPUT_LOSSES), m=st.integers(1, 6),
-       decay=st.sampled_from([0.0, 0.05, 1.0]), seed=st.integers(0, 2**32 - 1))
+@given(
+    sizes=st.lists(st.integers(1, 5), min_size=2, max_size=5),
+    activation=st.sampled_from(reference.HIDDEN_ACTIVATIONS),
+    output_loss=st.sampled_from(OUTPUT_LOSSES),
+    m=st.integers(1, 6),
+    decay=st.sampled_from([0.0, 0.05, 1.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_finite_differences_hypothesis(sizes, activation, output_loss, m, decay, seed):
     spec = Spec(sizes, activation, *output_loss, decay)
     assert_gradcheck(smooth_problem(spec, seed, m=m), m)
@@ -66,8 +81,10 @@ def test_gradcheck_catches_a_wrong_gradient(monkeypatch):
         return g._replace(grads=[(dW, db * len(x)) for dW, db in g.grads])
 
     monkeypatch.setattr(sys.modules["reference.gradcheck"], "backprop", summed_bias)
-    worst = {(r.quantity, r.layer): r.rel_error for r in reference.gradcheck(
-        problem.spec, problem.params, problem.x, problem.y)}
+    worst = {
+        (r.quantity, r.layer): r.rel_error
+        for r in reference.gradcheck(problem.spec, problem.params, problem.x, problem.y)
+    }
     assert worst[("db", 1)] > 0.1 and worst[("db", 2)] > 0.1
     assert worst[("dW", 1)] < FD_TOL
 

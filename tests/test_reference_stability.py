@@ -40,8 +40,11 @@ def test_softmax_and_log_likelihood_of_large_logits():
 
 
 def test_saturated_network_gradients_are_finite():
-    spec = type("S", (), dict(sizes=(2, 3, 2), activation="sigmoid", output="sigmoid",
-                              loss="cross_entropy", weight_decay=0.0))
+    spec = type(
+        "S",
+        (),
+        dict(sizes=(2, 3, 2), activation="sigmoid", output="sigmoid", loss="cross_entropy", weight_decay=0.0),
+    )
     params = [(np.full((3, 2), 500.0), np.zeros(3)), (np.full((2, 3), -500.0), np.zeros(2))]
     g = reference.backprop(spec, params, np.ones((2, 2)), np.array([[1.0, 1.0], [1.0, 0.0]]))
     assert np.isfinite(g.loss) and all(np.all(np.isfinite(t)) for pair in g.grads for t in pair)

@@ -22,9 +22,20 @@ class Tensor:
 
 def bad_values(want):
     """Things that are not a numpy float64 array of ``want``'s shape."""
-    return st.sampled_from([
-        None, want.tolist(), want.astype(np.int64), want.astype(np.float32), want.ravel()[:-1].copy(),
-        np.zeros((*want.shape, 1)), Tensor(), float(want.ravel()[0]), {"value": want}, (want,)])
+    return st.sampled_from(
+        [
+            None,
+            want.tolist(),
+            want.astype(np.int64),
+            want.astype(np.float32),
+            want.ravel()[:-1].copy(),
+            np.zeros((*want.shape, 1)),
+            Tensor(),
+            float(want.ravel()[0]),
+            {"value": want},
+            (want,),
+        ]
+    )
 
 
 @st.composite
@@ -64,16 +75,29 @@ def malformed(draw):
         if target == "grads":
             fields["grads"], quantity = draw(malformed_pairs(want.grads, "grads", len(p.spec.conv)))
         elif target == "loss":
-            fields["loss"], quantity = draw(st.sampled_from([None, [want.loss], "0.1", True,
-                                                             np.array([want.loss]), Tensor()])), "loss"
+            fields["loss"], quantity = (
+                draw(st.sampled_from([None, [want.loss], "0.1", True, np.array([want.loss]), Tensor()])),
+                "loss",
+            )
         elif target == "zs":  # optional, but checked when given
             fields["zs"], quantity = draw(st.sampled_from([want.zs[:-1], [None] * len(want.zs), 3])), "z"
         else:
-            return p, kind, *draw(st.sampled_from([
-                (None, "gradients result"), (fields, "gradients result"),
-                ((want.loss, want.grads), "gradients result"), ([want.loss], "gradients result"),
-                (SimpleNamespace(loss=want.loss), "grads"),
-                (SimpleNamespace(grads=want.grads), "loss")]))
+            return (
+                p,
+                kind,
+                *draw(
+                    st.sampled_from(
+                        [
+                            (None, "gradients result"),
+                            (fields, "gradients result"),
+                            ((want.loss, want.grads), "gradients result"),
+                            ([want.loss], "gradients result"),
+                            (SimpleNamespace(loss=want.loss), "grads"),
+                            (SimpleNamespace(grads=want.grads), "loss"),
+                        ]
+                    )
+                ),
+            )
         return p, kind, SimpleNamespace(**fields), quantity
     want = reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
     fields = dict(losses=list(want.losses), params=[tuple(pair) for pair in want.params])
@@ -81,14 +105,38 @@ def malformed(draw):
     if target == "params":
         fields["params"], quantity = draw(malformed_pairs(want.params, "trajectory", len(p.spec.conv)))
     elif target == "losses":
-        fields["losses"], quantity = draw(st.sampled_from([
-            None, want.losses[:-1], [*want.losses, 0.0], [None] * len(want.losses),
-            np.array(want.losses)[:, None], [str(v) for v in want.losses], Tensor()])), "losses"
+        fields["losses"], quantity = (
+            draw(
+                st.sampled_from(
+                    [
+                        None,
+                        want.losses[:-1],
+                        [*want.losses, 0.0],
+                        [None] * len(want.losses),
+                        np.array(want.losses)[:, None],
+                        [str(v) for v in want.losses],
+                        Tensor(),
+                    ]
+                )
+            ),
+            "losses",
+        )
     else:
-        return p, kind, *draw(st.sampled_from([
-            (None, "train result"), (fields, "train result"), ((want.losses, want.params), "train result"),
-            (SimpleNamespace(params=want.params), "losses"),
-            (SimpleNamespace(losses=want.losses), "final params")]))
+        return (
+            p,
+            kind,
+            *draw(
+                st.sampled_from(
+                    [
+                        (None, "train result"),
+                        (fields, "train result"),
+                        ((want.losses, want.params), "train result"),
+                        (SimpleNamespace(params=want.params), "losses"),
+                        (SimpleNamespace(losses=want.losses), "final params"),
+                    ]
+                )
+            ),
+        )
     return p, kind, SimpleNamespace(**fields), quantity
 
 
@@ -109,17 +157,24 @@ class Returns:
         return reference.train(spec, params, x, y, lr=lr, batches=batches)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=malformed())
 def test_a_malformed_result_is_a_named_structure_failure(case):
     problem, kind, result, quantity = case
     outcome = run(Returns(kind, result), problem, "float64", kinds=(kind,))  # must not raise
     structure = [r for r in outcome.results if not r.passed and r.check == "structure"]
     assert structure, f"{kind} returning {result!r:.200} got no structure failure: " + "; ".join(
-        r.message for r in outcome.results if not r.passed)
+        r.message for r in outcome.results if not r.passed
+    )
     assert not outcome.passed
     assert any(r.quantity == quantity or r.quantity.startswith(f"{quantity}[") for r in structure), (
-        quantity, [r.message for r in structure])
+        quantity,
+        [r.message for r in structure],
+    )
     assert all(r.impl in r.message and problem.name in r.message for r in structure)
     assert outcome.diagnoses, "a failing run gets a diagnosis line, if only 'no known signature matched'"

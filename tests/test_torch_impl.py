@@ -24,8 +24,9 @@ def tensors(problem, dtype=torch.float64, device="cpu"):
     return [(conv(W), conv(b)) for W, b in problem.params], conv(problem.x), conv(problem.y)
 
 
-@pytest.mark.parametrize("name", ["relu-kink", "deep-relu-softmax", "square-4-4-4-4",
-                                  "sigmoid-sigmoid-cross_entropy"])
+@pytest.mark.parametrize(
+    "name", ["relu-kink", "deep-relu-softmax", "square-4-4-4-4", "sigmoid-sigmoid-cross_entropy"]
+)
 def test_manual_and_autograd_deltas_agree(name):
     p = CATALOGUE[name]
     params, x, y = tensors(p)
@@ -37,31 +38,57 @@ def test_manual_and_autograd_deltas_agree(name):
 
 
 def block(channels, kernel, stride=1, padding=0, pool=None, pool_size=2):
-    return SimpleNamespace(channels=channels, kernel=kernel, stride=stride, padding=padding, pool=pool,
-                           pool_size=pool_size)
+    return SimpleNamespace(
+        channels=channels, kernel=kernel, stride=stride, padding=padding, pool=pool, pool_size=pool_size
+    )
 
 
 # name -> (input_shape, conv blocks, sizes, activation, output, loss, λ): duck-typed conv specs.
 # Padding and stride in both blocks; "stride-floor" drops the last input row (⌊(9 − 2)/2⌋ + 1 = 4).
 CONV_SPECS = {
     "max-pad": ((1, 8, 8), (block(4, 3, 1, 1, "max"),), (64, 10), "relu", "softmax", "log_likelihood", 0.0),
-    "stride-floor": ((2, 9, 9), (block(3, 2, 2, 0), block(2, 3, 1, 1, "avg")), (8, 4), "tanh", "identity",
-                     "quadratic", 0.1),
-    "two-pools": ((2, 9, 9), (block(3, 2, 1, 0, "max"), block(4, 3, 1, 1, "avg")), (16, 6, 3), "sigmoid",
-                  "sigmoid", "cross_entropy", 0.05),
+    "stride-floor": (
+        (2, 9, 9),
+        (block(3, 2, 2, 0), block(2, 3, 1, 1, "avg")),
+        (8, 4),
+        "tanh",
+        "identity",
+        "quadratic",
+        0.1,
+    ),
+    "two-pools": (
+        (2, 9, 9),
+        (block(3, 2, 1, 0, "max"), block(4, 3, 1, 1, "avg")),
+        (16, 6, 3),
+        "sigmoid",
+        "sigmoid",
+        "cross_entropy",
+        0.05,
+    ),
 }
 
 
 def conv_problem(name, dtype=torch.float64, m=5):
     input_shape, blocks, sizes, activation, output, loss, lam = CONV_SPECS[name]
-    spec = SimpleNamespace(sizes=sizes, activation=activation, output=output, loss=loss,
-                           weight_decay=lam, input_shape=input_shape, conv=blocks)
+    spec = SimpleNamespace(
+        sizes=sizes,
+        activation=activation,
+        output=output,
+        loss=loss,
+        weight_decay=lam,
+        input_shape=input_shape,
+        conv=blocks,
+    )
     g = torch.Generator().manual_seed(0)
-    shapes = [(b.channels, c_in, b.kernel, b.kernel)
-              for b, c_in in zip(blocks, [input_shape[0]] + [b.channels for b in blocks])]
+    shapes = [
+        (b.channels, c_in, b.kernel, b.kernel)
+        for b, c_in in zip(blocks, [input_shape[0]] + [b.channels for b in blocks])
+    ]
     shapes += [(n_out, n_in) for n_in, n_out in zip(sizes, sizes[1:])]
-    params = [(torch.randn(s, generator=g, dtype=dtype) / 2, torch.randn(s[0], generator=g, dtype=dtype) / 10)
-              for s in shapes]
+    params = [
+        (torch.randn(s, generator=g, dtype=dtype) / 2, torch.randn(s[0], generator=g, dtype=dtype) / 10)
+        for s in shapes
+    ]
     x = torch.rand(m, *input_shape, generator=g, dtype=dtype)
     y = torch.nn.functional.one_hot(torch.arange(m) % sizes[-1], sizes[-1]).to(dtype)
     return spec, params, x, y
@@ -77,11 +104,17 @@ def test_conv_manual_autograd_and_module_agree(name):
     own conv2d/pooling backward, within the same DELTA_TOL as the dense deltas."""
     spec, params, x, y = conv_problem(name)
     got, want = manual.backprop(spec, params, x, y), autograd.backprop(spec, params, x, y)
-    pairs = [(f"{q}[{l}]", a, b) for q in ("zs", "activations", "deltas")
-             for l, (a, b) in enumerate(zip(getattr(got, q), getattr(want, q)))]
+    pairs = [
+        (f"{q}[{l}]", a, b)
+        for q in ("zs", "activations", "deltas")
+        for l, (a, b) in enumerate(zip(getattr(got, q), getattr(want, q)))
+    ]
     for who, grads in (("manual", got.grads), ("module", module.gradients(spec, params, x, y).grads)):
-        pairs += [(f"{who} grads[{l}]", a, b) for l, (g, w) in enumerate(zip(grads, want.grads))
-                  for a, b in zip(g, w)]
+        pairs += [
+            (f"{who} grads[{l}]", a, b)
+            for l, (g, w) in enumerate(zip(grads, want.grads))
+            for a, b in zip(g, w)
+        ]
     for what, a, b in pairs:
         assert a.shape == b.shape and rel(a, b) <= DELTA_TOL, f"{what}: rel {rel(a, b):.1e} [{name}]"
     assert got.deltas[0].dim() == 4 and abs(got.loss - want.loss) <= DELTA_TOL * abs(want.loss)
@@ -91,8 +124,15 @@ def test_max_pool_ties_route_to_the_first_maximum():
     """x = 1 everywhere, a 1×1 kernel of 1: every 2×2 window of a^1 is a four-way tie. The contract
     (and torch) send each window's δ to its FIRST element in row-major order. Closed form: a^2 =
     1+2+3+4 = 10, δ^2 = a^2 − y = 10, δ^2 W^2 = (10, 20, 30, 40) lands on the top-left corners."""
-    spec = SimpleNamespace(sizes=(4, 1), activation="identity", output="identity", loss="quadratic",
-                           weight_decay=0.0, input_shape=(1, 4, 4), conv=(block(1, 1, pool="max"),))
+    spec = SimpleNamespace(
+        sizes=(4, 1),
+        activation="identity",
+        output="identity",
+        loss="quadratic",
+        weight_decay=0.0,
+        input_shape=(1, 4, 4),
+        conv=(block(1, 1, pool="max"),),
+    )
     one = torch.ones(1, dtype=torch.float64)
     params = [(one.reshape(1, 1, 1, 1), 0 * one), (torch.tensor([[1.0, 2.0, 3.0, 4.0]]).double(), 0 * one)]
     expected = torch.zeros(1, 1, 4, 4, dtype=torch.float64)
@@ -130,7 +170,9 @@ def test_module_is_an_nn_module_built_from_torch_layers():
 @pytest.mark.slow
 def test_copy_torch_impl_alone_trains(tmp_path):
     """torch_impl/ copied into an empty directory imports and trains an MLP and a conv net with only torch."""
-    result = run_copied("torch_impl", """
+    result = run_copied(
+        "torch_impl",
+        """
         import torch, torch_impl
         from types import SimpleNamespace
         spec = SimpleNamespace(sizes=(4, 5, 3), activation="relu", output="softmax",
@@ -152,7 +194,9 @@ def test_copy_torch_impl_alone_trains(tmp_path):
                 run = impl.train(s, p, inputs, y, lr=0.5, batches=batches)
                 assert run.losses[-1] < run.losses[0], (impl.__name__, run.losses)
         print("trained", run.losses[0], run.losses[-1])
-    """, tmp_path)
+    """,
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "trained" in result.stdout
 

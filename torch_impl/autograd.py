@@ -52,8 +52,8 @@ def backprop_unchecked(spec, params, x, y):
         flat = [t for pair in leaves for t in pair]
         derivatives = torch.autograd.grad(C, flat + zs)  # BP-grad ∂C/∂W^l, ∂C/∂b^l, then ∂C/∂z^l
 
-    grads = list(zip(derivatives[0:2 * L:2], derivatives[1:2 * L:2]))  # BP-dC (∂C/∂W^l, ∂C/∂b^l)
-    deltas = [m * dz for dz in derivatives[2 * L:]]  # BP-delta per-example δ^l = m ∂C/∂z^l
+    grads = list(zip(derivatives[0 : 2 * L : 2], derivatives[1 : 2 * L : 2]))  # BP-dC (∂C/∂W^l, ∂C/∂b^l)
+    deltas = [m * dz for dz in derivatives[2 * L :]]  # BP-delta per-example δ^l = m ∂C/∂z^l
     detach = [t.detach() for t in zs], [t.detach() for t in activations]
     return Gradients(float(C.detach()), grads, *detach, deltas)
 

@@ -61,8 +61,10 @@ def pool(a, block):
     if block.pool is None:
         return a, None
     w = windows(a, block.pool_size)  # BP-pool (m, C, H_z/s, W_z/s, s·s)
-    route = (F.one_hot(w.argmax(dim=-1), w.shape[-1]).to(a.dtype)  # BP-pool max: the first argmax
-             if block.pool == "max" else torch.full_like(w, 1 / w.shape[-1]))  # BP-pool avg: 1/s² each
+    if block.pool == "max":  # BP-pool
+        route = F.one_hot(w.argmax(dim=-1), w.shape[-1]).to(a.dtype)  # BP-pool max: the first argmax
+    else:  # BP-pool
+        route = torch.full_like(w, 1 / w.shape[-1])  # BP-pool avg: 1/s² each
     return (route * w).sum(dim=-1), route  # BP-pool (m, C, H_z/s, W_z/s)
 
 
@@ -77,8 +79,8 @@ def correlate_transpose(delta, K, block, shape):
     """∂C_x/∂a^{l-1} from δ^l: each position sends its kernels back onto its patch (fold adds them)."""
     m, C = delta.shape[:2]
     columns = K.reshape(C, -1).T @ delta.reshape(m, C, -1)  # BP2-conv (C'kk, C) @ (m, C, H_z·W_z)
-    return F.fold(columns, shape[-2:], block.kernel, padding=block.padding,  # BP2-conv (m, C', H, W)
-                  stride=block.stride)  # BP2-conv
+    geometry = dict(padding=block.padding, stride=block.stride)  # BP2-conv
+    return F.fold(columns, shape[-2:], block.kernel, **geometry)  # BP2-conv (m, C', H, W)
 
 
 def kernel_gradients(delta, a_prev, K, block, weight_decay):

@@ -75,8 +75,10 @@ def rank_gradients(worker, spec, params, x, y):
         return None
     with torch.no_grad():
         C = float(data + penalty(model, spec.weight_decay))
-        grads = [(lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad)  # λW once
-                 for lin in model.weighted()]
+        grads = [
+            (lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad)  # λW once
+            for lin in model.weighted()
+        ]
     return C, [(dW.cpu(), db.cpu()) for dW, db in grads]
 
 
@@ -86,8 +88,12 @@ def rank_train(worker, spec, params, x, y, lr, order, sizes):
     x, y = x.to(worker.device), y.to(worker.device)
     model, ddp = _replica(worker, spec, params)
     optimizer = torch.optim.SGD(
-        [{"params": [lin.weight for lin in model.weighted()], "weight_decay": spec.weight_decay},
-         {"params": [lin.bias for lin in model.weighted()], "weight_decay": 0.0}], lr=lr)
+        [
+            {"params": [lin.weight for lin in model.weighted()], "weight_decay": spec.weight_decay},
+            {"params": [lin.bias for lin in model.weighted()], "weight_decay": 0.0},
+        ],
+        lr=lr,
+    )
     losses = []
     for idx in order.split(sizes):
         optimizer.zero_grad()
@@ -101,8 +107,10 @@ def rank_train(worker, spec, params, x, y, lr, order, sizes):
 def _plain(spec):
     """The spec as plain values (a SimpleNamespace): workers need none of the caller's classes."""
     fields = {f: getattr(spec, f) for f in SPEC_FIELDS if hasattr(spec, f)}
-    fields["conv"] = tuple(SimpleNamespace(**{f: getattr(block, f) for f in BLOCK_FIELDS})
-                           for block in getattr(spec, "conv", ()) or ())
+    fields["conv"] = tuple(
+        SimpleNamespace(**{f: getattr(block, f) for f in BLOCK_FIELDS})
+        for block in getattr(spec, "conv", ()) or ()
+    )
     return SimpleNamespace(**fields)
 
 
@@ -126,16 +134,24 @@ class DataParallel:
 
     def gradients(self, spec, params, x, y):
         check_inputs(spec, params, x, y)
-        C, grads = self.pool.run(self.rank_gradients, _plain(spec),
-                                 [(_send(W), _send(b)) for W, b in params], _send(x), _send(y))[0]
+        C, grads = self.pool.run(
+            self.rank_gradients, _plain(spec), [(_send(W), _send(b)) for W, b in params], _send(x), _send(y)
+        )[0]
         return Gradients(C, [(dW.to(x.device), db.to(x.device)) for dW, db in grads])
 
     def train(self, spec, params, x, y, *, lr, batches):
         check_inputs(spec, params, x, y)
         check_training(lr, batches, x.shape[0])
-        losses, final = self.pool.run(self.rank_train, _plain(spec),
-                                      [(_send(W), _send(b)) for W, b in params], _send(x), _send(y),
-                                      lr, _send(torch.cat(batches)), [len(i) for i in batches])[0]
+        losses, final = self.pool.run(
+            self.rank_train,
+            _plain(spec),
+            [(_send(W), _send(b)) for W, b in params],
+            _send(x),
+            _send(y),
+            lr,
+            _send(torch.cat(batches)),
+            [len(i) for i in batches],
+        )[0]
         return Trajectory(losses, [(W.to(x.device), b.to(x.device)) for W, b in final])
 
     @property

@@ -67,8 +67,9 @@ def backprop_unchecked(spec, params, x, y):
     grads = []
     if c:  # ∂C_x/∂a^c = δ^{c+1} W^{c+1} (BP2 before g'), back to a^c's shape in C order
         nabla_a = (delta @ params[c][0]).reshape(activations[c].shape)  # BP-unflatten (m, C_c, H_c, W_c)
-        deltas[:c], grads = conv_backward(conv, params, zs, activations, routes, nabla_a,
-                                          spec.activation, lam)
+        deltas[:c], grads = conv_backward(
+            conv, params, zs, activations, routes, nabla_a, spec.activation, lam
+        )
     for l in range(c + 1, L + 1):
         delta, a_prev, W = deltas[l - 1], activations[l - 1].flatten(1), params[l - 1][0]
         nabla_b = delta.sum(dim=0) / m  # BP3 (n_l,)

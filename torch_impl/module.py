@@ -26,8 +26,13 @@ from torch import nn
 from .training import Gradients, Trajectory
 from .validation import check_inputs, check_training
 
-ACTIVATION_MODULES = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-                      "identity": nn.Identity, "softmax": lambda: nn.Softmax(dim=1)}
+ACTIVATION_MODULES = {
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "relu": nn.ReLU,
+    "identity": nn.Identity,
+    "softmax": lambda: nn.Softmax(dim=1),
+}
 POOL_MODULES = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}  # stride = window: non-overlapping
 
 
@@ -37,13 +42,21 @@ class Network(nn.Module):
     forward returns the logits z^L (m, n_L). Without conv blocks this is a plain MLP on (m, n_0).
     """
 
-    def __init__(self, sizes, activation, output, blocks=(), in_channels=None, *, dtype=None,
-                 device=None):
+    def __init__(self, sizes, activation, output, blocks=(), in_channels=None, *, dtype=None, device=None):
         super().__init__()
         layers = []
         for block in blocks:
-            layers.append(nn.Conv2d(in_channels, block.channels, block.kernel, stride=block.stride,
-                                    padding=block.padding, dtype=dtype, device=device))
+            layers.append(
+                nn.Conv2d(
+                    in_channels,
+                    block.channels,
+                    block.kernel,
+                    stride=block.stride,
+                    padding=block.padding,
+                    dtype=dtype,
+                    device=device,
+                )
+            )
             layers.append(ACTIVATION_MODULES[activation]())
             if block.pool is not None:
                 layers.append(POOL_MODULES[block.pool](block.pool_size))
@@ -78,8 +91,7 @@ class Network(nn.Module):
 
     def params(self):
         """The contract's [(K, b)] + [(W, b)], detached copies."""
-        return [(layer.weight.detach().clone(), layer.bias.detach().clone())
-                for layer in self.weighted()]
+        return [(layer.weight.detach().clone(), layer.bias.detach().clone()) for layer in self.weighted()]
 
 
 def data_cost(model, loss, x, y):
@@ -95,14 +107,21 @@ def data_cost(model, loss, x, y):
 
 def penalty(model, weight_decay):
     """(λ/2) Σ_l ‖W^l‖², kernels K^l included."""
-    return 0.5 * weight_decay * sum(torch.sum(layer.weight ** 2) for layer in model.weighted())
+    return 0.5 * weight_decay * sum(torch.sum(layer.weight**2) for layer in model.weighted())
 
 
 def build(spec, params):
     blocks = getattr(spec, "conv", ()) or ()
     in_channels = spec.input_shape[0] if blocks else None
-    return Network(spec.sizes, spec.activation, spec.output, blocks, in_channels,
-                   dtype=params[0][0].dtype, device=params[0][0].device).load(params)
+    return Network(
+        spec.sizes,
+        spec.activation,
+        spec.output,
+        blocks,
+        in_channels,
+        dtype=params[0][0].dtype,
+        device=params[0][0].device,
+    ).load(params)
 
 
 def gradients(spec, params, x, y):
@@ -122,8 +141,10 @@ def train(spec, params, x, y, *, lr, batches):
     model = build(spec, params)
     weights = [layer.weight for layer in model.weighted()]  # W^l and K^l: decayed
     biases = [layer.bias for layer in model.weighted()]
-    optimizer = torch.optim.SGD([{"params": weights, "weight_decay": spec.weight_decay},
-                                 {"params": biases, "weight_decay": 0.0}], lr=lr)
+    optimizer = torch.optim.SGD(
+        [{"params": weights, "weight_decay": spec.weight_decay}, {"params": biases, "weight_decay": 0.0}],
+        lr=lr,
+    )
     losses = []
     for idx in batches:
         optimizer.zero_grad()

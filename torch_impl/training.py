@@ -33,6 +33,6 @@ def sgd(backprop_unchecked, spec, params, x, y, *, lr, batches):
         result = backprop_unchecked(spec, params, x[idx], y[idx])
         losses.append(result.loss)
         with torch.no_grad():
-            params = [(W - lr * nabla_w, b - lr * nabla_b)  # BP-SGD
-                      for (W, b), (nabla_w, nabla_b) in zip(params, result.grads)]  # BP-SGD
+            steps = zip(params, result.grads)  # BP-SGD
+            params = [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
     return Trajectory(losses, params)

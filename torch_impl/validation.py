@@ -25,11 +25,13 @@ def check_spec(spec):
     if len(sizes) < 2 or not positive_ints(sizes):
         raise ValueError(f"spec.sizes: expected at least two positive integers, got {sizes!r}")
     if spec.activation not in HIDDEN:
-        raise ValueError(f"spec.activation: unknown hidden activation {spec.activation!r}; "
-                         f"expected one of {list(HIDDEN)}")
+        raise ValueError(
+            f"spec.activation: unknown hidden activation {spec.activation!r}; expected one of {list(HIDDEN)}"
+        )
     if spec.output not in OUTPUTS:
-        raise ValueError(f"spec.output: unknown output activation {spec.output!r}; "
-                         f"expected one of {list(OUTPUTS)}")
+        raise ValueError(
+            f"spec.output: unknown output activation {spec.output!r}; expected one of {list(OUTPUTS)}"
+        )
     if spec.loss not in PAIRINGS:
         raise ValueError(f"spec.loss: unknown cost {spec.loss!r}; expected one of {list(PAIRINGS)}")
     need = PAIRINGS[spec.loss]
@@ -45,8 +47,10 @@ def check_block(name, block, shape):
     """One conv block on an input (C, H, W): its fields, then its kernel shape and pooled output."""
     for field, low in BLOCK_FIELDS + (("pool", None),):
         if not hasattr(block, field):
-            raise TypeError(f"{name}.{field}: missing; a conv block has channels, kernel, stride, "
-                            "padding, pool, pool_size")
+            raise TypeError(
+                f"{name}.{field}: missing; a conv block has channels, kernel, stride, "
+                "padding, pool, pool_size"
+            )
         value = getattr(block, field)
         if low is None and value not in (None, "max", "avg"):
             raise ValueError(f"{name}.pool: expected None, 'max' or 'avg', got {value!r}")
@@ -55,8 +59,10 @@ def check_block(name, block, shape):
     C, H, W = shape
     k, p, s, size = block.kernel, block.padding, block.stride, block.pool_size
     if k > H + 2 * p or k > W + 2 * p:
-        raise ValueError(f"{name}: kernel {k} is larger than the padded input {H + 2 * p}×{W + 2 * p} "
-                         f"({H}×{W} with padding {p})")
+        raise ValueError(
+            f"{name}: kernel {k} is larger than the padded input {H + 2 * p}×{W + 2 * p} "
+            f"({H}×{W} with padding {p})"
+        )
     H, W = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
     if block.pool is not None and (H % size or W % size):
         raise ValueError(f"{name}: pool_size {size} does not divide the correlation's output {H}×{W}")
@@ -71,20 +77,25 @@ def check_conv(spec, sizes):
         raise TypeError(f"spec.conv: expected a tuple of conv blocks, got {type(blocks).__name__}")
     if not blocks:
         if shape is not None:
-            raise ValueError(f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
-                             "takes x of shape (m, sizes[0])")
+            raise ValueError(
+                f"spec.input_shape: {shape!r} given without conv blocks; a dense network "
+                "takes x of shape (m, sizes[0])"
+            )
         return (), None
     if not isinstance(shape, (list, tuple)) or len(shape) != 3 or not positive_ints(shape):
-        raise ValueError(f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive "
-                         f"integers; got {shape!r}")
+        raise ValueError(
+            f"spec.input_shape: a conv spec needs (C_0, H_0, W_0), three positive integers; got {shape!r}"
+        )
     kernels, out = [], tuple(shape)
     for i, block in enumerate(blocks):
         kernel, out = check_block(f"spec.conv[{i}]", block, out)
         kernels.append(kernel)
     flat = out[0] * out[1] * out[2]
     if sizes[0] != flat:
-        raise ValueError(f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size {flat} "
-                         f"= {out[0]}·{out[1]}·{out[2]} of the last conv block's output")
+        raise ValueError(
+            f"spec.sizes: sizes[0]={sizes[0]} does not equal the flattened size {flat} "
+            f"= {out[0]}·{out[1]}·{out[2]} of the last conv block's output"
+        )
     return kernels, tuple(shape)
 
 
@@ -94,8 +105,10 @@ def check_tensor(name, t, shape, like=None):
     if t.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name}: expected dtype float32 or float64, got {t.dtype}")
     if like is not None and (t.dtype != like.dtype or t.device != like.device):
-        raise TypeError(f"{name}: {t.dtype} on {t.device} does not match the parameters' "
-                        f"{like.dtype} on {like.device}; nothing is cast silently")
+        raise TypeError(
+            f"{name}: {t.dtype} on {t.device} does not match the parameters' "
+            f"{like.dtype} on {like.device}; nothing is cast silently"
+        )
     if tuple(t.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
     if not bool(torch.isfinite(t).all()):
@@ -110,8 +123,7 @@ def check_inputs(spec, params, x, y):
     c = len(kernels)
     if not isinstance(params, (list, tuple)) or len(params) != c + len(sizes) - 1:
         conv = f"{c} (K, b) conv pairs then " if c else ""
-        raise ValueError(f"params: expected a list of {conv}{len(sizes) - 1} (W, b) pairs for "
-                         f"sizes {sizes}")
+        raise ValueError(f"params: expected a list of {conv}{len(sizes) - 1} (W, b) pairs for sizes {sizes}")
     like = None
     for l, (W, b) in enumerate(params, start=1):
         kind, shape = ("K", kernels[l - 1]) if l <= c else ("W", (sizes[l - c], sizes[l - c - 1]))
@@ -120,10 +132,12 @@ def check_inputs(spec, params, x, y):
         check_tensor(f"params[{l - 1}].b (layer {l})", b, (shape[0],), like)
     features = input_shape or (sizes[0],)
     if not isinstance(x, torch.Tensor) or x.dim() != 1 + len(features) or x.shape[0] == 0:
-        expected = (f"a 4-D array (m, C, H, W) = (m, {', '.join(map(str, features))}), non-empty"
-                    if c else f"a non-empty 2-D tensor (m, {sizes[0]})")
-        raise ValueError(f"x: expected {expected}, got "
-                         f"{tuple(getattr(x, 'shape', ())) or type(x).__name__}")
+        expected = (
+            f"a 4-D array (m, C, H, W) = (m, {', '.join(map(str, features))}), non-empty"
+            if c
+            else f"a non-empty 2-D tensor (m, {sizes[0]})"
+        )
+        raise ValueError(f"x: expected {expected}, got {tuple(getattr(x, 'shape', ())) or type(x).__name__}")
     check_tensor("x", x, (x.shape[0], *features), like)
     check_tensor("y", y, (x.shape[0], sizes[-1]), like)
     if spec.loss != "quadratic" and bool(((y < 0) | (y > 1)).any()):

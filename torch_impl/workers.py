@@ -55,9 +55,13 @@ def _serve(worker, store, timeout, precision, tasks, results, parent):
     torch.set_float32_matmul_precision(matmul)  # the caller's precision settings, not the defaults
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // worker.size))  # k workers share the cores
     try:
-        dist.init_process_group("nccl" if worker.device.type == "cuda" else "gloo",
-                                store=dist.FileStore(store, worker.size), rank=worker.rank,
-                                world_size=worker.size, timeout=datetime.timedelta(seconds=timeout))
+        dist.init_process_group(
+            "nccl" if worker.device.type == "cuda" else "gloo",
+            store=dist.FileStore(store, worker.size),
+            rank=worker.rank,
+            world_size=worker.size,
+            timeout=datetime.timedelta(seconds=timeout),
+        )
     except Exception as exc:
         results.put((worker.rank, False, _describe(exc)))
         return
@@ -101,14 +105,29 @@ class Pool:
         ctx = mp.get_context("spawn")
         self._dir = tempfile.mkdtemp(prefix="torch-ddp-")
         self._tasks, self._results = [ctx.Queue() for _ in range(self.size)], ctx.Queue()
-        precision = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
-                     torch.get_float32_matmul_precision())
+        precision = (
+            torch.backends.cuda.matmul.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            torch.get_float32_matmul_precision(),
+        )
         for rank in range(self.size):
-            device = (torch.device("cuda", rank) if self.device.type == "cuda" else self.device)
-            self._procs.append(ctx.Process(
-                target=_serve, daemon=True, name=f"{self.name} worker {rank}",
-                args=(Worker(rank, self.size, device), os.path.join(self._dir, "store"), self.timeout,
-                      precision, self._tasks[rank], self._results, os.getpid())))
+            device = torch.device("cuda", rank) if self.device.type == "cuda" else self.device
+            self._procs.append(
+                ctx.Process(
+                    target=_serve,
+                    daemon=True,
+                    name=f"{self.name} worker {rank}",
+                    args=(
+                        Worker(rank, self.size, device),
+                        os.path.join(self._dir, "store"),
+                        self.timeout,
+                        precision,
+                        self._tasks[rank],
+                        self._results,
+                        os.getpid(),
+                    ),
+                )
+            )
             self._procs[-1].start()
         self._collect("start", self.start_timeout)
 
@@ -125,8 +144,11 @@ class Pool:
         while len(results) < self.size:
             rank, ok, value = self._next(what, timeout, deadline, results)
             if not ok:
-                self._fail(RuntimeError, f"worker {rank} of {self.size} raised {value} during {what}",
-                           {**results, rank: None})
+                self._fail(
+                    RuntimeError,
+                    f"worker {rank} of {self.size} raised {value} during {what}",
+                    {**results, rank: None},
+                )
             results[rank] = value
         return [results[r] for r in range(self.size)]
 
@@ -142,8 +164,11 @@ class Pool:
                 try:  # a worker that raised has said so before leaving: read that first
                     return self._results.get(timeout=1.0)
                 except queue.Empty:
-                    self._fail(RuntimeError, f"worker {dead[0][0]} of {self.size} died (exit code "
-                               f"{dead[0][1]}) during {what}", answered)
+                    self._fail(
+                        RuntimeError,
+                        f"worker {dead[0][0]} of {self.size} died (exit code {dead[0][1]}) during {what}",
+                        answered,
+                    )
             if time.monotonic() > deadline:
                 self._fail(TimeoutError, f"no answer within {timeout:g} s during {what}", answered)
 
@@ -153,13 +178,20 @@ class Pool:
         for proc in self._procs:
             proc.join(timeout=max(0.0, deadline - time.monotonic()))
         silent = [(r, self._procs[r].exitcode) for r in range(self.size) if r not in answered]
-        died = [f"worker {r} of {self.size} died (exit code {code})" for r, code in silent
-                if code is not None and f"worker {r} " not in message]
+        died = [
+            f"worker {r} of {self.size} died (exit code {code})"
+            for r, code in silent
+            if code is not None and f"worker {r} " not in message
+        ]
         quiet = [str(r) for r, code in silent if code is None]
         self.close(wait=0)
-        raise kind("; ".join([f"{self.name}: {message}", *died]
-                             + ([f"worker {', '.join(quiet)} of {self.size} did not answer"] if quiet else [])
-                             + ["the pool was shut down (the next call starts a new one)"]))
+        raise kind(
+            "; ".join(
+                [f"{self.name}: {message}", *died]
+                + ([f"worker {', '.join(quiet)} of {self.size} did not answer"] if quiet else [])
+                + ["the pool was shut down (the next call starts a new one)"]
+            )
+        )
 
     def close(self, wait=5.0):
         """Stop every worker: ask, wait up to ``wait`` s, then kill; remove the rendezvous directory."""

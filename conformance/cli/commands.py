@@ -24,8 +24,9 @@ def _rich():
         from rich.progress import Progress
         from rich.table import Table
     except ImportError as exc:
-        raise ImportError("the command line needs rich and matplotlib "
-                          "(pip install 'backprop-conformance[cli]')") from exc
+        raise ImportError(
+            "the command line needs rich and matplotlib (pip install 'backprop-conformance[cli]')"
+        ) from exc
     console = Console()
     if not console.is_terminal:  # piped or captured: rich would assume 80 columns and wrap the tables
         console.width = 120
@@ -39,9 +40,12 @@ def train(args):
     spec = network(args, data, task)
     names = args.impl or available_names()
     impls = [load("reference")] + [  # data-parallel workers stop when the program ends (atexit)
-        load(n, workers=args.workers if n in DATA_PARALLEL else None) for n in names if n != "reference"]
-    config = (f"{'' if task is Classify else 'autoencoder '}{spec.label}, η={args.lr:g}, "
-              f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}")
+        load(n, workers=args.workers if n in DATA_PARALLEL else None) for n in names if n != "reference"
+    ]
+    config = (
+        f"{'' if task is Classify else 'autoencoder '}{spec.label}, η={args.lr:g}, "
+        f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}"
+    )
     console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
     rows = []
 
@@ -60,44 +64,88 @@ def train(args):
     with Progress(console=console, transient=True) as progress:
         bar = progress.add_task("training", total=args.epochs * len(impls))
         histories = train_side_by_side(
-            impls, spec, task, data, lr=args.lr, batch_size=args.batch_size, epochs=args.epochs,
-            seed=args.seed, dtype=args.dtype, init=args.init, progress=epoch_done)
+            impls,
+            spec,
+            task,
+            data,
+            lr=args.lr,
+            batch_size=args.batch_size,
+            epochs=args.epochs,
+            seed=args.seed,
+            dtype=args.dtype,
+            init=args.init,
+            progress=epoch_done,
+        )
     table = Table(title=f"After {args.epochs} epochs — {config}")
-    for col in ("implementation", task.column, "training cost (last epoch)",
-                "max |θ − θ_reference|", "seconds"):
+    for col in (
+        "implementation",
+        task.column,
+        "training cost (last epoch)",
+        "max |θ − θ_reference|",
+        "seconds",
+    ):
         table.add_column(col, justify="left" if col == "implementation" else "right")
     for h in histories.values():
         last = h.epochs[-1]
-        table.add_row(h.impl, task.text(last[task.metric]), f"{last['cost']:.6f}",
-                      f"{last['divergence']:.1e}", f"{sum(e['seconds'] for e in h.epochs):.2f}")
+        table.add_row(
+            h.impl,
+            task.text(last[task.metric]),
+            f"{last['cost']:.6f}",
+            f"{last['divergence']:.1e}",
+            f"{sum(e['seconds'] for e in h.epochs):.2f}",
+        )
     console.print(table)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    (out / "train.json").write_text(json.dumps(
-        {"config": {**{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                    "sizes": list(spec.sizes), "impl": [i.name for i in impls]},
-         "histories": {n: h.record() for n, h in histories.items()}}, indent=2))
+    (out / "train.json").write_text(
+        json.dumps(
+            {
+                "config": {
+                    **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    "sizes": list(spec.sizes),
+                    "impl": [i.name for i in impls],
+                },
+                "histories": {n: h.record() for n, h in histories.items()},
+            },
+            indent=2,
+        )
+    )
     epochs = np.arange(1, args.epochs + 1)
     series = lambda key: {n: (epochs, [e[key] for e in h.epochs]) for n, h in histories.items()}  # noqa: E731
-    plots.lines(out / f"{task.metric}.png", series(task.metric),
-                title=f"{task.column.capitalize()} after each epoch\n{config}", xlabel="epoch",
-                ylabel=f"{task.unit} ({len(data.x_test)})")
-    plots.lines(out / "cost.png", series("cost"),
-                title=f"Training cost (mean batch cost over the epoch)\n{config}", xlabel="epoch",
-                ylabel="mean batch cost C over the epoch")
-    plots.lines(out / "divergence.png", {n: s for n, s in series("divergence").items()
-                                         if n != "reference"},
-                title=f"Parameter divergence from the NumPy reference\n{config}", xlabel="epoch",
-                ylabel="max |θ − θ_reference| over all weights and biases", log=True,
-                empty="only the reference was trained: nothing to compare")
+    plots.lines(
+        out / f"{task.metric}.png",
+        series(task.metric),
+        title=f"{task.column.capitalize()} after each epoch\n{config}",
+        xlabel="epoch",
+        ylabel=f"{task.unit} ({len(data.x_test)})",
+    )
+    plots.lines(
+        out / "cost.png",
+        series("cost"),
+        title=f"Training cost (mean batch cost over the epoch)\n{config}",
+        xlabel="epoch",
+        ylabel="mean batch cost C over the epoch",
+    )
+    plots.lines(
+        out / "divergence.png",
+        {n: s for n, s in series("divergence").items() if n != "reference"},
+        title=f"Parameter divergence from the NumPy reference\n{config}",
+        xlabel="epoch",
+        ylabel="max |θ − θ_reference| over all weights and biases",
+        log=True,
+        empty="only the reference was trained: nothing to compare",
+    )
     written = [f"{task.metric}.png", "cost.png", "divergence.png"]
     if task is Autoencoder:
         shown = data.x_test[:10]
         recon = {n: forward(spec, h.params, inputs(spec, shown))[1][-1] for n, h in histories.items()}
-        plots.reconstructions(out / "reconstructions.png", shown.reshape(-1, *data.image_shape[1:]),
-                              {n: r.reshape(-1, *data.image_shape[1:]) for n, r in recon.items()},
-                              title=f"Test inputs and each implementation's reconstruction after "
-                                    f"{args.epochs} epochs\n{config}")
+        plots.reconstructions(
+            out / "reconstructions.png",
+            shown.reshape(-1, *data.image_shape[1:]),
+            {n: r.reshape(-1, *data.image_shape[1:]) for n, r in recon.items()},
+            title=f"Test inputs and each implementation's reconstruction after "
+            f"{args.epochs} epochs\n{config}",
+        )
         written.append("reconstructions.png")
     console.print(f"wrote {out}/train.json, {', '.join(written)}")
     return 0
@@ -110,8 +158,14 @@ def _matrix_command(args, targets, title, self_check=False):
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("checking", total=None)
-        matrix = run_matrix(targets, problems=args.problems, dtypes=dtypes, jobs=args.jobs,
-                            timeout=args.timeout, progress=lambda: progress.update(task, advance=1))
+        matrix = run_matrix(
+            targets,
+            problems=args.problems,
+            dtypes=dtypes,
+            jobs=args.jobs,
+            timeout=args.timeout,
+            progress=lambda: progress.update(task, advance=1),
+        )
     try:
         return _write_matrix(console, Table, Text, args, matrix, title, self_check)
     finally:
@@ -119,42 +173,64 @@ def _matrix_command(args, targets, title, self_check=False):
 
 
 def _write_matrix(console, Table, Text, args, matrix, title, self_check):
-    table = Table(title=Text(title), caption="worst normwise relative error against the float64 "
-                  "reference; tol = single-pass / trajectory tolerance")
+    table = Table(
+        title=Text(title),
+        caption="worst normwise relative error against the float64 "
+        "reference; tol = single-pass / trajectory tolerance",
+    )
     for col in ("implementation", "dtype", *FAMILIES, "tol"):
         table.add_column(col, justify="left" if col in ("implementation", "dtype") else "right")
     for (impl, dtype), cells in summary_rows(matrix).items():
         kind = np.dtype(dtype).type
         tol = f"{TOLERANCES['grads'][kind]:.0e} / {TOLERANCES['trajectory'][kind]:.0e}"
-        table.add_row(Text(impl), dtype, *[
-            (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
-            for c in (cells.get(f) for f in FAMILIES)], tol)
+        table.add_row(
+            Text(impl),
+            dtype,
+            *[
+                (f"[{'green' if c[2] else 'red bold'}]{'' if c[2] else 'FAIL '}{c[0]:.1e}[/]" if c else "—")
+                for c in (cells.get(f) for f in FAMILIES)
+            ],
+            tol,
+        )
     console.print(table)
     lines = matrix.failure_lines()
     shown = lines if args.verbose else lines[:MAX_LINES]
     for line in shown:  # messages hold [..]: no markup
-        console.print(line, style="yellow" if line.startswith("  ") else "red", markup=False,
-                      highlight=False, soft_wrap=True)
+        console.print(
+            line,
+            style="yellow" if line.startswith("  ") else "red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     if len(shown) < len(lines):
         console.print(f"... {len(lines) - len(shown)} more lines (-v shows them all)", markup=False)
     for line in skip_lines(matrix, args.verbose):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     for name in matrix.impls if self_check else ():
         verdict = matrix.self_consistency(name)
-        console.print(f"{name} {verdict.line}" if len(matrix.impls) > 1 else verdict.line,
-                      style="green" if verdict.passed else "red", markup=False, highlight=False,
-                      soft_wrap=True)
+        console.print(
+            f"{name} {verdict.line}" if len(matrix.impls) > 1 else verdict.line,
+            style="green" if verdict.passed else "red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     n_failed = sum(not r.passed for r in matrix.results)
-    console.print(f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
-                  + (f", {n_failed} failed" if n_failed else "") + f", {len(matrix.skipped)} skipped",
-                  markup=False)
+    console.print(
+        f"{len(matrix.results) - n_failed} of {len(matrix.results)} checks passed"
+        + (f", {n_failed} failed" if n_failed else "")
+        + f", {len(matrix.skipped)} skipped",
+        markup=False,
+    )
     if args.out is not None:
         write(matrix, args.out, seed=args.seed)
         paths, notes = report_plots(matrix, args.out, seed=args.seed)
         for line in notes:
             console.print(line, markup=False, highlight=False, soft_wrap=True)
-        console.print(f"wrote {args.out}/report.json, report.md, " + ", ".join(p.name for p in paths),
-                      markup=False)
+        console.print(
+            f"wrote {args.out}/report.json, report.md, " + ", ".join(p.name for p in paths), markup=False
+        )
     return 0 if matrix.passed else 1
 
 

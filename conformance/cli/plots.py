@@ -34,8 +34,15 @@ def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None, empty="
         ys = np.asarray(ys, dtype=float)
         if log:  # exact agreement (0) cannot be drawn on a log axis: shown at the axis floor
             ys = np.maximum(ys, 1e-18)
-        ax.plot(xs, ys, styles[k % len(styles)], marker="o" if len(xs) <= 30 else None,
-                markersize=3, label=name, linewidth=1.5)
+        ax.plot(
+            xs,
+            ys,
+            styles[k % len(styles)],
+            marker="o" if len(xs) <= 30 else None,
+            markersize=3,
+            label=name,
+            linewidth=1.5,
+        )
     if hline is not None:
         ax.axhline(hline[0], color="red", linestyle="--", label=hline[1])
     if log:
@@ -64,8 +71,11 @@ def layer_errors(path, errors, tolerance, *, title):
     ax.axhline(tolerance, color="red", linestyle="--", label=f"tolerance {tolerance:.0e}")
     ax.set_yscale("log")
     ax.set_xticks(np.arange(len(layers)) + 0.4 - width / 2, [f"layer {layer}" for layer in layers])
-    ax.set(title=title, xlabel="layer l",
-           ylabel=r"$\|\partial C/\partial W^l - \mathrm{ref}\| \,/\, \|\mathrm{ref}\|$")
+    ax.set(
+        title=title,
+        xlabel="layer l",
+        ylabel=r"$\|\partial C/\partial W^l - \mathrm{ref}\| \,/\, \|\mathrm{ref}\|$",
+    )
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
     return _save(fig, path)
@@ -77,8 +87,9 @@ def reconstructions(path, inputs, outputs, *, title):
     plt = _pyplot()
     rows = [("test input", inputs)] + list(outputs.items())
     k = len(inputs)
-    fig, axes = plt.subplots(len(rows), k, figsize=SIZE, squeeze=False,
-                             gridspec_kw={"wspace": 0.05, "hspace": 0.1})
+    fig, axes = plt.subplots(
+        len(rows), k, figsize=SIZE, squeeze=False, gridspec_kw={"wspace": 0.05, "hspace": 0.1}
+    )
     for r, (name, images) in enumerate(rows):
         for c in range(k):
             ax = axes[r][c]

@@ -62,8 +62,9 @@ class Matrix:
             host.close()
 
 
-def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1,
-               timeout=DEFAULT_TIMEOUT):
+def run_matrix(
+    targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1, timeout=DEFAULT_TIMEOUT
+):
     """Every target on every catalogue problem matching the ``problems`` glob, in every dtype, each
     run's failures diagnosed. Each target runs in worker processes of its own (isolation.py), one per
     job, ``timeout`` seconds at most per call; the checks and diagnoses run here, in ``jobs``
@@ -86,8 +87,13 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
             matrix.impls[impl.name] = impl
             for problem in chosen:
                 if not supports(impl, problem.spec):
-                    matrix.skipped.append(dict(impl=impl.name, problem=problem.name,
-                                               reason=f"does not support {problem.spec.label}"))
+                    matrix.skipped.append(
+                        dict(
+                            impl=impl.name,
+                            problem=problem.name,
+                            reason=f"does not support {problem.spec.label}",
+                        )
+                    )
                     continue
                 # the reference in float64 is identical by construction; the golden vectors pin it
                 kept = tuple(d for d in dtypes if not (impl.name == "reference" and d == "float64"))
@@ -104,8 +110,10 @@ def run_matrix(targets, *, problems="*", dtypes=("float64", "float32"), progress
 
 def _check_task(matrix, impl, name, problem_name, dtypes):
     """One (implementation, problem) in every dtype."""
-    return [run(impl, CATALOGUE[problem_name], d, consistency=lambda: matrix.self_consistency(name).passed)
-            for d in dtypes]
+    return [
+        run(impl, CATALOGUE[problem_name], d, consistency=lambda: matrix.self_consistency(name).passed)
+        for d in dtypes
+    ]
 
 
 def _run_tasks(matrix, tasks, jobs, progress):
@@ -160,8 +168,13 @@ def _run_tasks(matrix, tasks, jobs, progress):
 def summary_rows(matrix):
     """(impl, dtype) -> family -> (worst rel, tol, passed, count); 'structure'/'call' fold into 'grads'."""
     rows = {}
-    for r in sorted(matrix.results, key=lambda r: (list(matrix.impls).index(r.impl)
-                                                   if r.impl in matrix.impls else 99, r.dtype != "float64")):
+    for r in sorted(
+        matrix.results,
+        key=lambda r: (
+            list(matrix.impls).index(r.impl) if r.impl in matrix.impls else 99,
+            r.dtype != "float64",
+        ),
+    ):
         family = r.check if r.check in FAMILIES else "grads"
         cell = rows.setdefault((r.impl, r.dtype), {}).setdefault(family, [0.0, r.tol, True, 0])
         rel = r.rel if not math.isnan(r.rel) else math.inf
@@ -181,51 +194,75 @@ def _clean(value):
 
 def to_json(matrix, *, seed=None):
     env = configure()
-    checks = [{k: _clean(v) for k, v in r.to_dict().items()} | {"message": r.message}
-              for r in matrix.results]
+    checks = [{k: _clean(v) for k, v in r.to_dict().items()} | {"message": r.message} for r in matrix.results]
     failed = sum(not r.passed for r in matrix.results)
     return {
         "schema_version": 1,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "environment": env,
         "seed": seed,
-        "tolerances": {fam: {np.dtype(k).name: v for k, v in tol.items()}
-                       for fam, tol in TOLERANCES.items()},
-        "summary": {"checks": len(checks), "passed": len(checks) - failed, "failed": failed,
-                    "skipped": len(matrix.skipped), "verdict": "pass" if matrix.passed else "fail"},
+        "tolerances": {fam: {np.dtype(k).name: v for k, v in tol.items()} for fam, tol in TOLERANCES.items()},
+        "summary": {
+            "checks": len(checks),
+            "passed": len(checks) - failed,
+            "failed": failed,
+            "skipped": len(matrix.skipped),
+            "verdict": "pass" if matrix.passed else "fail",
+        },
         "implementations": sorted(matrix.impls),
         "skipped": matrix.skipped,
         "checks": checks,
-        "diagnoses": [{"impl": o.impl, "problem": o.problem, "dtype": o.dtype, "signature": d.signature,
-                       "cause": d.cause, "fix": d.fix, "verdict": d.verdict,
-                       "explains": [f"{c} {f}" for c, f in d.explains], "line": d.line}
-                      for o in matrix.outcomes for d in o.diagnoses],
+        "diagnoses": [
+            {
+                "impl": o.impl,
+                "problem": o.problem,
+                "dtype": o.dtype,
+                "signature": d.signature,
+                "cause": d.cause,
+                "fix": d.fix,
+                "verdict": d.verdict,
+                "explains": [f"{c} {f}" for c, f in d.explains],
+                "line": d.line,
+            }
+            for o in matrix.outcomes
+            for d in o.diagnoses
+        ],
         "self_consistency": {name: v.to_dict() for name, v in matrix.consistency.items()},
     }
 
 
 def to_markdown(matrix, report):
     rows = summary_rows(matrix)
-    lines = ["# Backprop conformance report", "",
-             f"Verdict: **{report['summary']['verdict'].upper()}** — {report['summary']['passed']} of "
-             f"{report['summary']['checks']} checks passed, {report['summary']['skipped']} skipped.",
-             "", "Each cell: worst normwise relative error against the float64 NumPy reference / "
-             "tolerance.", "", "| implementation | dtype | " + " | ".join(FAMILIES) + " |",
-             "|---|---|" + "---|" * len(FAMILIES)]
+    lines = [
+        "# Backprop conformance report",
+        "",
+        f"Verdict: **{report['summary']['verdict'].upper()}** — {report['summary']['passed']} of "
+        f"{report['summary']['checks']} checks passed, {report['summary']['skipped']} skipped.",
+        "",
+        "Each cell: worst normwise relative error against the float64 NumPy reference / tolerance.",
+        "",
+        "| implementation | dtype | " + " | ".join(FAMILIES) + " |",
+        "|---|---|" + "---|" * len(FAMILIES),
+    ]
     for (impl, dtype), cells in rows.items():
-        fmt = [(f"{'✅' if c[2] else '❌'} {c[0]:.1e} / {c[1]:.0e}" if c else "—")
-               for c in (cells.get(f) for f in FAMILIES)]
+        fmt = [
+            (f"{'✅' if c[2] else '❌'} {c[0]:.1e} / {c[1]:.0e}" if c else "—")
+            for c in (cells.get(f) for f in FAMILIES)
+        ]
         lines.append(f"| {impl} | {dtype} | " + " | ".join(fmt) + " |")
     failures = matrix.failure_lines()
     if failures:
         lines += ["", "## Failures and likely causes", ""] + [
-            f"  - {m.strip()}" if m.startswith("  ") else f"- `{m}`" for m in failures[:400]]
+            f"  - {m.strip()}" if m.startswith("  ") else f"- `{m}`" for m in failures[:400]
+        ]
     if matrix.consistency:
-        lines += ["", "## Self-consistency", ""] + [f"- {name}: {v.line}"
-                                                     for name, v in matrix.consistency.items()]
+        lines += ["", "## Self-consistency", ""] + [
+            f"- {name}: {v.line}" for name, v in matrix.consistency.items()
+        ]
     if matrix.skipped:
-        lines += ["", "## Skipped", ""] + [f"- {s['impl']} / {s['problem']}: {s['reason']}"
-                                            for s in matrix.skipped]
+        lines += ["", "## Skipped", ""] + [
+            f"- {s['impl']} / {s['problem']}: {s['reason']}" for s in matrix.skipped
+        ]
     env = report["environment"]
     lines += ["", "## Environment", ""] + [f"- {k}: `{v}`" for k, v in env.items()]
     return "\n".join(lines) + "\n"
@@ -257,17 +294,28 @@ def report_plots(matrix, out, *, seed=0):
     ref = np.asarray(runs["reference"].losses)
     steps = np.arange(len(problem.batches))
     title = f"{spec.label}, η={problem.lr}, batch 10, random data, seed {seed}, float64"
-    paths = [plots.lines(out / "trajectory.png",
-                         {n: (steps, r.losses) for n, r in runs.items()},
-                         title=f"Training cost per step, every implementation overlaid\n{title}",
-                         xlabel="SGD step", ylabel="batch cost C before the step"),
-             plots.lines(
-                 out / "divergence.png",
-                 {n: (steps, np.maximum.accumulate(np.abs(np.asarray(r.losses) - ref) / np.abs(ref)))
-                  for n, r in runs.items() if n != "reference"},
-                 title=f"Divergence of the cost from the NumPy reference (running maximum)\n{title}",
-                 xlabel="SGD step", ylabel="max over steps so far of |C − C_ref| / |C_ref|",
-                 log=True, hline=(TOLERANCES["trajectory"][np.float64], "float64 trajectory tolerance"))]
+    paths = [
+        plots.lines(
+            out / "trajectory.png",
+            {n: (steps, r.losses) for n, r in runs.items()},
+            title=f"Training cost per step, every implementation overlaid\n{title}",
+            xlabel="SGD step",
+            ylabel="batch cost C before the step",
+        ),
+        plots.lines(
+            out / "divergence.png",
+            {
+                n: (steps, np.maximum.accumulate(np.abs(np.asarray(r.losses) - ref) / np.abs(ref)))
+                for n, r in runs.items()
+                if n != "reference"
+            },
+            title=f"Divergence of the cost from the NumPy reference (running maximum)\n{title}",
+            xlabel="SGD step",
+            ylabel="max over steps so far of |C − C_ref| / |C_ref|",
+            log=True,
+            hline=(TOLERANCES["trajectory"][np.float64], "float64 trajectory tolerance"),
+        ),
+    ]
     for dtype in ("float64", "float32"):
         errors = {}
         for r in matrix.results:
@@ -275,10 +323,15 @@ def report_plots(matrix, out, *, seed=0):
                 best = errors.setdefault(r.impl, {})
                 best[r.layer] = max(best.get(r.layer, 0.0), r.rel)
         if errors:
-            paths.append(plots.layer_errors(
-                out / f"layer_errors_{dtype}.png", errors, TOLERANCES["grads"][np.dtype(dtype).type],
-                title=f"Worst ∂C/∂W error per layer over the conformance catalogue\n"
-                      f"{dtype}, every implementation against the float64 NumPy reference"))
+            paths.append(
+                plots.layer_errors(
+                    out / f"layer_errors_{dtype}.png",
+                    errors,
+                    TOLERANCES["grads"][np.dtype(dtype).type],
+                    title=f"Worst ∂C/∂W error per layer over the conformance catalogue\n"
+                    f"{dtype}, every implementation against the float64 NumPy reference",
+                )
+            )
     return paths, notes
 
 
@@ -288,13 +341,24 @@ def _plot_losses(impl, problem):
     try:
         if not supports(impl, problem.spec):
             return None, f"(its supports() declines {problem.spec.label})"
-        got = call(impl, "train", problem.spec, problem.params, problem.x, problem.y, lr=problem.lr,
-                   batches=problem.batches)
+        got = call(
+            impl,
+            "train",
+            problem.spec,
+            problem.params,
+            problem.x,
+            problem.y,
+            lr=problem.lr,
+            batches=problem.batches,
+        )
     except (CallFailed, ValueError, TypeError) as exc:
         return None, f"(train: {exc})"
     losses = got.fields.get("losses")
     steps = len(problem.batches)
-    if not (isinstance(losses, (list, tuple, np.ndarray)) and len(losses) == steps
-            and all(isinstance(v, (float, np.floating)) for v in losses)):
+    if not (
+        isinstance(losses, (list, tuple, np.ndarray))
+        and len(losses) == steps
+        and all(isinstance(v, (float, np.floating)) for v in losses)
+    ):
         return None, f"(train did not return {steps} per-step losses)"
     return np.asarray(losses, dtype=np.float64), ""

@@ -74,8 +74,10 @@ def network(args, data, task):
     flatten: the flattened size is computed from the blocks, never typed."""
     n_in, n_out = data.x_train.shape[1], task.n_out(data)
     if task is Autoencoder and args.output != "sigmoid":
-        raise ValueError(f"--output: the autoencoder's targets are pixels in [0, 1], so its output "
-                         f"is sigmoid, got {args.output!r}")
+        raise ValueError(
+            f"--output: the autoencoder's targets are pixels in [0, 1], so its output "
+            f"is sigmoid, got {args.output!r}"
+        )
     if args.conv:
         blocks = tuple(Conv(*fields) for fields in args.conv)
         try:
@@ -84,16 +86,28 @@ def network(args, data, task):
             raise ValueError(f"--conv: {exc} (images {'×'.join(map(str, data.image_shape))})") from None
         dense = args.sizes or (task.bottleneck, n_out)
         if dense[-1] != n_out:
-            raise ValueError(f"--sizes: {'-'.join(map(str, dense))} does not fit {data.name}: with "
-                             f"--conv it lists the dense layers after the flatten ({n_flat} values), "
-                             f"and the output layer must be {n_out}")
-        return Spec((n_flat, *dense), args.activation, args.output, args.loss, args.weight_decay,
-                    input_shape=data.image_shape, conv=blocks)
+            raise ValueError(
+                f"--sizes: {'-'.join(map(str, dense))} does not fit {data.name}: with "
+                f"--conv it lists the dense layers after the flatten ({n_flat} values), "
+                f"and the output layer must be {n_out}"
+            )
+        return Spec(
+            (n_flat, *dense),
+            args.activation,
+            args.output,
+            args.loss,
+            args.weight_decay,
+            input_shape=data.image_shape,
+            conv=blocks,
+        )
     sizes = args.sizes or (n_in, task.bottleneck, n_out)
     if len(sizes) < 2:
-        raise ValueError(f"--sizes: expected at least two positive layer sizes, got "
-                         f"{'-'.join(map(str, sizes))}")
+        raise ValueError(
+            f"--sizes: expected at least two positive layer sizes, got {'-'.join(map(str, sizes))}"
+        )
     if sizes[0] != n_in or sizes[-1] != n_out:
-        raise ValueError(f"--sizes: {'-'.join(map(str, sizes))} does not fit {data.name}: the input "
-                         f"layer must be {n_in} and the output layer {n_out}")
+        raise ValueError(
+            f"--sizes: {'-'.join(map(str, sizes))} does not fit {data.name}: the input "
+            f"layer must be {n_in} and the output layer {n_out}"
+        )
     return Spec(sizes, args.activation, args.output, args.loss, args.weight_decay)

@@ -31,8 +31,9 @@ class History:
 
 def divergence(params, ref_params):
     """max over layers and entries of |θ − θ_ref| (0.0 for the reference itself)."""
-    return max(float(np.max(np.abs(a - b))) for pair, ref in zip(params, ref_params)
-               for a, b in zip(pair, ref))
+    return max(
+        float(np.max(np.abs(a - b))) for pair, ref in zip(params, ref_params) for a, b in zip(pair, ref)
+    )
 
 
 def inputs(spec, x):
@@ -47,19 +48,21 @@ def forward(spec, params, x):
     return reference.feedforward(p64, x.astype(np.float64), spec.activation, spec.output, conv=spec.conv)
 
 
-def train_side_by_side(impls, spec: Spec, task, data, *, lr, batch_size, epochs, seed, dtype, init,
-                       progress=None):
+def train_side_by_side(
+    impls, spec: Spec, task, data, *, lr, batch_size, epochs, seed, dtype, init, progress=None
+):
     """Returns {name: History}. ``impls`` must start with the reference (the divergence baseline)."""
     dtype = np.dtype(dtype)
     x, y = aligned(inputs(spec, data.x_train), dtype), task.targets(data, dtype)  # data.py: aligned
     x_test = inputs(spec, data.x_test)
-    params0 = reference.init_params(spec.sizes, seed, scheme=init, dtype=dtype,
-                                    input_shape=spec.input_shape, conv=spec.conv)
+    params0 = reference.init_params(
+        spec.sizes, seed, scheme=init, dtype=dtype, input_shape=spec.input_shape, conv=spec.conv
+    )
     order = reference.batch_order(len(x), batch_size, epochs, seed + 1)  # separate, seeded stream
     steps = -(-len(x) // batch_size)
     histories = {impl.name: History(impl.name, params=params0) for impl in impls}
     for epoch in range(1, epochs + 1):
-        batches = order[(epoch - 1) * steps:epoch * steps]
+        batches = order[(epoch - 1) * steps : epoch * steps]
         for impl in impls:
             history = histories[impl.name]
             start = time.perf_counter()
@@ -68,10 +71,15 @@ def train_side_by_side(impls, spec: Spec, task, data, *, lr, batch_size, epochs,
             history.params = run.params
             zs, activations = forward(spec, run.params, x_test)
             history.step_losses.extend(float(c) for c in run.losses)
-            history.epochs.append({"epoch": epoch, task.metric: task.score(spec, zs, activations, data),
-                                   "cost": float(np.mean(run.losses)),
-                                   "divergence": divergence(run.params, histories[impls[0].name].params),
-                                   "seconds": seconds})
+            history.epochs.append(
+                {
+                    "epoch": epoch,
+                    task.metric: task.score(spec, zs, activations, data),
+                    "cost": float(np.mean(run.losses)),
+                    "divergence": divergence(run.params, histories[impls[0].name].params),
+                    "seconds": seconds,
+                }
+            )
             if progress is not None:
                 progress(impl.name, epoch, history.epochs[-1])
     return histories

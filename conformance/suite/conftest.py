@@ -58,8 +58,9 @@ class Implementations:
     def get(self, name):
         if name not in self._impls:
             try:
-                self._impls[name] = (load_target(name) if name in SHIPPED
-                                     else Isolated(name, timeout=self.timeout))
+                self._impls[name] = (
+                    load_target(name) if name in SHIPPED else Isolated(name, timeout=self.timeout)
+                )
             except (Unavailable, ValueError, TypeError) as exc:
                 self._impls[name] = exc
         impl = self._impls[name]

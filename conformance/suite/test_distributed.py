@@ -24,8 +24,9 @@ def pytest_generate_tests(metafunc):
     if "data_parallel" in metafunc.fixturenames:
         chosen = metafunc.config.getoption("impl") or DATA_PARALLEL
         pairs = [(n, k) for n in DATA_PARALLEL if n in chosen for k in WORKERS]
-        metafunc.parametrize("data_parallel", pairs, ids=[f"{n}-w{k}" for n, k in pairs],
-                             indirect=True, scope="module")
+        metafunc.parametrize(
+            "data_parallel", pairs, ids=[f"{n}-w{k}" for n, k in pairs], indirect=True, scope="module"
+        )
 
 
 @pytest.fixture(scope="module")

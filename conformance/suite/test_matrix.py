@@ -21,11 +21,11 @@ from reference import HIDDEN_ACTIVATIONS, conv_shapes
 
 def pytest_generate_tests(metafunc):
     """impl × dtype, without the reference against itself in float64 (the golden vectors pin it)."""
-    names = [n for n in metafunc.config.getoption("impl") or NAMES
-             if n not in DATA_PARALLEL]  # those run in test_distributed.py, with their workers
+    names = [
+        n for n in metafunc.config.getoption("impl") or NAMES if n not in DATA_PARALLEL
+    ]  # those run in test_distributed.py, with their workers
     if "dtype" in metafunc.fixturenames:
-        pairs = [(n, d) for n in names for d in ("float64", "float32")
-                 if (n, d) != ("reference", "float64")]
+        pairs = [(n, d) for n in names for d in ("float64", "float32") if (n, d) != ("reference", "float64")]
         metafunc.parametrize(("impl_name", "dtype"), pairs, ids=[f"{n}-{d}" for n, d in pairs])
     elif "impl_name" in metafunc.fixturenames:
         metafunc.parametrize("impl_name", names)
@@ -33,8 +33,15 @@ def pytest_generate_tests(metafunc):
 
 def _verdict(impls, impl_name, problem, dtype, kinds):
     """Run the checks once; on failure, one line per failing quantity family and the likely causes."""
-    assert_passed(run(impls.get(impl_name), problem, dtype, kinds,
-                      consistency=lambda: impls.self_consistency(impl_name).passed))
+    assert_passed(
+        run(
+            impls.get(impl_name),
+            problem,
+            dtype,
+            kinds,
+            consistency=lambda: impls.self_consistency(impl_name).passed,
+        )
+    )
 
 
 def assert_passed(outcome):
@@ -42,8 +49,9 @@ def assert_passed(outcome):
     failed = sum(not r.passed for r in outcome.results)
     assert outcome.results, "no check ran"
     if failed:
-        pytest.fail(f"{failed} of {len(outcome.results)} checks failed:\n" + "\n".join(outcome.lines()),
-                    pytrace=False)
+        pytest.fail(
+            f"{failed} of {len(outcome.results)} checks failed:\n" + "\n".join(outcome.lines()), pytrace=False
+        )
     assert not outcome.diagnoses, "a run without failures must get no diagnosis"
 
 
@@ -70,16 +78,24 @@ def problems(draw):
     """Random architecture, pairing, weight decay, batch size and seed."""
     out, loss = draw(st.sampled_from(OUTPUT_LOSSES))
     sizes = draw(st.lists(st.integers(1, 6), min_size=2, max_size=5))
-    spec = Spec(sizes, draw(st.sampled_from(HIDDEN_ACTIVATIONS)), out, loss,
-                draw(st.sampled_from([0.0, 0.1])))
+    spec = Spec(
+        sizes, draw(st.sampled_from(HIDDEN_ACTIVATIONS)), out, loss, draw(st.sampled_from([0.0, 0.1]))
+    )
     m = draw(st.integers(1, 7))
-    return make_problem(spec, draw(st.integers(0, 2**32 - 1)), m=m,
-                        batch_size=draw(st.integers(1, m)), epochs=2, lr=0.1,
-                        name="hypothesis")
+    return make_problem(
+        spec,
+        draw(st.integers(0, 2**32 - 1)),
+        m=m,
+        batch_size=draw(st.integers(1, m)),
+        epochs=2,
+        lr=0.1,
+        name="hypothesis",
+    )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          derandomize=True)  # same examples on every run and every xdist worker
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)  # same examples on every run and every xdist worker
 @given(problem=problems(), dtype=st.sampled_from([np.float64, np.float32]))
 def test_hypothesis_problems(impls, impl_name, problem, dtype):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
@@ -105,15 +121,28 @@ def conv_problems(draw):
         C, H, W = conv_shapes(input_shape, blocks)[-1].a
     out, loss = draw(st.sampled_from(OUTPUT_LOSSES))
     sizes = [C * H * W, *draw(st.lists(st.integers(1, 4), min_size=1, max_size=2))]
-    spec = Spec(sizes, draw(st.sampled_from(HIDDEN_ACTIVATIONS)), out, loss,
-                draw(st.sampled_from([0.0, 0.1])), input_shape=input_shape, conv=blocks)
+    spec = Spec(
+        sizes,
+        draw(st.sampled_from(HIDDEN_ACTIVATIONS)),
+        out,
+        loss,
+        draw(st.sampled_from([0.0, 0.1])),
+        input_shape=input_shape,
+        conv=blocks,
+    )
     m = draw(st.integers(1, 4))
-    return make_problem(spec, draw(st.integers(0, 2**32 - 1)), m=m, batch_size=draw(st.integers(1, m)),
-                        epochs=2, lr=0.1, name="hypothesis-conv")
+    return make_problem(
+        spec,
+        draw(st.integers(0, 2**32 - 1)),
+        m=m,
+        batch_size=draw(st.integers(1, m)),
+        epochs=2,
+        lr=0.1,
+        name="hypothesis-conv",
+    )
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow],
-          derandomize=True)
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(problem=conv_problems(), dtype=st.sampled_from([np.float64, np.float32]))
 def test_hypothesis_conv_problems(impls, impl_name, problem, dtype):
     """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
