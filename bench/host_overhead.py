@@ -8,7 +8,7 @@ hits both alike:
   index stacking, the transfers each way, the conversion of the results;
 - compiled loop alone: ``jax_impl.training.scan_run`` on arrays already on the device, blocked on.
 
-The loader stores x 64-byte aligned (conformance/cli/data.py), so the harness's transfer uses it in
+The loader stores x 64-byte aligned (conformance/training/datasets.py), so the harness's transfer uses it in
 place; ``--unaligned`` hands over a 16-byte-aligned copy instead, which JAX must copy on every call.
 
     python bench/host_overhead.py [--batch-size 10] [--repeats 15] [--unaligned]
@@ -41,7 +41,7 @@ def main():
 
     import conformance
     import reference
-    from conformance.cli.data import mnist5k
+    from conformance.training.datasets import mnist5k
     from jax_impl.manual import loss_and_grads
     from jax_impl.training import scan_run
 

@@ -1,4 +1,4 @@
-"""Every hostile implementation (conformance/hostile.py) through ``backprop-conformance check`` as a
+"""Every hostile implementation (conformance/mutants/hostile.py) through ``backprop-conformance check`` as a
 user runs it — a fresh interpreter per case — with its exit code, wall time and first failure line,
 as a markdown table.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conformance.hostile import CASES, source
+from conformance.mutants.hostile import CASES, source
 
 
 def run_case(name, repo, jobs, kill_after, folder):

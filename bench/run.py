@@ -60,8 +60,8 @@ RECIPES = {
 def problem(recipe, batch_size, dtype, seed=0):
     import reference
     from conformance import Conv, Spec
-    from conformance.cli.data import digits, mnist5k
-    from conformance.cli.trainer import inputs
+    from conformance.training.datasets import digits, mnist5k
+    from conformance.training.side_by_side import inputs
 
     if recipe == "mlp":
         data, spec = mnist5k(seed), Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")

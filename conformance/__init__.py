@@ -5,18 +5,26 @@ step by step, from shared seeds and shared weights.
     spec = conformance.Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic")
     impl = conformance.load("torch.manual")
     results = conformance.check(impl, conformance.CATALOGUE["nielsen-2-3-1"])
+
+The contract an implementation meets is typed in :mod:`conformance.contract` (``Implementation``,
+``Gradients``, ``Trajectory``) and written out in docs/contract.md.
 """
 
-from .checks import check_gradients, check_training
-from .compare import CheckResult, compare
-from .problems import CATALOGUE, Problem, make_problem
-from .registry import DATA_PARALLEL, NAMES, Unavailable, available_names, load
-from .spec import Conv, Spec
+__version__ = "0.2.0.dev0"  # recorded in report.json ("harness"); the package's version (pyproject.toml)
+
+from conformance import checks as _checks
+from conformance.checks import Checked, check_gradients, check_training
+from conformance.compare import CheckResult, compare
+from conformance.contract import Declares, Gradients, Implementation, Recorded, Trajectory
+from conformance.problems import CATALOGUE, Problem, make_problem
+from conformance.spec import Conv, Spec
+from conformance.targets.registry import DATA_PARALLEL, NAMES, available_names, load
+from conformance.targets.resolve import Unavailable
 
 
-def check(impl, problem, dtype="float64"):
+def check(impl: Implementation, problem: Problem, dtype: str = "float64") -> list[CheckResult]:
     """All checks of one implementation on one problem: gradients (one pass) and training."""
-    return check_gradients(impl, problem, dtype) + check_training(impl, problem, dtype)
+    return _checks.check(impl, problem, dtype).results
 
 
 __all__ = [
@@ -24,10 +32,17 @@ __all__ = [
     "DATA_PARALLEL",
     "NAMES",
     "CheckResult",
+    "Checked",
     "Conv",
+    "Declares",
+    "Gradients",
+    "Implementation",
     "Problem",
+    "Recorded",
     "Spec",
+    "Trajectory",
     "Unavailable",
+    "__version__",
     "available_names",
     "check",
     "check_gradients",

@@ -106,6 +106,17 @@ def snapshot(result, kind):
     return Returned(type_name(result), fields)
 
 
+def shown(value):
+    """How a received value is named in a structure failure: 'list of 3', 'NoneType', 'torch.Tensor'."""
+    if isinstance(value, Unreadable):
+        return f"an attribute whose reading raised: {value.error}"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if isinstance(value, np.ndarray):
+        return f"a numpy array of dtype {value.dtype} and shape {value.shape}"
+    return str(value) if isinstance(value, Foreign) else type(value).__name__
+
+
 def frozen(a):
     """A read-only copy of an array (anything else is copied as an array of its own values)."""
     copy = np.array(a, copy=True)
@@ -209,3 +220,36 @@ def _written_inputs(exc, inputs):
                 if any(np.shares_memory(h, a) for h in held):
                     found.setdefault(role.split("[")[0], local)
     return list(found.items())
+
+
+class SupportsError(ValueError):
+    """``supports(spec)`` raised, or answered something other than True or False; the message names
+    the spec. A worker process (isolation.py) raises it with the message its own :func:`supports`
+    made, which this process passes on unchanged."""
+
+
+def supports(impl, spec):
+    """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
+    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
+    the string "no" is not an opt-in) gets them, so one written before the conv extension (whose
+    ``supports`` never looked at ``spec.conv``) is still checked on exactly the problems it was
+    written for. ``supports`` must return a bool: anything else, or raising, is a
+    :class:`SupportsError` naming it."""
+    if getattr(spec, "conv", ()) and getattr(impl, "supports_conv", False) is not True:
+        return False
+    fn = getattr(impl, "supports", None)
+    if fn is None:
+        return True
+    try:
+        answer = fn(spec)
+    except SupportsError:
+        raise
+    except BaseException as exc:
+        if type(exc) is KeyboardInterrupt:
+            raise
+        raise SupportsError(f"supports: {describe(exc)} for {spec.label}") from None
+    if not isinstance(answer, (bool, np.bool_)):
+        raise SupportsError(
+            f"supports: expected True or False, got {answer!r} ({type(answer).__name__}) for {spec.label}"
+        )
+    return bool(answer)

@@ -9,16 +9,16 @@ suite and never a pass.
 """
 
 import functools
+from dataclasses import dataclass
 
 import numpy as np
 
 import reference
+from conformance.calls import FIELDS, REQUIRED, CallFailed, Foreign, Returned, call, shown
+from conformance.compare import CheckResult, compare, failure
+from conformance.problems import Problem
+from conformance.tolerances import ZERO_FLOOR, tolerance
 from reference.conv import conv_stack
-
-from .calls import FIELDS, REQUIRED, CallFailed, Foreign, Unreadable, call, describe
-from .compare import CheckResult, compare, failure
-from .isolation import Isolated
-from .tolerances import ZERO_FLOOR, tolerance
 
 PER_LAYER = (  # (attribute, check family, quantity name, number of entries relative to L)
     ("zs", "forward", "z", 0),
@@ -37,17 +37,6 @@ def _expected(problem, dtype):
     )
 
 
-def _shown(value):
-    """How a received value is named in a structure failure: 'list of 3', 'NoneType', 'torch.Tensor'."""
-    if isinstance(value, Unreadable):
-        return f"an attribute whose reading raised: {value.error}"
-    if isinstance(value, (list, tuple)):
-        return f"a {type(value).__name__} of {len(value)}"
-    if isinstance(value, np.ndarray):
-        return f"a numpy array of dtype {value.dtype} and shape {value.shape}"
-    return str(value) if isinstance(value, Foreign) else type(value).__name__
-
-
 def _check_array(results, ctx, family, quantity, got, want, layer=None):
     """Type, shape and dtype first (a structure failure if any is wrong), then the values."""
     dtype = np.dtype(ctx[2])
@@ -57,7 +46,7 @@ def _check_array(results, ctx, family, quantity, got, want, layer=None):
                 *ctx,
                 "structure",
                 quantity,
-                f"expected a numpy {dtype} array of shape {want.shape}, got {_shown(got)}",
+                f"expected a numpy {dtype} array of shape {want.shape}, got {shown(got)}",
                 layer,
             )
         )
@@ -90,7 +79,7 @@ def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
     if not isinstance(got_list, (list, tuple)) or len(got_list) != len(want_list):
         results.append(
             failure(
-                *ctx, "structure", name, f"expected a list of {len(want_list)} arrays, got {_shown(got_list)}"
+                *ctx, "structure", name, f"expected a list of {len(want_list)} arrays, got {shown(got_list)}"
             )
         )
         return
@@ -106,7 +95,7 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_
     container = "grads" if prefix == "d" else "final params"
     if not isinstance(got_params, (list, tuple)) or len(got_params) != L:
         results.append(
-            failure(*ctx, "structure", container, f"expected a list of {L} pairs, got {_shown(got_params)}")
+            failure(*ctx, "structure", container, f"expected a list of {L} pairs, got {shown(got_params)}")
         )
         return
     for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
@@ -119,7 +108,7 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_
                     *ctx,
                     "structure",
                     f"{container}[layer {l}]",
-                    f"expected a pair {pair}, got {_shown(got_pair)}",
+                    f"expected a pair {pair}, got {shown(got_pair)}",
                     l,
                 )
             )
@@ -130,7 +119,7 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_
 
 def _loss_ok(results, ctx, quantity, loss):
     if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
-        results.append(failure(*ctx, "structure", quantity, f"expected a float, got {_shown(loss)}"))
+        results.append(failure(*ctx, "structure", quantity, f"expected a float, got {shown(loss)}"))
         return False
     return True
 
@@ -170,29 +159,59 @@ def implementation_name(impl):
         return type(impl).__name__
 
 
-def _run(impl, problem, dtype, kind):
-    """Call ``impl.gradients`` or ``impl.train`` on fresh read-only copies of the problem cast to
-    dtype (calls.py); return (context, the reference's answer, the :class:`~conformance.calls.Returned`
-    record or None, results so far: a failed call, a malformed result)."""
-    ctx = (implementation_name(impl), problem.name, str(np.dtype(dtype)))
-    p = problem.as_dtype(dtype)
+@dataclass(frozen=True)
+class Checked:
+    """One implementation checked on one problem in one dtype: every check's result and the arrays
+    they were read from. The verdict (``passed``), the diagnosis (diagnosis/) and the report all read
+    this one object; nothing is run or computed a second time."""
+
+    impl: str  # the implementation's printed name
+    problem: Problem
+    dtype: str
+    results: list[CheckResult]
+    got: dict[str, Returned]  # "gradients"/"train" -> what it returned, where it has the contract's form
+    want: dict[str, object]  # "gradients"/"train" -> the float64 reference on the same values
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+
+def check(impl, problem: Problem, dtype="float64", kinds=("gradients", "train")) -> Checked:
+    """Call ``impl.gradients`` and/or ``impl.train`` once each on fresh read-only copies of the
+    problem cast to ``dtype`` (calls.py) and check everything they return against the reference."""
+    dtype = str(np.dtype(dtype))
+    ctx = (implementation_name(impl), problem.name, dtype)
     gradients, trajectory = _expected(problem, np.dtype(dtype))
-    results = []
+    want = {"gradients": gradients, "train": trajectory}
+    results, got = [], {}
+    for kind in ("gradients", "train"):
+        if kind in kinds:
+            returned = _call(impl, problem, kind, ctx, results)
+            if returned is not None:
+                got[kind] = returned
+                CHECKS[kind](results, ctx, problem, returned, want[kind])
+    return Checked(ctx[0], problem, dtype, results, got, {k: want[k] for k in kinds})
+
+
+def _call(impl, problem, kind, ctx, results):
+    """The :class:`~conformance.calls.Returned` record of one call, or None (and a failure in
+    ``results``) when the call failed or its result is not an object with the contract's attributes."""
+    p = problem.as_dtype(ctx[2])
     try:
         got = call(impl, kind, p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
     except CallFailed as exc:  # an implementation's own failure is a verdict, not a crash
         results.append(failure(*ctx, "call", f"call {kind}", str(exc)))
-        return ctx, None, None, results
-    if not _result_ok(results, ctx, kind, got):
-        return ctx, None, None, results
-    return ctx, gradients if kind == "gradients" else trajectory, got, results
+        return None
+    return got if _result_ok(results, ctx, kind, got) else None
 
 
-def check_gradients(impl, problem, dtype):
+def check_gradients(impl, problem: Problem, dtype="float64") -> list[CheckResult]:
     """forward (z, a), deltas, grads (BP3, BP4) and loss of one backward pass."""
-    ctx, want, got, results = _run(impl, problem, dtype, "gradients")
-    if got is None:
-        return results
+    return check(impl, problem, dtype, kinds=("gradients",)).results
+
+
+def _check_pass(results, ctx, problem, got, want):
     loss = _field(got, "loss")
     if _loss_ok(results, ctx, "loss", loss):
         results.append(
@@ -213,7 +232,6 @@ def check_gradients(impl, problem, dtype):
         value = got.fields.get(attr)
         if value is not None:  # optional in the contract
             _compare_list(results, ctx, family, quantity, value, getattr(want, attr), 1 - extra)
-    return results
 
 
 def _losses(losses, steps):
@@ -221,24 +239,25 @@ def _losses(losses, steps):
     if isinstance(losses, np.ndarray) and losses.dtype.kind == "f" and losses.ndim == 1:
         losses = list(losses)
     if not isinstance(losses, (list, tuple)):
-        return None, f"expected a list of {steps} per-step losses, got {_shown(losses)}"
+        return None, f"expected a list of {steps} per-step losses, got {shown(losses)}"
     bad = [
         i
         for i, v in enumerate(losses)
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (float, int, np.floating))
     ]
     if bad:
-        return None, f"losses[{bad[0]}]: expected a float, got {_shown(losses[bad[0]])}"
+        return None, f"losses[{bad[0]}]: expected a float, got {shown(losses[bad[0]])}"
     if len(losses) != steps:
-        return None, f"expected {steps} per-step losses, got {_shown(losses)}"
+        return None, f"expected {steps} per-step losses, got {shown(losses)}"
     return np.asarray(losses, dtype=np.float64), ""
 
 
-def check_training(impl, problem, dtype):
+def check_training(impl, problem: Problem, dtype="float64") -> list[CheckResult]:
     """Per-step losses (the first diverging step is named) and final parameters of a whole run."""
-    ctx, want, got, results = _run(impl, problem, dtype, "train")
-    if got is None:
-        return results
+    return check(impl, problem, dtype, kinds=("train",)).results
+
+
+def _check_run(results, ctx, problem, got, want):
     losses, why = _losses(_field(got, "losses"), len(want.losses))
     if losses is None:
         results.append(failure(*ctx, "structure", "losses", why))
@@ -253,7 +272,6 @@ def check_training(impl, problem, dtype):
         "final ",
         len(conv_stack(problem.spec)[1]),
     )
-    return results
 
 
 def _compare_steps(ctx, losses, want_losses):
@@ -283,27 +301,4 @@ def _compare_steps(ctx, losses, want_losses):
     )
 
 
-def supports(impl, spec):
-    """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
-    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
-    the string "no" is not an opt-in) gets them, so one written before the conv extension (whose
-    ``supports`` never looked at ``spec.conv``) is still checked on exactly the problems it was
-    written for. ``supports`` must return a bool: anything else, or raising, is an error naming it."""
-    if getattr(spec, "conv", ()) and getattr(impl, "supports_conv", False) is not True:
-        return False
-    if isinstance(impl, Isolated):  # asked in its worker process, by this function, errors and all
-        return impl.supports(spec)
-    fn = getattr(impl, "supports", None)
-    if fn is None:
-        return True
-    try:
-        answer = fn(spec)
-    except BaseException as exc:
-        if type(exc) is KeyboardInterrupt:
-            raise
-        raise ValueError(f"supports: {describe(exc)} for {spec.label}") from None
-    if not isinstance(answer, (bool, np.bool_)):
-        raise TypeError(
-            f"supports: expected True or False, got {answer!r} ({type(answer).__name__}) for {spec.label}"
-        )
-    return bool(answer)
+CHECKS = {"gradients": _check_pass, "train": _check_run}  # kind -> the checks of what it returned

@@ -4,7 +4,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .tolerances import ZERO_FLOOR, tolerance
+from conformance.tolerances import ZERO_FLOOR, tolerance
 
 
 @dataclass(frozen=True)

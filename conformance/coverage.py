@@ -32,10 +32,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import reference
+from conformance.calls import supports
+from conformance.problems import OUTPUT_LOSSES
 from reference import HIDDEN_ACTIVATIONS
-
-from .checks import supports
-from .problems import OUTPUT_LOSSES
 
 # feature -> its values, in the order messages list them. Each feature is documented in features().
 FEATURES = {
@@ -231,7 +230,7 @@ def describe(pair):
 
 
 def main():
-    from .problems import CATALOGUE
+    from conformance.problems import CATALOGUE
 
     for profile in (None, *PROFILES):
         missing = missing_pairs(CATALOGUE, profile)

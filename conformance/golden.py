@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 import reference
+from conformance.problems import golden_problems
 from reference.conv import conv_stack
-
-from .problems import golden_problems
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 

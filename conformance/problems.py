@@ -14,10 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from conformance.spec import Conv, Spec
 from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
 from reference.conv import conv_stack
-
-from .spec import Conv, Spec
 
 # (output activation, cost) pairs the contract allows (reference/costs.py PAIRINGS).
 OUTPUT_LOSSES = (

@@ -27,9 +27,9 @@ against one another (threads.py). Without xdist, or with thread counts set by yo
 
 import os
 
-from .isolation import DEFAULT_TIMEOUT
-from .threads import share_cores
-from .xla import use_fast_compile
+from conformance.runtime.threads import share_cores
+from conformance.runtime.xla import use_fast_compile
+from conformance.targets.isolation import DEFAULT_TIMEOUT
 
 
 def pytest_addoption(parser):

@@ -12,28 +12,28 @@ along one random unit direction v per weight or bias tensor instead of one coord
 (4 loss evaluations per tensor, not per parameter): n = (−C(θ + 2hv) + 8 C(θ + hv) − 8 C(θ − hv) +
 C(θ − 2hv)) / 12h, h = 1e-3, against a = ⟨∂C/∂θ, v⟩. Truncation is O(h⁴) and rounding about
 1.5 ε max(|C|, 1) / h ≈ 3.3e-13 max(|C|, 1). The error |a − n| / max(|a| + |n|, floor) uses the
-reference's threshold TOL = 1e-7 (its measured worst is 1e-8 on a deeper net); the floor, rounding
-over TOL, keeps an exactly-zero derivative from dividing noise by noise. A loss and a gradient that
-differ by a factor c give |c − 1| / (|c| + 1): 1/3 for the ½ of the quadratic cost. Problems whose
-ReLU pre-activations come within 0.05 of the kink are skipped, as θ ± 2hv must not straddle it.
+reference's threshold (tolerances.GRADCHECK, 1e-7, derived there); the floor, rounding over it,
+keeps an exactly-zero derivative from dividing noise by noise. A loss and a gradient that differ by
+a factor c give |c − 1| / (|c| + 1): 1/3 for the ½ of the quadratic cost. Problems whose ReLU
+pre-activations come within tolerances.KINK_MARGIN of the kink are skipped, as θ ± 2hv must not
+straddle it.
 """
 
 import math
+import threading
 from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 
 import reference
+from conformance.calls import CallFailed, call, shown, supports
+from conformance.problems import CATALOGUE
+from conformance.tolerances import GRADCHECK, KINK_MARGIN
 
-from .calls import CallFailed, call
-from .checks import _shown, supports
-from .problems import CATALOGUE
-
-H = 1e-3
-TOL = 1e-7
+H = 1e-3  # the reference's step (reference/gradcheck.py)
+TOL = GRADCHECK
 MAX_PARAMS = 64  # small nets: the suite's cheapest problems
-KINK_MARGIN = 0.05
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def _own(impl, p, params):
     got = call(impl, "gradients", p.spec, params, p.x, p.y)
     loss = got.fields.get("loss")
     if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
-        raise Unusable(f"its loss is not a float ({_shown(loss)})")
+        raise Unusable(f"its loss is not a float ({shown(loss)})")
     grads = got.fields.get("grads")
     try:
         grads = [(np.asarray(dW, dtype=np.float64), np.asarray(db, dtype=np.float64)) for dW, db in grads]
@@ -190,3 +190,29 @@ def self_consistency(impl, problems=None):
     return SelfConsistency(
         not disagreements, tuple(p.name for p in problems), worst, tuple(disagreements), covers
     )
+
+
+class Verdicts:
+    """Self-consistency verdicts by implementation name, each computed once, when first asked, and
+    then shared: the matrix behind ``check`` and ``report`` (matrix.py), the pytest suite's
+    implementations (suite/conftest.py) and the tests each hold one per run. Safe to ask from several
+    threads (the matrix's jobs): one computes, the others wait for its verdict."""
+
+    def __init__(self) -> None:
+        self._found: dict[str, SelfConsistency] = {}
+        self._lock = threading.Lock()
+
+    def of(self, name: str, impl) -> SelfConsistency:
+        with self._lock:
+            if name not in self._found:
+                self._found[name] = self_consistency(impl)
+            return self._found[name]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._found
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def items(self):
+        return self._found.items()

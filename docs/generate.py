@@ -12,28 +12,26 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout: the registry is read from it
+
+from conformance.targets.registry import RECORDS  # noqa: E402
+
 PAGE = ROOT / "docs" / "rosetta.md"
 # BP1..BP4, BP-name, and BP2-conv etc.: a suffixed tag is its own tag, never read as the bare BP2
 TAG = re.compile(r"#\s*(BP(?:[1-4](?:-[A-Za-z]+)?|-[A-Za-z]+))(?![\w-])")
 
-# column title -> files searched, in order
+# column titles, in the page's order; each column searches the files of the implementations the
+# registry puts in it (conformance/targets/registry.py: RECORDS), in order, each file once
+ORDER = (
+    "NumPy reference",
+    "PyTorch manual",
+    "JAX manual",
+    "PyTorch autograd",
+    "JAX autodiff",
+    "Flax + Optax",
+)
 COLUMNS = {
-    "NumPy reference": [
-        "reference/network.py",
-        "reference/costs.py",
-        "reference/training.py",
-        "reference/conv.py",
-    ],
-    "PyTorch manual": [
-        "torch_impl/manual.py",
-        "torch_impl/costs.py",
-        "torch_impl/training.py",
-        "torch_impl/conv.py",
-    ],
-    "JAX manual": ["jax_impl/manual.py", "jax_impl/costs.py", "jax_impl/training.py", "jax_impl/conv.py"],
-    "PyTorch autograd": ["torch_impl/autograd.py", "torch_impl/module.py"],
-    "JAX autodiff": ["jax_impl/autodiff.py", "jax_impl/training.py", "jax_impl/conv.py"],
-    "Flax + Optax": ["jax_impl/flax_module.py"],
+    title: list(dict.fromkeys(f for r in RECORDS if r.column == title for f in r.files)) for title in ORDER
 }
 AUTODIFF = ("PyTorch autograd", "JAX autodiff", "Flax + Optax")
 # The Flax template returns no per-example δ (nnx.value_and_grad differentiates the Params only):

@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT / "docs"))
 import generate  # noqa: E402  (the rosetta page's tag lookup: docs/generate.py)
 
 import conformance  # noqa: E402
-from conformance.cli.data import load_dataset  # noqa: E402
-from conformance.cli.tasks import Classify  # noqa: E402
-from conformance.cli.trainer import train_side_by_side  # noqa: E402
-from conformance.diagnose import run  # noqa: E402
+from conformance.diagnosis.diagnose import run  # noqa: E402
 from conformance.selfcheck import self_consistency  # noqa: E402
+from conformance.training.datasets import load_dataset  # noqa: E402
+from conformance.training.side_by_side import train_side_by_side  # noqa: E402
+from conformance.training.tasks import Classify  # noqa: E402
 
 # %% [markdown]
 # ## The four equations, and each framework's lines

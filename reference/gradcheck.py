@@ -17,8 +17,8 @@ valid where no pre-activation lies within reach of the ±2h perturbations of the
 
 Exact zeros (a softmax over one output, a dead ReLU) would make the ratio 1 on pure rounding
 noise, so the denominator has a floor: the stencil's rounding error per element is about
-(18/12)·ε·max(|C|, 1)/h ≈ 3.3e-13·max(|C|, 1), and √size times that over 1e-7 (the threshold the
-tests use) is the smallest norm the difference can resolve: ``noise_floor`` below.
+(18/12)·ε·max(|C|, 1)/h ≈ 3.3e-13·max(|C|, 1), and √size times that over THRESHOLD (the threshold
+the tests use) is the smallest norm the difference can resolve: ``noise_floor`` below.
 """
 
 from typing import NamedTuple
@@ -27,6 +27,10 @@ import numpy as np
 
 from .conv import conv_stack
 from .network import backprop, batch_cost, feedforward
+
+# The error above which a gradient is wrong: the measured worst, 1e-8 (above), is an order below; a real
+# bug errs by O(0.1). The harness's tolerances (conformance/tolerances.py: GRADCHECK) use this one.
+THRESHOLD = 1e-7
 
 
 class GradcheckResult(NamedTuple):
@@ -74,7 +78,7 @@ def gradcheck(spec, params, x, y, h=1e-3):
     results, c = [], len(conv_stack(spec)[1])
     for l, (a_pair, n_pair) in enumerate(zip(analytic, numerical_gradient(spec, params, x, y, h)), 1):
         for quantity, a, n in zip(("dK" if l <= c else "dW", "db"), a_pair, n_pair):
-            noise_floor = np.sqrt(a.size) * 1.5 * np.finfo(np.float64).eps * scale / h / 1e-7
+            noise_floor = np.sqrt(a.size) * 1.5 * np.finfo(np.float64).eps * scale / h / THRESHOLD
             denom = max(np.linalg.norm(a) + np.linalg.norm(n), noise_floor)
             rel = float(np.linalg.norm(a - n) / denom)
             results.append(GradcheckResult(l, quantity, rel, a, n))

@@ -1,4 +1,4 @@
-"""Stand-ins for jax_impl.sharded.Sharded that the device host (conformance/device_host.py) runs in
+"""Stand-ins for jax_impl.sharded.Sharded that the device host (conformance/targets/device_host.py) runs in
 its child process, for tests/test_distributed.py: the child imports them by name."""
 
 import os

@@ -11,7 +11,7 @@ import pytest
 
 import reference
 from conformance import NAMES, Conv, Spec, Unavailable, load, make_problem
-from conformance.environment import available
+from conformance.runtime.environment import available
 
 GOOD = make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 0, m=5)
 

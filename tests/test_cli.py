@@ -17,11 +17,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conformance import xla
 from conformance.cli.report import SCHEMA
-from conformance.environment import available
-from conformance.threads import THREAD_VARS
-from conformance.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
+from conformance.runtime import xla
+from conformance.runtime.environment import available
+from conformance.runtime.threads import THREAD_VARS
+from conformance.runtime.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
 
 pytestmark = pytest.mark.skipif(
     not (available("matplotlib") and available("rich") and available("sklearn")),
@@ -160,7 +160,7 @@ def test_cnn_on_digits_tiny(run, tmp_path):
 def test_autoencoder_on_digits_tiny(run, tmp_path):
     """y = x through 64-16-64: every implementation reconstructs alike, better than the best constant
     image (the training mean, whose cost ½ mean‖x − x̄‖² is computed here from the data)."""
-    from conformance.cli.data import digits
+    from conformance.training.datasets import digits
 
     r = run(
         "train",
@@ -437,7 +437,7 @@ def test_pytest_impl_option_runs_the_suite_on_a_file(tmp_path):
 def test_report_jobs_do_not_change_the_results():
     """--jobs 2 spreads the (implementation, problem) runs over spawned workers; the checks, their
     numbers, their order and the diagnoses are exactly those of --jobs 1."""
-    from conformance.cli.report import run_matrix
+    from conformance.matrix import run_matrix
 
     target = "conformance.mutants:bias_summed"  # failures and diagnoses, NumPy only (fast workers)
     one, two = (run_matrix([target], problems="golden-*", jobs=jobs) for jobs in (1, 2))
@@ -490,7 +490,7 @@ def test_check_compiles_jax_fast_unless_told_otherwise(option, flags, capsys, mo
 
 def test_report_records_the_xla_flags_it_ran_with():
     pytest.importorskip("jax")
-    from conformance.environment import configure
+    from conformance.runtime.environment import configure
 
     assert configure()["xla_flags"] == os.environ.get("XLA_FLAGS", "")
 
@@ -512,7 +512,7 @@ def test_jobs_share_the_cores(jobs, capsys, monkeypatch, tmp_path):
 def test_aligned_copies_values_on_a_64_byte_boundary(dtype):
     """data.aligned: the same values (cast when asked), C-contiguous, starting on a 64-byte boundary,
     whatever the source's alignment (a strided view of a buffer placed 16 bytes off one)."""
-    from conformance.cli.data import aligned
+    from conformance.training.datasets import aligned
 
     raw = np.empty(8 * 30 + 64, dtype=np.uint8)
     start = 16 + -raw.ctypes.data % 64
@@ -525,7 +525,7 @@ def test_aligned_copies_values_on_a_64_byte_boundary(dtype):
 
 
 def test_dataset_inputs_are_aligned():
-    from conformance.cli.data import digits
+    from conformance.training.datasets import digits
 
     d = digits(0)
     assert d.x_train.ctypes.data % 64 == 0 and d.x_test.ctypes.data % 64 == 0

@@ -1,19 +1,19 @@
 """Meta-test for the conv extension: every known-bad conv mutant is caught, by the check that names
 the quantity it breaks, with a message that names the layer, and diagnosed by the signature of its
-bug (conformance/conv_signatures.py) — the same one on every conv problem where it fails; the bug-free
-control passes every conv problem of the catalogue and, as the shipped implementations, gets no
+bug (conformance/diagnosis/signatures/conv.py) — the same one on every conv problem where it fails;
+the bug-free control passes every conv problem of the catalogue and, as the shipped implementations, gets no
 diagnosis."""
 
 import numpy as np
 import pytest
+from conformance.mutants.conv import BUGS, ConvMutant
 
 import reference
 from conformance import CATALOGUE, NAMES, Unavailable, load
-from conformance import conv_mutants as conv_mutants_module
-from conformance.checks import supports
-from conformance.conv_mutants import BUGS, ConvMutant
-from conformance.diagnose import run
-from conformance.mutants import Mutant
+from conformance.calls import supports
+from conformance.diagnosis.diagnose import run
+from conformance.mutants import conv as conv_mutants_module
+from conformance.mutants.dense import Mutant
 from reference.conv import pool_windows, unpool, unpool_windows
 from tests.helpers_mutants import assert_caught, assert_one_diagnosis
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from conformance import CATALOGUE, Conv, Spec, check, coverage, make_problem
-from conformance.checks import supports
+from conformance.calls import supports
 from conformance.coverage import PROFILES, Profile, allowed_pairs, describe, features, missing_pairs
-from conformance.mutants import Mutant
+from conformance.mutants.dense import Mutant
 
 PROFILE = {p.name: p for p in PROFILES}
 

@@ -12,11 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import reference
-from conformance import CATALOGUE, diagnose
+from conformance import CATALOGUE
 from conformance.compare import CheckResult
-from conformance.diagnose import run
-from conformance.evidence import Diagnosis, Evidence
-from conformance.mutants import Mutant
+from conformance.diagnosis import diagnose
+from conformance.diagnosis.diagnose import run
+from conformance.diagnosis.evidence import Diagnosis, Evidence
+from conformance.mutants.dense import Mutant
 from tests.helpers_mutants import ASCENT_OVERFLOWS
 
 PROBLEM = CATALOGUE["square-4-4-4-4"]  # λ = 0, m = 10 in batches of 3, 3, 3, 1
@@ -84,7 +85,7 @@ def test_outputs_that_are_not_arrays_fail_without_breaking_the_diagnosis():
 
 
 def test_constant_factors_are_named_from_m_2_and_n_L():
-    from conformance.multiples import describe
+    from conformance.diagnosis.multiples import describe
 
     named = {c: describe(c, 10, 3, 2e-11)[0] for c in (10, 0.1, 2, 0.5, 3, 1 / 3, -1, 20, 3.7)}
     assert named == {

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conformance import CATALOGUE, DATA_PARALLEL, check, check_gradients, check_training, load
-from conformance.environment import available
+from conformance.runtime.environment import available
 from tests.helpers_copy import ROOT, run_copied
 
 TIMEOUT = 3.0  # s: the bound given to the faulty workers below, small to keep the test quick
@@ -81,7 +81,7 @@ def test_workers_start_once_are_reused_and_stop_at_close(name):
 @pytest.mark.slow
 @needs_torch
 def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout():
-    from conformance.adapters import Torch
+    from conformance.targets.adapters import Torch
     from tests.helpers_faults import FaultyDataParallel, exit_on_rank_1, noop
 
     faulty = FaultyDataParallel(2, timeout=TIMEOUT)
@@ -113,7 +113,7 @@ def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout(
 @pytest.mark.slow
 @needs_jax
 def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
-    from conformance.device_host import DeviceHost
+    from conformance.targets.device_host import DeviceHost
 
     host = DeviceHost("faulty.sharded-w2", "tests.helpers_device_host:FaultySharded", 2, timeout=TIMEOUT)
     pids = host.pids
@@ -134,7 +134,7 @@ def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
 
 @needs_jax
 def test_device_host_that_dies_is_a_clear_error():
-    from conformance.device_host import DeviceHost
+    from conformance.targets.device_host import DeviceHost
 
     with pytest.raises(
         RuntimeError,

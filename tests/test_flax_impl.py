@@ -78,7 +78,7 @@ def test_only_kernels_are_decayed():
 
 def test_without_flax_jax_flax_is_unavailable_not_a_crash(monkeypatch, tmp_path):
     """The registry reports it (a skip in the suite, one line in the CLI); jax_impl still imports."""
-    from conformance import registry
+    from conformance.targets import registry
 
     monkeypatch.setattr(registry, "available", lambda module: module not in ("flax", "optax"))
     with pytest.raises(

@@ -119,7 +119,7 @@ class DenseOnly:
 @pytest.mark.parametrize("opt_in", [False, True])
 def test_conv_problems_are_opt_in(opt_in):
     """Conv problems reach an implementation only through ``supports_conv = True``; dense ones always."""
-    from conformance.checks import supports
+    from conformance.calls import supports
 
     impl = DenseOnly()
     if opt_in:

@@ -1,4 +1,4 @@
-"""The hostile implementations (conformance/hostile.py): correct maths, hostile behaviour. Each gets
+"""The hostile implementations (conformance/mutants/hostile.py): correct maths, hostile behaviour. Each gets
 exactly its verdict — exit code and the line that names what it did — and never a traceback:
 
 - through the command line (``main(argv)`` in this process: the code under test runs in worker
@@ -25,9 +25,9 @@ import pytest
 
 import conformance
 from conformance import CATALOGUE
-from conformance.environment import available
-from conformance.hostile import CASES, source
-from conformance.target import load_target
+from conformance.mutants.hostile import CASES, source
+from conformance.runtime.environment import available
+from conformance.targets.target import load_target
 
 CLI = pytest.mark.skipif(
     not (available("rich") and available("matplotlib")), reason="the command line needs the [cli] extra"

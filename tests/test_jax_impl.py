@@ -12,7 +12,7 @@ import jax.numpy as jnp  # noqa: E402
 
 import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
-from conformance.environment import available  # noqa: E402
+from conformance.runtime.environment import available  # noqa: E402
 from jax_impl import autodiff, manual  # noqa: E402
 from jax_impl.conv import pool, unpool  # noqa: E402
 from tests.helpers_copy import run_copied  # noqa: E402

@@ -5,8 +5,8 @@ one on every problem where it fails; the bug-free control passes everything and 
 import pytest
 
 from conformance import CATALOGUE
-from conformance.diagnose import run
-from conformance.mutants import BUGS, Mutant
+from conformance.diagnosis.diagnose import run
+from conformance.mutants.dense import BUGS, Mutant
 from conformance.selfcheck import self_consistency
 from tests.helpers_mutants import ASCENT_OVERFLOWS, assert_caught, assert_one_diagnosis
 

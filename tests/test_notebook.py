@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.environment import available
+from conformance.runtime.environment import available
 
 jupytext = pytest.importorskip("jupytext")
 

@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from conformance import xla
 from conformance.pytest_plugin import fast_compile, xdist_workers
-from conformance.threads import THREAD_VARS, share_cores
-from conformance.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
+from conformance.runtime import xla
+from conformance.runtime.threads import THREAD_VARS, share_cores
+from conformance.runtime.xla import FAST_JAX_ENV, FAST_XLA_FLAGS
 
 CACHE_VARS = (
     "JAX_COMPILATION_CACHE_DIR",

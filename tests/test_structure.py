@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import reference
 from conformance import CATALOGUE
-from conformance.diagnose import run
+from conformance.diagnosis.diagnose import run
 
 PROBLEMS = [CATALOGUE["nielsen-2-3-1"], CATALOGUE["conv-decay"]]
 

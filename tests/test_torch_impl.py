@@ -206,7 +206,7 @@ def test_copy_torch_impl_alone_trains(tmp_path):
 @pytest.mark.parametrize("name", ["torch.manual", "torch.autograd", "torch.module"])
 @pytest.mark.parametrize("problem", ["mnist-784-30-10", "deep-relu-softmax", "relu-kink"])
 def test_cuda_float64_conformance(name, problem):
-    """The float64 matrix on CUDA with TF32 off (conformance.environment.configure)."""
+    """The float64 matrix on CUDA with TF32 off (conformance.runtime.environment.configure)."""
     impl = conformance.load(name, device="cuda")
     results = conformance.check(impl, CATALOGUE[problem], "float64")
     assert all(r.passed for r in results), [r.message for r in results if not r.passed]

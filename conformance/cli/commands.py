@@ -6,14 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..registry import DATA_PARALLEL, available_names, load
-from ..tolerances import TOLERANCES
-from . import plots
-from .data import load_dataset
-from .report import FAMILIES, report_plots, run_matrix, summary_rows, write
-from .skips import skip_lines
-from .tasks import TASKS, Autoencoder, Classify, network
-from .trainer import forward, inputs, train_side_by_side
+from conformance.cli import plots
+from conformance.cli.report import FAMILIES, report_plots, summary_rows, write
+from conformance.cli.skips import skip_lines
+from conformance.matrix import run_matrix
+from conformance.targets.registry import DATA_PARALLEL, available_names, load
+from conformance.tolerances import TOLERANCES
+from conformance.training.datasets import load_dataset
+from conformance.training.side_by_side import forward, inputs, train_side_by_side
+from conformance.training.tasks import TASKS, Autoencoder, Classify, network
 
 MAX_LINES = 40  # failure and diagnosis lines printed without -v (report.json and report.md have all)
 

@@ -1,168 +1,27 @@
-"""Run the conformance matrix and write it down: a terminal table, report.json (schema in
+"""Write a conformance matrix (conformance/matrix.py) down: a terminal table, report.json (schema in
 report_schema.json), report.md, and PNG plots. Shared by ``report`` and ``check``.
 
 Failures are listed per (check, quantity family) with their layers and diagnoses (diagnose.py)."""
 
 import datetime
-import fnmatch
 import json
 import math
-import queue
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-from ..calls import CallFailed, call
-from ..checks import supports
-from ..diagnose import run
-from ..environment import configure
-from ..isolation import DEFAULT_TIMEOUT, Host, Isolated
-from ..problems import CATALOGUE, make_problem
-from ..registry import Unavailable
-from ..selfcheck import self_consistency
-from ..spec import Spec
-from ..target import load_target
-from ..tolerances import TOLERANCES
-from . import plots
+from conformance import __version__
+from conformance.calls import CallFailed, call, supports
+from conformance.cli import plots
+from conformance.problems import make_problem
+from conformance.runtime.environment import configure
+from conformance.spec import Spec
+from conformance.targets.target import load_target
+from conformance.tolerances import TOLERANCES
 
 FAMILIES = ("forward", "deltas", "grads", "loss", "trajectory")
 SCHEMA = Path(__file__).with_name("report_schema.json")
-
-
-@dataclass
-class Matrix:
-    results: list = field(default_factory=list)  # CheckResult
-    skipped: list = field(default_factory=list)  # {impl, problem, reason}
-    impls: dict = field(default_factory=dict)  # name -> Isolated (the target in its worker process)
-    outcomes: list = field(default_factory=list)  # diagnose.Outcome per (impl, problem, dtype)
-    consistency: dict = field(default_factory=dict)  # name -> selfcheck.SelfConsistency
-    hosts: list = field(default_factory=list)  # isolation.Host: one worker process per job
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def passed(self):
-        return bool(self.results) and all(r.passed for r in self.results)
-
-    def self_consistency(self, name):
-        """Computed once per implementation and run, when a diagnosis or the ``check`` command asks."""
-        with self._lock:
-            if name not in self.consistency:
-                self.consistency[name] = self_consistency(self.impls[name])
-            return self.consistency[name]
-
-    def failure_lines(self):
-        return [line for o in self.outcomes if not o.passed for line in o.lines()]
-
-    def close(self):
-        """Stop every worker process of the run."""
-        for host in self.hosts:
-            host.close()
-
-
-def run_matrix(
-    targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1, timeout=DEFAULT_TIMEOUT
-):
-    """Every target on every catalogue problem matching the ``problems`` glob, in every dtype, each
-    run's failures diagnosed. Each target runs in worker processes of its own (isolation.py), one per
-    job, ``timeout`` seconds at most per call; the checks and diagnoses run here, in ``jobs``
-    threads, one per worker. Results come in the order ``jobs=1`` gives, so the report does not
-    depend on the job count. The caller closes the matrix (its workers) when done with it."""
-    matrix = Matrix()
-    chosen = [p for name, p in CATALOGUE.items() if fnmatch.fnmatch(name, problems)]
-    if not chosen:
-        raise ValueError(f"--problems: {problems!r} matches no problem; names: {', '.join(CATALOGUE)}")
-    tasks = []  # (implementation name, problem name, dtypes) in report order
-    host = Host()  # job 0's worker process; every target is loaded there first
-    matrix.hosts.append(host)
-    try:
-        for target in targets:
-            try:
-                impl = Isolated(target, timeout=timeout, host=host)
-            except Unavailable as exc:
-                matrix.skipped.append(dict(impl=target, problem="*", reason=str(exc)))
-                continue
-            matrix.impls[impl.name] = impl
-            for problem in chosen:
-                if not supports(impl, problem.spec):
-                    matrix.skipped.append(
-                        dict(
-                            impl=impl.name,
-                            problem=problem.name,
-                            reason=f"does not support {problem.spec.label}",
-                        )
-                    )
-                    continue
-                # the reference in float64 is identical by construction; the golden vectors pin it
-                kept = tuple(d for d in dtypes if not (impl.name == "reference" and d == "float64"))
-                tasks.append((impl.name, problem.name, kept))
-        for outcomes in _run_tasks(matrix, tasks, jobs, progress):
-            matrix.outcomes += outcomes
-            matrix.results += [r for o in outcomes for r in o.results]
-    except BaseException:
-        for host in matrix.hosts:  # Ctrl-C or an error: every worker now, whatever the jobs wait on
-            host.stop()
-        raise
-    return matrix
-
-
-def _check_task(matrix, impl, name, problem_name, dtypes):
-    """One (implementation, problem) in every dtype."""
-    return [
-        run(impl, CATALOGUE[problem_name], d, consistency=lambda: matrix.self_consistency(name).passed)
-        for d in dtypes
-    ]
-
-
-def _run_tasks(matrix, tasks, jobs, progress):
-    """Each task's outcomes, in task order; ``progress()`` after each task finishes. Job 0 uses the
-    targets' first workers; every other job a copy of each target in a worker of its own."""
-    jobs = max(1, min(jobs, len(tasks)))
-    todo, done, stopping = queue.Queue(), queue.Queue(), threading.Event()
-    for item in enumerate(tasks):
-        todo.put(item)
-
-    hosts = matrix.hosts[:1] + [Host() for _ in range(jobs - 1)]  # one worker process per job
-    matrix.hosts[1:] = hosts[1:]
-
-    def work(job):
-        impls = {}
-        while not stopping.is_set():
-            try:
-                i, (name, *task) = todo.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                if name not in impls:
-                    impls[name] = matrix.impls[name] if job == 0 else matrix.impls[name].copy(hosts[job])
-                done.put((i, _check_task(matrix, impls[name], name, *task)))
-            except BaseException as exc:  # a harness error: re-raised in the main thread
-                done.put((i, exc))
-
-    threads = [threading.Thread(target=work, args=(job,), daemon=True) for job in range(jobs)]
-    for t in threads:
-        t.start()
-    found = [None] * len(tasks)
-    try:
-        for _ in tasks:
-            while True:
-                try:
-                    i, outcomes = done.get(timeout=0.2)  # a short wait, so Ctrl-C is seen at once
-                    break
-                except queue.Empty:
-                    continue
-            if isinstance(outcomes, BaseException):
-                raise outcomes
-            found[i] = outcomes
-            if progress:
-                progress()
-    finally:
-        stopping.set()  # on Ctrl-C or an error no job starts another task
-    for t in threads:
-        t.join()
-    return found
 
 
 def summary_rows(matrix):
@@ -199,6 +58,7 @@ def to_json(matrix, *, seed=None):
     return {
         "schema_version": 1,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "harness": {"name": "backprop-conformance", "version": __version__},
         "environment": env,
         "seed": seed,
         "tolerances": {fam: {np.dtype(k).name: v for k, v in tol.items()} for fam, tol in TOLERANCES.items()},

@@ -1,7 +1,7 @@
 """The problems an implementation's ``supports`` declined, summarised for the terminal: one line per
 implementation instead of one per problem (``-v`` lists them all)."""
 
-from ..problems import CATALOGUE
+from conformance.problems import CATALOGUE
 
 
 def skip_lines(matrix, verbose=False):

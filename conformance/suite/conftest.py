@@ -14,12 +14,12 @@ import re
 
 import pytest
 
-from conformance.checks import supports
-from conformance.isolation import Isolated
-from conformance.registry import DATA_PARALLEL, Unavailable
-from conformance.registry import NAMES as SHIPPED
-from conformance.selfcheck import self_consistency
-from conformance.target import load_target
+from conformance.calls import supports
+from conformance.selfcheck import Verdicts
+from conformance.targets.isolation import Isolated
+from conformance.targets.registry import DATA_PARALLEL, Unavailable
+from conformance.targets.registry import NAMES as SHIPPED
+from conformance.targets.target import load_target
 
 NAMES = "|".join(map(re.escape, DATA_PARALLEL))
 GROUP = re.compile(rf"test_distributed\.py::\w+\[((?:{NAMES})-w\d+)[-\]]")  # e.g. [torch.ddp-w2-neuron-..]
@@ -53,7 +53,7 @@ class Implementations:
     asks for it, with the one-line reason."""
 
     def __init__(self, timeout):
-        self.timeout, self._impls, self._self = timeout, {}, {}
+        self.timeout, self._impls, self._verdicts = timeout, {}, Verdicts()
 
     def get(self, name):
         if name not in self._impls:
@@ -78,9 +78,7 @@ class Implementations:
 
     def self_consistency(self, name):
         """Computed once per process, when a test or a diagnosis asks."""
-        if name not in self._self:
-            self._self[name] = self_consistency(self.get(name))
-        return self._self[name]
+        return self._verdicts.of(name, self.get(name))
 
     def close(self):
         for impl in self._impls.values():

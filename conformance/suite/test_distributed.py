@@ -12,8 +12,8 @@ its workers once for this module (a module-scoped fixture) and stops them at its
 import pytest
 
 from conformance import CATALOGUE, DATA_PARALLEL, Unavailable, load
-from conformance.checks import supports
-from conformance.diagnose import run
+from conformance.calls import supports
+from conformance.diagnosis.diagnose import run
 from conformance.suite.test_matrix import assert_passed
 
 WORKERS = (2, 3)

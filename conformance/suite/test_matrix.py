@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, make_problem
-from conformance.diagnose import run
+from conformance.diagnosis.diagnose import run
 from conformance.problems import OUTPUT_LOSSES
 from reference import HIDDEN_ACTIVATIONS, conv_shapes
 

@@ -10,8 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 
 import reference
-
-from .environment import configure
+from conformance.runtime.environment import configure
 
 
 class Reference:

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from .calls import describe
-from .registry import NAMES, load
+from conformance.calls import describe
+from conformance.targets.registry import NAMES, load
 
 
 def load_target(target):

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import reference
-
-from ..spec import Spec
-from .data import aligned
+from conformance.spec import Spec
+from conformance.training.datasets import aligned
 
 
 @dataclass

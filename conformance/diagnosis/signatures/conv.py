@@ -20,10 +20,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from conformance.diagnosis.signatures.dense import reproduced
 from reference.conv import backward, conv_stack
 from reference.network import backprop_unchecked
-
-from .signatures import reproduced
 
 
 def _parts(ev):

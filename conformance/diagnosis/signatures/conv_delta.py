@@ -15,10 +15,9 @@ They come before the general readings in diagnose.SIGNATURES: a single avg block
 
 from types import SimpleNamespace
 
+from conformance.diagnosis.signatures.dense import reproduced
 from reference.activations import ACTIVATIONS
 from reference.conv import backward, conv_stack, correlate_transpose, unpool
-
-from .signatures import reproduced
 
 
 def _blocks(ev):

@@ -7,7 +7,7 @@ jax.sharded), and the workers' results are then combined — rightly, except for
 why they go unnoticed in practice. tests/test_distributed_mutants.py proves that the checks catch
 every one, naming the quantity it breaks, and that the bug-free combination (``bug=None``) passes.
 
-    python -m conformance check conformance.distributed_mutants:mean_of_shard_means
+    python -m conformance check conformance.mutants.distributed:mean_of_shard_means
 
 The right combination, for shards of sizes m_r (Σ m_r = m; empty shards contribute nothing):
     ∂C/∂W = Σ_r (m_r/m) ∂C_r/∂W + λW,   C = Σ_r (m_r/m) C_r + (λ/2) Σ‖W‖²
@@ -132,6 +132,6 @@ class DataParallelMutant:
         return float(loss), grads, *per_example
 
 
-# module-level instances, so that ``check conformance.distributed_mutants:gradients_summed`` works
+# module-level instances, so that ``check conformance.mutants.distributed:gradients_summed`` works
 for _bug in BUGS:
     globals()[_bug] = DataParallelMutant(_bug)

@@ -15,10 +15,9 @@ import math
 
 import numpy as np
 
+from conformance.spec import Conv, Spec
 from reference import conv_shapes
 from reference.costs import cost
-
-from ..spec import Conv, Spec
 
 
 class Classify:

@@ -6,7 +6,7 @@ student's conv stack assembled from the reference's own pieces (reference/conv.p
 correlate_transpose, unpool, forward) in front of the reference's dense layers, with one line
 marked ``# BUG``; read it next to reference/conv.py's ``backward``.
 
-    backprop-conformance check conformance.conv_mutants:kernel_flipped --problems 'conv-*'
+    backprop-conformance check conformance.mutants.conv:kernel_flipped --problems 'conv-*'
 """
 
 from types import SimpleNamespace
@@ -160,6 +160,6 @@ class ConvMutant:
         return deltas, grads
 
 
-# module-level instances, so that ``check conformance.conv_mutants:kernel_flipped`` works
+# module-level instances, so that ``check conformance.mutants.conv:kernel_flipped`` works
 for _bug in BUGS:
     globals()[_bug] = ConvMutant(_bug)

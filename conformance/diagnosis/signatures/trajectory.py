@@ -14,11 +14,10 @@ Each is a small function of the evidence (evidence.Evidence) listed in diagnose.
 import numpy as np
 
 import reference
+from conformance.diagnosis.evidence import Diagnosis, attribute, float_pairs
+from conformance.diagnosis.multiples import FACTORS
+from conformance.tolerances import ZERO_FLOOR
 from reference.network import backprop_unchecked
-
-from .evidence import Diagnosis, attribute, float_pairs
-from .multiples import FACTORS
-from .tolerances import ZERO_FLOOR
 
 # the families of the training check ("final params", or "final " before it, names a malformed
 # parameter list) and a crash in train

@@ -14,8 +14,8 @@ import itertools
 
 import numpy as np
 
-from .evidence import Diagnosis, verdict
-from .tolerances import ZERO_FLOOR
+from conformance.diagnosis.evidence import Diagnosis, verdict
+from conformance.tolerances import ZERO_FLOOR
 
 EQUATION = {
     "delta": "δ (BP1, carried down by BP2)",

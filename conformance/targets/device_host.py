@@ -36,10 +36,10 @@ def _serve(conn, name, path, workers, parent):
     ).strip()
     os.environ["JAX_PLATFORMS"] = "cpu"  # the flag makes CPU devices: use those
     try:
-        from .adapters import Jax
-        from .registry import _resolve
+        from conformance.targets.adapters import Jax
+        from conformance.targets.resolve import resolve
 
-        impl = _resolve(path)(workers)
+        impl = resolve(path)(workers)
         impl = Jax(name, impl.gradients, impl.train)
     except Exception as exc:
         conn.send(_error(exc))

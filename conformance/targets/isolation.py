@@ -25,14 +25,15 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
-from .calls import CallFailed, call, describe
+from conformance.calls import CallFailed, SupportsError, call, describe, supports
+from conformance.targets.resolve import Unavailable
 
 DEFAULT_TIMEOUT = 60.0  # s per call; a cold JAX compile of the largest catalogue problem takes < 10 s
 LOAD_TIMEOUT_FACTOR = 2  # importing a framework (torch, JAX) is slower than any one call
 
 _BOOT = (
     "import json, os, sys; sys.path[:] = json.loads(os.environ.pop('_CONFORMANCE_SYS_PATH')); "
-    "from conformance.isolation import serve; serve(int(sys.argv[1]))"
+    "from conformance.targets.isolation import serve; serve(int(sys.argv[1]))"
 )
 
 
@@ -164,8 +165,6 @@ class Host:
             self._worker = None
             raise ValueError(f"target: loading {target!r} ended its process: it {exc}") from None
         if status != "ok":
-            from .registry import Unavailable
-
             raise (Unavailable if status == "unavailable" else ValueError)(value)
         self._loaded.add(target)
         return value
@@ -211,7 +210,7 @@ class Isolated:
     (a :class:`Host`, its own unless one is given), with the harness contract's attributes:
     ``name``, ``supports_conv``, ``supports(spec)``, ``gradients(...)`` and ``train(...)``. A call
     that does not return raises :class:`~conformance.calls.CallFailed`. Loading raises ValueError (a
-    bad target) or :class:`~conformance.registry.Unavailable` (a missing framework), as
+    bad target) or :class:`~conformance.targets.resolve.Unavailable` (a missing framework), as
     ``load_target`` does.
 
     ``timed_out`` is shared between the copies of one target that parallel jobs use, so that an
@@ -236,7 +235,7 @@ class Isolated:
         status, value = self.host.ask(self.target, ("supports", self.target, spec), "supports", self.timeout)
         if status == "ok":
             return value
-        raise (TypeError if status == "type" else ValueError)(value)
+        raise SupportsError(value)
 
     def _call(self, kind, spec, params, x, y, lr=None, batches=None):
         if kind in self.timed_out:
@@ -285,9 +284,7 @@ def _die_with_parent():
 
 
 def _handle(request, impls):
-    from .checks import supports
-    from .registry import Unavailable
-    from .target import load_target
+    from conformance.targets.target import load_target
 
     op, target, *args = request
     if op == "load":
@@ -302,9 +299,7 @@ def _handle(request, impls):
     if op == "supports":
         try:
             return "ok", supports(impl, args[0])
-        except TypeError as exc:
-            return "type", str(exc)
-        except ValueError as exc:
+        except SupportsError as exc:
             return "error", str(exc)
     kind, spec, params, x, y, lr, batches = args
     try:

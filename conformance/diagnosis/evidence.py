@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .tolerances import ZERO_FLOOR, tolerance
+from conformance.tolerances import ZERO_FLOOR, tolerance
 
 # quantity family -> the check family whose tolerance applies to it
 FAMILY_CHECK = {

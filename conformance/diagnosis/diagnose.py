@@ -1,10 +1,10 @@
 """Why a check failed: one implementation's failures on one problem, matched against the signatures of
 known bugs, each turned into a ``likely cause: ...`` line that names the equation and the fix.
 
-The checks (checks.py) keep verdicts, not arrays, but a diagnosis needs the arrays. :func:`run`
-hands the checks a :class:`Recorder` around the implementation that keeps what ``gradients`` and
-``train`` returned, so every implementation still runs once; the signatures (signatures.py,
-trajectory_signatures.py) then compare those outputs with the reference and with variants of it.
+One check (checks.check) keeps its results and the arrays they were read from: what ``gradients``
+and ``train`` returned, as plain-data snapshots, and the reference's answer. :func:`run` reads the
+diagnosis from that one object; the signatures (signatures/) compare the implementation's arrays with
+the reference and with small wrong variants of it (perturb.py).
 
 Rules: a run without failures gets no diagnosis. Failures are grouped by (check, quantity family),
 e.g. ("grads", "dW") with its layers. Signatures are tried in order; a diagnosis is kept only if it
@@ -12,16 +12,16 @@ explains a group that no earlier one explained. Groups nothing explains get "no 
 matched": never a guess.
 """
 
-import copy
 import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import conv_delta_signatures, conv_signatures, multiples, signatures, trajectory_signatures
-from .checks import _expected, check_gradients, check_training
-from .evidence import Diagnosis, Evidence, unmatched
+from conformance.checks import check
+from conformance.diagnosis import multiples
+from conformance.diagnosis.evidence import Diagnosis, Evidence, unmatched
+from conformance.diagnosis.signatures import conv, conv_delta, dense, trajectory
 
 # The order in which signatures are tried: the specific before the general. Adding one is one
 # function in a signature module and its name here. First the exact replays of a known-bad SGD step,
@@ -31,62 +31,33 @@ from .evidence import Diagnosis, Evidence, unmatched
 # last the readings of a training failure (a consequence of the single pass's, where a trajectory first
 # goes wrong).
 SIGNATURES = (
-    trajectory_signatures.lr_float32,
-    trajectory_signatures.step_scale,
-    trajectory_signatures.stale_gradient,
-    trajectory_signatures.loss_after_update,
-    trajectory_signatures.dropped_batches,
-    signatures.float32_sized,
-    signatures.transposed,
-    signatures.relu_kink,
-    signatures.output_g_prime,
-    signatures.w_not_transposed,
-    signatures.decay_terms,
-    signatures.data_gradient_lost,
-    conv_signatures.kernel_flipped,
-    conv_signatures.kernels_not_decayed,
-    conv_signatures.bias_averaged,
-    conv_signatures.stride_ignored,
-    conv_signatures.flatten_order,
-    conv_delta_signatures.padding_ignored,
-    conv_delta_signatures.max_pool_to_every_element,
-    conv_delta_signatures.max_pool_last_maximum,
-    conv_delta_signatures.avg_pool_undivided,
+    trajectory.lr_float32,
+    trajectory.step_scale,
+    trajectory.stale_gradient,
+    trajectory.loss_after_update,
+    trajectory.dropped_batches,
+    dense.float32_sized,
+    dense.transposed,
+    dense.relu_kink,
+    dense.output_g_prime,
+    dense.w_not_transposed,
+    dense.decay_terms,
+    dense.data_gradient_lost,
+    conv.kernel_flipped,
+    conv.kernels_not_decayed,
+    conv.bias_averaged,
+    conv.stride_ignored,
+    conv.flatten_order,
+    conv_delta.padding_ignored,
+    conv_delta.max_pool_to_every_element,
+    conv_delta.max_pool_last_maximum,
+    conv_delta.avg_pool_undivided,
     multiples.constant_multiple,
-    signatures.bias_only,
-    trajectory_signatures.consequence,
-    trajectory_signatures.losses_only,
-    trajectory_signatures.first_step,
+    dense.bias_only,
+    trajectory.consequence,
+    trajectory.losses_only,
+    trajectory.first_step,
 )
-
-
-class Recorder:
-    """An implementation that remembers its last ``gradients`` and ``train`` results.
-
-    It keeps a deep copy of each (the result itself goes on to the checks): an implementation may
-    hand back views of buffers it reuses — a torch tensor's ``.numpy()`` shares its memory — and the
-    ``train`` call that follows ``gradients`` must not rewrite the gradients the diagnosis reads. A
-    result that cannot be copied is kept as it is."""
-
-    def __init__(self, impl):
-        try:  # a name that is not text, or whose reading raises, must not stop the run
-            self.name = str(getattr(impl, "name", None) or type(impl).__name__)
-        except Exception:
-            self.name = type(impl).__name__
-        self.impl, self.got = impl, {}
-
-    def _keep(self, kind, result):
-        try:
-            self.got[kind] = copy.deepcopy(result)
-        except Exception:
-            self.got[kind] = result
-        return result
-
-    def gradients(self, spec, params, x, y):
-        return self._keep("gradients", self.impl.gradients(spec, params, x, y))
-
-    def train(self, spec, params, x, y, **keywords):  # lr, batches (and whatever the contract adds)
-        return self._keep("train", self.impl.train(spec, params, x, y, **keywords))
 
 
 def family(quantity):
@@ -171,29 +142,23 @@ def diagnose(evidence):
 
 
 def run(impl, problem, dtype="float64", kinds=("gradients", "train"), consistency=None):
-    """Run the checks of ``kinds`` once through a :class:`Recorder` and diagnose their failures.
+    """Check ``impl`` on ``problem`` once (checks.check) and diagnose the failures from what that one
+    check kept: its results, the implementation's arrays and the reference's.
 
     ``consistency`` is an optional zero-argument callable giving the implementation's
     self-consistency verdict (selfcheck.py); it is called only if a diagnosis needs it.
     """
-    dtype = str(np.dtype(dtype))
-    recorder = Recorder(impl)
-    results = []
-    if "gradients" in kinds:
-        results += check_gradients(recorder, problem, dtype)
-    if "train" in kinds:
-        results += check_training(recorder, problem, dtype)
+    checked = check(impl, problem, dtype, kinds)
+    return Outcome(
+        checked.impl, problem.name, checked.dtype, checked.results, diagnose(evidence(checked, consistency))
+    )
+
+
+def evidence(checked, consistency=None):
+    """What the signatures read of one check: its failing groups, the arrays, the problem's inputs."""
     failing = {}
-    for r in results:
+    for r in checked.results:
         if not r.passed:
             failing.setdefault((r.check, family(r.quantity)), []).append(r)
-    want_gradients, want_train = _expected(problem, np.dtype(dtype))
-    evidence = Evidence(
-        problem.as_dtype(dtype).as_dtype(np.float64),
-        dtype,
-        failing,
-        {"gradients": want_gradients, "train": want_train},
-        recorder.got,
-        consistency,
-    )
-    return Outcome(recorder.name, problem.name, dtype, results, diagnose(evidence))
+    problem = checked.problem.as_dtype(checked.dtype).as_dtype(np.float64)
+    return Evidence(problem, checked.dtype, failing, checked.want, checked.got, consistency)

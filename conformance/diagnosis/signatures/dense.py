@@ -6,7 +6,7 @@ To add one: write ``def my_bug(ev): ...`` here and list it in diagnose.SIGNATURE
 the reference's, to the checks' own tolerances, never "roughly": a quantity that is c times the
 reference, its transpose, differences confined to the units where z = 0, a difference of exactly λ
 times a parameter (or m − 1 times: a term added once per example), a weight gradient that is λW alone,
-or the output of a known-bad backprop (mutants.py) in every returned quantity. No comparison matches
+or the output of a known-bad backprop (perturb.py) in every returned quantity. No comparison matches
 a NaN or an Inf on either side (Evidence.close), and every signature takes whatever the implementation
 returned (Evidence.pairs reads it defensively; tests/test_diagnose.py draws malformed results).
 """
@@ -16,9 +16,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from .evidence import Diagnosis, failing_pairs, verdict
-from .mutants import Mutant
-from .tolerances import TOLERANCES, ZERO_FLOOR, tolerance
+from conformance.diagnosis.evidence import Diagnosis, failing_pairs, verdict
+from conformance.diagnosis.perturb import PERTURBATIONS
+from conformance.tolerances import TOLERANCES, ZERO_FLOOR, tolerance
 
 GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "db", "loss")
 
@@ -144,13 +144,14 @@ def reproduced(ev, signature, hyp, cause, fix):
 
 
 def _hypothesis(ev, bug, cause, fix):
-    """The implementation returns what the mutant ``bug`` returns, in every quantity it returns."""
+    """The implementation returns what the wrong variant ``bug`` of the reference returns
+    (perturb.PERTURBATIONS), in every quantity it returns."""
     p = ev.problem
-    if getattr(p.spec, "conv", ()):  # the mutants are dense networks
+    if getattr(p.spec, "conv", ()):  # the variants are dense networks
         return None
     try:
-        hyp = Mutant(bug).gradients(p.spec, p.params, p.x, p.y)
-    except ValueError:  # the bug is impossible here (e.g. W where W.T is needed, non-square)
+        hyp = PERTURBATIONS[bug](p.spec, p.params, p.x, p.y)
+    except ValueError:  # the bug is impossible here (e.g. W^{l+1}ᵀ in BP2 on non-square layers)
         return None
     return reproduced(ev, bug, hyp, cause, fix)
 

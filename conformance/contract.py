@@ -1,0 +1,95 @@
+"""The harness contract as types: what an implementation must offer and what its two calls return.
+
+Nothing here is enforced by inheritance: any object with these attributes is an implementation (a
+module of two functions, a class, an instance), and the checks (checks.py) read every result
+defensively, so an object that breaks the contract is a failed check, never a crash. The Protocols
+say the contract to a reader and to a type checker; docs/contract.md says it in words.
+
+Shapes, with examples as rows (m examples, layer sizes n_0 .. n_L):
+
+    params   [(W^l, b^l)] for l = 1..L, W^l of shape (n_l, n_{l-1}), b^l of shape (n_l,); a conv
+             net's blocks come first, each (K^l, b^l) with K^l of shape (C_l, C_{l-1}, k, k)
+    x        (m, n_0), or (m, C_0, H_0, W_0) for a conv spec (NCHW)
+    y        (m, n_L)
+    batches  [index array into the m examples] per SGD step, in order
+"""
+
+from collections.abc import Sequence
+from typing import Protocol, TypeAlias, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+from conformance.spec import Spec
+
+Array: TypeAlias = npt.NDArray[np.floating]
+Pair: TypeAlias = tuple[Array, Array]  # (W, b) or (K, b); a gradient pair (dW, db) or (dK, db)
+Params: TypeAlias = Sequence[Pair]
+
+
+@runtime_checkable
+class Gradients(Protocol):
+    """What ``gradients`` returns: the batch cost C (weight decay included) and ∂C/∂(W, b) per layer
+    (BP3, BP4). ``zs``, ``activations`` and ``deltas`` are optional (:class:`Recorded`); where
+    present they are checked too, which locates a bug to its layer and equation."""
+
+    @property
+    def loss(self) -> float: ...
+
+    @property
+    def grads(self) -> Sequence[Pair]: ...
+
+
+@runtime_checkable
+class Recorded(Gradients, Protocol):
+    """Gradients with the forward and backward pass recorded: z^l and δ^l for l = 1..L, a^l for
+    l = 0..L (a^0 = x)."""
+
+    @property
+    def zs(self) -> Sequence[Array]: ...
+
+    @property
+    def activations(self) -> Sequence[Array]: ...
+
+    @property
+    def deltas(self) -> Sequence[Array]: ...
+
+
+@runtime_checkable
+class Trajectory(Protocol):
+    """What ``train`` returns: the batch cost before each step (one per entry of ``batches``) and the
+    parameters after the last one."""
+
+    @property
+    def losses(self) -> Sequence[float]: ...
+
+    @property
+    def params(self) -> Sequence[Pair]: ...
+
+
+@runtime_checkable
+class Implementation(Protocol):
+    """An implementation the harness can check. It must not modify its inputs (the harness hands
+    it read-only arrays), and must return arrays of the input's dtype (no silent casts)."""
+
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
+        """One forward and backward pass over the whole batch ``x``, ``y``."""
+        ...
+
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[Array]
+    ) -> Trajectory:
+        """Plain mini-batch SGD from ``params``: one step per entry of ``batches``, with rate ``lr``."""
+        ...
+
+
+@runtime_checkable
+class Declares(Protocol):
+    """What an implementation may declare besides (each optional): a printed ``name``, which specs
+    it ``supports`` (True or False; by default every dense spec), and ``supports_conv = True`` to be
+    given conv specs at all."""
+
+    name: str
+    supports_conv: bool
+
+    def supports(self, spec: Spec) -> bool: ...
