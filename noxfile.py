@@ -6,13 +6,15 @@ nox -s jax          NumPy + jax, flax, optax (no torch): JAX ports and the Flax 
 nox -s tests        everything installed: the README's test command, then the slow tests
 nox -s conformance  the conformance matrix alone (all shipped implementations)
 nox -s lint         ruff check and ruff format --check (versions from constraints.txt)
+nox -s typecheck    mypy on conformance/ and the three implementation folders
+nox -s wheel        build the wheel, install it outside the repository, run check and the suite from it
 nox -s docs         regenerate docs/rosetta.md from the tagged source lines
 nox -s bench        the benchmarks (bench/README.md)
 """
 
 import nox
 
-nox.options.sessions = ["reference", "torch", "jax", "lint"]
+nox.options.sessions = ["reference", "torch", "jax", "lint", "typecheck"]
 nox.options.default_venv_backend = "venv"
 
 CONSTRAINTS = ("-c", "constraints.txt")
@@ -67,6 +69,18 @@ def lint(session):
     session.install(*CONSTRAINTS, "ruff")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session):
+    install(session, "all,lint")
+    session.run("mypy")
+
+
+@nox.session
+def wheel(session):
+    session.install(*CONSTRAINTS, "build")
+    session.run("bash", ".ci/wheel", external=True)
 
 
 @nox.session

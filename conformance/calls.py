@@ -18,9 +18,15 @@ Whatever the code under test does, the harness must stay right and stay up. So e
 
 import re
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+from conformance.contract import Array, Implementation, Params
+from conformance.spec import Spec
 
 # kind -> the result attributes the harness contract reads (docs/contract.md)
 FIELDS = {"gradients": ("loss", "grads", "zs", "activations", "deltas"), "train": ("losses", "params")}
@@ -39,7 +45,7 @@ class Foreign:
 
     type: str
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.type
 
 
@@ -56,23 +62,23 @@ class Returned:
     attributes it has (absent ones are left out). Reads like the result: ``got.loss``."""
 
     type: str
-    fields: dict
+    fields: dict[str, object]
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> object:
         fields = self.__dict__.get("fields", {})
         if name in fields:
             return fields[name]
         raise AttributeError(name)
 
 
-def type_name(value):
+def type_name(value: object) -> str:
     """'list', 'dict', 'torch.Tensor', 'numpy.ndarray' ...: the module only where it is not builtins."""
     cls = type(value)
     module = cls.__module__.split(".")[0]
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
 
 
-def plain(value, depth=0):
+def plain(value: object, depth: int = 0) -> object:
     """``value`` as plain data: arrays copied (a result must not change after it is returned),
     numbers as they are, lists and tuples item by item; everything else a Foreign."""
     if value is None or isinstance(value, (bool, int, float, np.generic)):
@@ -89,11 +95,11 @@ def plain(value, depth=0):
     return Foreign(type_name(value))
 
 
-def snapshot(result, kind):
+def snapshot(result: object, kind: str) -> Returned:
     """The :class:`Returned` record of what ``gradients`` or ``train`` returned."""
     if isinstance(result, Returned):  # already captured (in a worker process)
         return result
-    fields = {}
+    fields: dict[str, object] = {}
     for name in FIELDS[kind]:
         try:
             value = getattr(result, name)
@@ -106,7 +112,7 @@ def snapshot(result, kind):
     return Returned(type_name(result), fields)
 
 
-def shown(value):
+def shown(value: object) -> str:
     """How a received value is named in a structure failure: 'list of 3', 'NoneType', 'torch.Tensor'."""
     if isinstance(value, Unreadable):
         return f"an attribute whose reading raised: {value.error}"
@@ -117,23 +123,39 @@ def shown(value):
     return str(value) if isinstance(value, Foreign) else type(value).__name__
 
 
-def frozen(a):
+def frozen(a: npt.ArrayLike) -> np.ndarray:
     """A read-only copy of an array (anything else is copied as an array of its own values)."""
     copy = np.array(a, copy=True)
     copy.flags.writeable = False
     return copy
 
 
-def fresh_inputs(params, x, y, batches=None):
+def fresh_inputs(
+    params: Sequence[Sequence[npt.ArrayLike]],
+    x: Array,
+    y: Array,
+    batches: Sequence[object] | None = None,
+) -> dict[str, Any]:
     """Read-only copies for one call; ``batches`` a new list of read-only index arrays."""
     params = [tuple(frozen(p) for p in pair) for pair in params]
-    inputs = dict(params=params, x=frozen(x), y=frozen(y))
+    inputs: dict[str, Any] = dict(params=params, x=frozen(x), y=frozen(y))  # Any: each of its own type
     if batches is not None:
         inputs["batches"] = [frozen(i) if isinstance(i, np.ndarray) else i for i in batches]
     return inputs
 
 
-def call(impl, kind, spec, params, x, y, *, lr=None, batches=None, real_interrupts=True):
+def call(
+    impl: Implementation,
+    kind: str,
+    spec: Spec,
+    params: Params,
+    x: Array,
+    y: Array,
+    *,
+    lr: Any = None,  # Any: a float for train, None for gradients (not passed); handed on as given
+    batches: Sequence[object] | None = None,
+    real_interrupts: bool = True,
+) -> Returned:
     """``impl.gradients(spec, params, x, y)`` or ``impl.train(..., lr=lr, batches=batches)`` on fresh
     read-only inputs; the :class:`Returned` record, or :class:`CallFailed`.
 
@@ -142,7 +164,7 @@ def call(impl, kind, spec, params, x, y, *, lr=None, batches=None, real_interrup
     inputs = fresh_inputs(params, x, y, batches if kind == "train" else None)
     try:
         if kind == "gradients":
-            result = impl.gradients(spec, inputs["params"], inputs["x"], inputs["y"])
+            result: object = impl.gradients(spec, inputs["params"], inputs["x"], inputs["y"])
         else:
             result = impl.train(
                 spec, inputs["params"], inputs["x"], inputs["y"], lr=lr, batches=inputs["batches"]
@@ -156,7 +178,7 @@ def call(impl, kind, spec, params, x, y, *, lr=None, batches=None, real_interrup
         raise CallFailed(describe(exc, inputs)) from None
 
 
-def describe(exc, inputs=None):
+def describe(exc: BaseException, inputs: dict[str, Any] | None = None) -> str:
     """One line for an exception raised by user code: what, and where in the user's code.
 
     A write into one of the read-only inputs is said in the student's terms, naming the input where
@@ -201,7 +223,7 @@ def _written_inputs(exc, inputs):
     roles += [
         (f"batches[{i}]", a) for i, a in enumerate(inputs.get("batches", [])) if isinstance(a, np.ndarray)
     ]
-    found = {}
+    found: dict[str, list[str]] = {}
     for local, value in tb.tb_frame.f_locals.items():
         if not re.search(rf"\b{re.escape(local)}\b", line):
             continue
@@ -228,7 +250,7 @@ class SupportsError(ValueError):
     made, which this process passes on unchanged."""
 
 
-def supports(impl, spec):
+def supports(impl: object, spec: Spec) -> bool:
     """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
     spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
     the string "no" is not an opt-in) gets them, so one written before the conv extension (whose

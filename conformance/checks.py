@@ -9,16 +9,29 @@ suite and never a pass.
 """
 
 import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import reference
 from conformance.calls import FIELDS, REQUIRED, CallFailed, Foreign, Returned, call, shown
 from conformance.compare import CheckResult, compare, failure
+from conformance.contract import Implementation
 from conformance.problems import Problem
 from conformance.tolerances import ZERO_FLOOR, tolerance
+from reference import Gradients, Trajectory
 from reference.conv import conv_stack
+
+
+class Context(NamedTuple):
+    """Who is checked on what: the first three fields of every CheckResult."""
+
+    impl: str
+    problem: str
+    dtype: str
+
 
 PER_LAYER = (  # (attribute, check family, quantity name, number of entries relative to L)
     ("zs", "forward", "z", 0),
@@ -28,7 +41,7 @@ PER_LAYER = (  # (attribute, check family, quantity name, number of entries rela
 
 
 @functools.lru_cache(maxsize=256)
-def _expected(problem, dtype):
+def _expected(problem: Problem, dtype: np.dtype) -> tuple[Gradients, Trajectory]:
     """The float64 reference on exactly the values a ``dtype`` implementation receives."""
     p = problem.as_dtype(dtype).as_dtype(np.float64)
     return (
@@ -37,7 +50,15 @@ def _expected(problem, dtype):
     )
 
 
-def _check_array(results, ctx, family, quantity, got, want, layer=None):
+def _check_array(
+    results: list[CheckResult],
+    ctx: Context,
+    family: str,
+    quantity: str,
+    got: object,
+    want: np.ndarray,
+    layer: int | None = None,
+) -> None:
     """Type, shape and dtype first (a structure failure if any is wrong), then the values."""
     dtype = np.dtype(ctx[2])
     if not isinstance(got, np.ndarray):
@@ -75,7 +96,15 @@ def _check_array(results, ctx, family, quantity, got, want, layer=None):
         )
 
 
-def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
+def _compare_list(
+    results: list[CheckResult],
+    ctx: Context,
+    family: str,
+    name: str,
+    got_list: object,
+    want_list: list[np.ndarray],
+    offset: int = 0,
+) -> None:
     if not isinstance(got_list, (list, tuple)) or len(got_list) != len(want_list):
         results.append(
             failure(
@@ -88,7 +117,15 @@ def _compare_list(results, ctx, family, name, got_list, want_list, offset=0):
         _check_array(results, ctx, family, f"{name}[layer {layer}]", got, want, layer)
 
 
-def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_layers):
+def _compare_params(
+    results: list[CheckResult],
+    ctx: Context,
+    family: str,
+    got_params: object,
+    want_params: list,
+    prefix: str,
+    conv_layers: int,
+) -> None:
     """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones; a pair
     must be exactly two arrays (a missing bias gradient is a failure, never unlooked at)."""
     L = len(want_params)
@@ -117,14 +154,15 @@ def _compare_params(results, ctx, family, got_params, want_params, prefix, conv_
             _check_array(results, ctx, family, f"{prefix}{q}[layer {l}]", got, want, l)
 
 
-def _loss_ok(results, ctx, quantity, loss):
+def _loss(results: list[CheckResult], ctx: Context, quantity: str, loss: object) -> np.float64 | None:
+    """The returned loss as a float64, or None (and a structure failure) if it is not a number."""
     if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
         results.append(failure(*ctx, "structure", quantity, f"expected a float, got {shown(loss)}"))
-        return False
-    return True
+        return None
+    return np.float64(loss)
 
 
-def _result_ok(results, ctx, kind, got):
+def _result_ok(results: list[CheckResult], ctx: Context, kind: str, got: Returned) -> bool:
     """The returned object has the contract's required attributes; each one missing is named."""
     required = REQUIRED[kind]
     if got.type == "NoneType" or not any(f in got.fields for f in FIELDS[kind]):
@@ -146,12 +184,12 @@ def _result_ok(results, ctx, kind, got):
     return True
 
 
-def _field(got, name):
+def _field(got: Returned, name: str) -> object:
     """A required attribute of the result; a missing one reads as what it is, in the failure."""
     return got.fields.get(name, Foreign(f"nothing (the returned {got.type} has no attribute {name})"))
 
 
-def implementation_name(impl):
+def implementation_name(impl: object) -> str:
     """The name printed for ``impl``: its ``name`` as text (whatever it is), else its type's name."""
     try:
         return str(getattr(impl, "name", None) or type(impl).__name__)
@@ -170,21 +208,27 @@ class Checked:
     dtype: str
     results: list[CheckResult]
     got: dict[str, Returned]  # "gradients"/"train" -> what it returned, where it has the contract's form
-    want: dict[str, object]  # "gradients"/"train" -> the float64 reference on the same values
+    want: dict[str, Gradients | Trajectory]  # "gradients"/"train" -> the float64 reference on the same values
 
     @property
     def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
 
-def check(impl, problem: Problem, dtype="float64", kinds=("gradients", "train")) -> Checked:
+def check(
+    impl: Implementation,
+    problem: Problem,
+    dtype: str | np.dtype | type = "float64",
+    kinds: Sequence[str] = ("gradients", "train"),
+) -> Checked:
     """Call ``impl.gradients`` and/or ``impl.train`` once each on fresh read-only copies of the
     problem cast to ``dtype`` (calls.py) and check everything they return against the reference."""
     dtype = str(np.dtype(dtype))
-    ctx = (implementation_name(impl), problem.name, dtype)
+    ctx = Context(implementation_name(impl), problem.name, dtype)
     gradients, trajectory = _expected(problem, np.dtype(dtype))
-    want = {"gradients": gradients, "train": trajectory}
-    results, got = [], {}
+    want: dict[str, Gradients | Trajectory] = {"gradients": gradients, "train": trajectory}
+    results: list[CheckResult] = []
+    got: dict[str, Returned] = {}
     for kind in ("gradients", "train"):
         if kind in kinds:
             returned = _call(impl, problem, kind, ctx, results)
@@ -194,7 +238,9 @@ def check(impl, problem: Problem, dtype="float64", kinds=("gradients", "train"))
     return Checked(ctx[0], problem, dtype, results, got, {k: want[k] for k in kinds})
 
 
-def _call(impl, problem, kind, ctx, results):
+def _call(
+    impl: Implementation, problem: Problem, kind: str, ctx: Context, results: list[CheckResult]
+) -> Returned | None:
     """The :class:`~conformance.calls.Returned` record of one call, or None (and a failure in
     ``results``) when the call failed or its result is not an object with the contract's attributes."""
     p = problem.as_dtype(ctx[2])
@@ -206,17 +252,21 @@ def _call(impl, problem, kind, ctx, results):
     return got if _result_ok(results, ctx, kind, got) else None
 
 
-def check_gradients(impl, problem: Problem, dtype="float64") -> list[CheckResult]:
+def check_gradients(
+    impl: Implementation, problem: Problem, dtype: str | np.dtype | type = "float64"
+) -> list[CheckResult]:
     """forward (z, a), deltas, grads (BP3, BP4) and loss of one backward pass."""
     return check(impl, problem, dtype, kinds=("gradients",)).results
 
 
-def _check_pass(results, ctx, problem, got, want):
-    loss = _field(got, "loss")
-    if _loss_ok(results, ctx, "loss", loss):
+def _check_pass(
+    results: list[CheckResult], ctx: Context, problem: Problem, got: Returned, want: Gradients
+) -> None:
+    loss = _loss(results, ctx, "loss", _field(got, "loss"))
+    if loss is not None:
         results.append(
             compare(
-                np.float64(loss),
+                loss,
                 want.loss,
                 impl=ctx[0],
                 problem=ctx[1],
@@ -234,7 +284,7 @@ def _check_pass(results, ctx, problem, got, want):
             _compare_list(results, ctx, family, quantity, value, getattr(want, attr), 1 - extra)
 
 
-def _losses(losses, steps):
+def _losses(losses: object, steps: int) -> tuple[np.ndarray | None, str]:
     """The per-step losses as a float64 vector, or the reason they are not one."""
     if isinstance(losses, np.ndarray) and losses.dtype.kind == "f" and losses.ndim == 1:
         losses = list(losses)
@@ -252,12 +302,16 @@ def _losses(losses, steps):
     return np.asarray(losses, dtype=np.float64), ""
 
 
-def check_training(impl, problem: Problem, dtype="float64") -> list[CheckResult]:
+def check_training(
+    impl: Implementation, problem: Problem, dtype: str | np.dtype | type = "float64"
+) -> list[CheckResult]:
     """Per-step losses (the first diverging step is named) and final parameters of a whole run."""
     return check(impl, problem, dtype, kinds=("train",)).results
 
 
-def _check_run(results, ctx, problem, got, want):
+def _check_run(
+    results: list[CheckResult], ctx: Context, problem: Problem, got: Returned, want: Trajectory
+) -> None:
     losses, why = _losses(_field(got, "losses"), len(want.losses))
     if losses is None:
         results.append(failure(*ctx, "structure", "losses", why))
@@ -274,7 +328,7 @@ def _check_run(results, ctx, problem, got, want):
     )
 
 
-def _compare_steps(ctx, losses, want_losses):
+def _compare_steps(ctx: Context, losses: np.ndarray, want_losses: np.ndarray) -> CheckResult:
     """Every step's loss within tolerance on its own; the failure names the first step that is not."""
     tol = tolerance("trajectory", ctx[2])
     diff = np.abs(losses - want_losses)
@@ -301,4 +355,8 @@ def _compare_steps(ctx, losses, want_losses):
     )
 
 
-CHECKS = {"gradients": _check_pass, "train": _check_run}  # kind -> the checks of what it returned
+# kind -> the checks of what it returned
+CHECKS: dict[str, Callable[[list[CheckResult], Context, Problem, Returned, Any], None]] = {
+    "gradients": _check_pass,
+    "train": _check_run,
+}

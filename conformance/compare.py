@@ -3,6 +3,7 @@
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from conformance.tolerances import ZERO_FLOOR, tolerance
 
@@ -24,7 +25,7 @@ class CheckResult:
     detail: str = ""  # first diverging step, exception text, dtype mismatch...
 
     @property
-    def message(self):
+    def message(self) -> str:
         verdict = "ok" if self.passed else "FAIL"
         if np.isnan(self.rel):
             return f"{self.impl} [{self.problem}] {self.check}: {self.quantity} {verdict}: {self.detail}"
@@ -36,11 +37,19 @@ class CheckResult:
             f"({self.dtype}){extra}"
         )
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
 
-def failure(impl, problem, dtype, check, quantity, detail, layer=None):
+def failure(
+    impl: str,
+    problem: str,
+    dtype: npt.DTypeLike,
+    check: str,
+    quantity: str,
+    detail: str,
+    layer: int | None = None,
+) -> CheckResult:
     """A check that could not compare numbers (exception, wrong shape or dtype, NaN)."""
     return CheckResult(
         impl,
@@ -68,7 +77,18 @@ def _scaled_norm(a):
     return float(np.linalg.norm(a / s)), s
 
 
-def compare(got, want, *, impl, problem, dtype, check, quantity, layer=None, detail=""):
+def compare(
+    got: npt.ArrayLike,
+    want: npt.ArrayLike,
+    *,
+    impl: str,
+    problem: str,
+    dtype: npt.DTypeLike,
+    check: str,
+    quantity: str,
+    layer: int | None = None,
+    detail: str = "",
+) -> CheckResult:
     """Normwise relative error ‖got − want‖ / max(‖want‖, floor) against the family's tolerance.
 
     ``got`` must already have the expected shape and dtype (checks.py verifies that first); the

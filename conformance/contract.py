@@ -25,6 +25,7 @@ from conformance.spec import Spec
 Array: TypeAlias = npt.NDArray[np.floating]
 Pair: TypeAlias = tuple[Array, Array]  # (W, b) or (K, b); a gradient pair (dW, db) or (dK, db)
 Params: TypeAlias = Sequence[Pair]
+IndexArray: TypeAlias = npt.NDArray[np.integer]  # one batch: indices into the m examples
 
 
 @runtime_checkable
@@ -77,10 +78,17 @@ class Implementation(Protocol):
         ...
 
     def train(
-        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[Array]
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
     ) -> Trajectory:
         """Plain mini-batch SGD from ``params``: one step per entry of ``batches``, with rate ``lr``."""
         ...
+
+
+@runtime_checkable
+class Named(Implementation, Protocol):
+    """An implementation as the registry loads it (conformance.load): it has a printed name."""
+
+    name: str
 
 
 @runtime_checkable

@@ -22,18 +22,20 @@ pairs are also asked for within each :data:`PROFILES` entry: a typical partial i
 
 :func:`features` describes a problem, :func:`allowed_pairs` lists what the contract allows,
 :func:`missing_pairs` what a set of problems leaves out; ``python -m conformance.coverage`` prints
-the gaps of the catalogue, and tests/test_coverage.py fails on any.
+the gaps of the catalogue, and tests/harness/test_coverage.py fails on any.
 """
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 import numpy as np
 
 import reference
 from conformance.calls import supports
-from conformance.problems import OUTPUT_LOSSES
+from conformance.problems import OUTPUT_LOSSES, Problem
+from conformance.spec import Spec
 from reference import HIDDEN_ACTIVATIONS
 
 # feature -> its values, in the order messages list them. Each feature is documented in features().
@@ -53,6 +55,9 @@ FEATURES = {
 # are properties of a problem's weights and data.
 SPEC_FEATURES = ("activation", "output", "decay", "conv", "pool", "stride", "padding")
 
+# ((f1, v1), (f2, v2)): two feature values that occur together, f1 before f2 in FEATURES
+FeaturePair: TypeAlias = tuple[tuple[str, str], tuple[str, str]]
+
 # What the contract allows together, as data. The output feature already holds only the pairings
 # costs.py allows (softmax with log_likelihood only, cross-entropy with a sigmoid output only), and
 # the hidden activation never is softmax; what remains is:
@@ -64,7 +69,7 @@ REQUIRES = {
 }
 
 
-def allowed(assignment):
+def allowed(assignment: Mapping[str, str]) -> bool:
     """Whether one problem may have these feature values, one value per feature present: the
     constraints above, applied to a whole assignment (so that a pair is allowed exactly when some
     allowed problem has both of its values, e.g. kink=on × pool=max needs a ReLU conv net)."""
@@ -77,7 +82,7 @@ def allowed(assignment):
     )
 
 
-def features(problem):
+def features(problem: Problem) -> dict[str, frozenset[str]]:
     """{feature: frozenset of values} of one problem (a set, because a conv stack can have a max block
     and an avg block; the other features have exactly one value):
 
@@ -106,7 +111,7 @@ def features(problem):
     return found
 
 
-def spec_features(spec):
+def spec_features(spec: Spec) -> dict[str, frozenset[str]]:
     """The features a spec alone determines (all but kink and batches), as in :func:`features`."""
     blocks = tuple(getattr(spec, "conv", ()) or ())
     found = {
@@ -133,16 +138,16 @@ class Profile:
     who: str  # whom it stands for
     domain: Mapping = field(default_factory=dict)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for f, values in self.domain.items():
             if f not in SPEC_FEATURES or not set(values) <= set(FEATURES[f]):
                 raise ValueError(f"profile {self.name}: {f}={values!r} is not a spec feature's values")
 
     @property
-    def supports_conv(self):
+    def supports_conv(self) -> bool:
         return "conv" in self.domain.get("conv", FEATURES["conv"])
 
-    def supports(self, spec):
+    def supports(self, spec: Spec) -> bool:
         return all(
             values <= set(self.domain.get(f, FEATURES[f])) for f, values in spec_features(spec).items()
         )
@@ -183,12 +188,12 @@ def _domain(profile):
     return {f: tuple(profile.domain.get(f, values)) if profile else values for f, values in FEATURES.items()}
 
 
-def allowed_pairs(profile=None):
+def allowed_pairs(profile: Profile | None = None) -> list[FeaturePair]:
     """Every pair ((f1, v1), (f2, v2)), f1 before f2 in FEATURES, that some problem the contract allows
     (and ``profile`` supports) has: the pairs of all allowed assignments, enumerated (a few thousand)."""
     domain = _domain(profile)
     dense = [f for f in FEATURES if f not in CONV_ONLY]
-    pairs = set()
+    pairs: set[tuple] = set()
     for conv in domain["conv"]:
         names = dense if conv == "none" else list(FEATURES)
         choices = [domain[f] if f != "conv" else (conv,) for f in names]
@@ -199,10 +204,10 @@ def allowed_pairs(profile=None):
     return _sorted(pairs)
 
 
-def covered_pairs(problems):
+def covered_pairs(problems: Iterable[Problem]) -> set[FeaturePair]:
     """Every pair ((f1, v1), (f2, v2)) that some problem of ``problems`` has: v1 ∈ features[f1] and
     v2 ∈ features[f2]."""
-    pairs = set()
+    pairs: set[tuple] = set()
     for problem in problems:
         found = features(problem)
         items = [(f, v) for f in FEATURES if f in found for v in found[f]]
@@ -210,7 +215,9 @@ def covered_pairs(problems):
     return pairs
 
 
-def missing_pairs(problems, profile=None):
+def missing_pairs(
+    problems: Iterable[Problem] | Mapping[str, Problem], profile: Profile | None = None
+) -> list[FeaturePair]:
     """The allowed pairs (within ``profile``, if given) that no problem (of those ``profile`` supports)
     covers, in FEATURES order. ``problems``: an iterable of problems, or a mapping such as CATALOGUE."""
     problems = problems.values() if isinstance(problems, Mapping) else problems
@@ -224,12 +231,12 @@ def _sorted(pairs):
     return sorted(pairs, key=lambda pair: (order[pair[0]], order[pair[1]]))
 
 
-def describe(pair):
+def describe(pair: Iterable[tuple[str, str]]) -> str:
     """e.g. 'output=sigmoid/quadratic × decay=on'."""
     return " × ".join(f"{f}={v}" for f, v in pair)
 
 
-def main():
+def main() -> None:
     from conformance.problems import CATALOGUE
 
     for profile in (None, *PROFILES):

@@ -1,7 +1,7 @@
 """Golden vectors: the reference's results on a few fixed problems, written to conformance/golden/.
 
 They pin the expected numbers so that a change to the reference itself (or to the problem
-generator) cannot pass silently: tests/test_golden.py recomputes everything and compares.
+generator) cannot pass silently: tests/harness/test_golden.py recomputes everything and compares.
 ``python -m conformance.golden`` writes the files that are missing; existing files are left
 byte for byte as they are. Regenerate one only for a deliberate change, by name, and say why in the
 commit:
@@ -10,18 +10,20 @@ commit:
 """
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import reference
-from conformance.problems import golden_problems
+from conformance.problems import Problem, golden_problems
 from reference.conv import conv_stack
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 
 
-def arrays(problem):
+def arrays(problem: Problem) -> dict[str, Any]:  # arrays; Any: np.savez(**) takes allow_pickle too
     """Inputs and reference outputs of one problem, flattened to named arrays."""
     p = problem
     g = reference.backprop(p.spec, p.params, p.x, p.y)
@@ -44,7 +46,7 @@ def arrays(problem):
     return out
 
 
-def main(names=()):
+def main(names: Sequence[str] = ()) -> None:
     """Write the golden files of ``names`` (default: every golden problem without a file yet)."""
     problems = {p.name: p for p in golden_problems()}
     unknown = sorted(set(names) - set(problems))

@@ -6,12 +6,13 @@ benchmarks. Every target runs in worker processes of its own
 import fnmatch
 import queue
 import threading
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from conformance.calls import supports
 from conformance.diagnosis.diagnose import run
 from conformance.problems import CATALOGUE
-from conformance.selfcheck import Verdicts
+from conformance.selfcheck import SelfConsistency, Verdicts
 from conformance.targets.isolation import DEFAULT_TIMEOUT, Host, Isolated
 from conformance.targets.resolve import Unavailable
 
@@ -26,25 +27,31 @@ class Matrix:
     hosts: list = field(default_factory=list)  # isolation.Host: one worker process per job
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return bool(self.results) and all(r.passed for r in self.results)
 
-    def self_consistency(self, name):
+    def self_consistency(self, name: str) -> SelfConsistency:
         """Computed once per implementation and run, when a diagnosis or the ``check`` command asks."""
         return self.consistency.of(name, self.impls[name])
 
-    def failure_lines(self):
+    def failure_lines(self) -> list[str]:
         return [line for o in self.outcomes if not o.passed for line in o.lines()]
 
-    def close(self):
+    def close(self) -> None:
         """Stop every worker process of the run."""
         for host in self.hosts:
             host.close()
 
 
 def run_matrix(
-    targets, *, problems="*", dtypes=("float64", "float32"), progress=None, jobs=1, timeout=DEFAULT_TIMEOUT
-):
+    targets: Iterable[str],
+    *,
+    problems: str = "*",
+    dtypes: Sequence[str] = ("float64", "float32"),
+    progress: Callable[[], object] | None = None,
+    jobs: int = 1,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Matrix:
     """Every target on every catalogue problem matching the ``problems`` glob, in every dtype, each
     run's failures diagnosed. Each target runs in worker processes of its own (isolation.py), one per
     job, ``timeout`` seconds at most per call; the checks and diagnoses run here, in ``jobs``
@@ -100,7 +107,9 @@ def _run_tasks(matrix, tasks, jobs, progress):
     """Each task's outcomes, in task order; ``progress()`` after each task finishes. Job 0 uses the
     targets' first workers; every other job a copy of each target in a worker of its own."""
     jobs = max(1, min(jobs, len(tasks)))
-    todo, done, stopping = queue.Queue(), queue.Queue(), threading.Event()
+    todo: queue.Queue[tuple[int, tuple]] = queue.Queue()
+    done: queue.Queue[tuple[int, object]] = queue.Queue()
+    stopping = threading.Event()
     for item in enumerate(tasks):
         todo.put(item)
 
@@ -124,7 +133,7 @@ def _run_tasks(matrix, tasks, jobs, progress):
     threads = [threading.Thread(target=work, args=(job,), daemon=True) for job in range(jobs)]
     for t in threads:
         t.start()
-    found = [None] * len(tasks)
+    found: list = [None] * len(tasks)
     try:
         for _ in tasks:
             while True:

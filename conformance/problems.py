@@ -6,13 +6,15 @@ weight decay on and off, ReLU pre-activations that are exactly 0; conv stacks, m
 autoencoder). It is also a covering array: every pair of feature values the contract allows (the
 hidden activation, the output and cost, λ, kinks, the batch shape, and the conv blocks' pooling,
 stride and padding) occurs in some problem, overall and within what each typical partial
-implementation supports (coverage.py; tests/test_coverage.py). Hypothesis draws further problems
+implementation supports (coverage.py; tests/harness/test_coverage.py). Hypothesis draws further problems
 through :func:`make_problem` as well.
 """
 
 from dataclasses import dataclass, replace
+from typing import TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 from conformance.spec import Conv, Spec
 from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
@@ -40,10 +42,10 @@ class Problem:
     lr: float
 
     @property
-    def dtype(self):
+    def dtype(self) -> np.dtype:
         return self.x.dtype
 
-    def as_dtype(self, dtype):
+    def as_dtype(self, dtype: npt.DTypeLike) -> "Problem":
         """The same problem in ``dtype``, cast once here so every implementation sees identical values."""
         dtype = np.dtype(dtype)
         return replace(
@@ -54,7 +56,7 @@ class Problem:
         )
 
 
-def targets(rng, spec, m):
+def targets(rng: np.random.Generator, spec: Spec, m: int) -> npt.NDArray[np.float64]:
     """Targets in the range the output activation and cost can reach."""
     n = spec.sizes[-1]
     if spec.loss == "log_likelihood":
@@ -69,8 +71,17 @@ def targets(rng, spec, m):
 
 
 def make_problem(
-    spec, seed, *, m=10, batch_size=3, epochs=3, lr=0.5, init="scaled", name=None, relu_kink=False
-):
+    spec: Spec,
+    seed: int,
+    *,
+    m: int = 10,
+    batch_size: int = 3,
+    epochs: int = 3,
+    lr: float = 0.5,
+    init: str = "scaled",
+    name: str | None = None,
+    relu_kink: bool = False,
+) -> Problem:
     """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
     x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks.
 
@@ -92,9 +103,21 @@ def make_problem(
     return Problem(name or f"{spec.label} seed={seed}", spec, params, x, y, batches, lr)
 
 
+class BatchShape(TypedDict, total=False):
+    """make_problem's keywords of the batch shape (a type for ``**``): examples, batch size, epochs."""
+
+    m: int
+    batch_size: int
+    epochs: int
+
+
 # The three values of coverage.py's batch-shape feature, as make_problem keywords: make_problem's
 # defaults m = 10, batch_size = 3 give batches of 3, 3, 3 and 1 in each epoch.
-BATCH_SHAPES = {"ragged": {}, "even": {"batch_size": 5}, "one": {"m": 1, "batch_size": 1}}
+BATCH_SHAPES: dict[str, BatchShape] = {
+    "ragged": {},
+    "even": {"batch_size": 5},
+    "one": {"m": 1, "batch_size": 1},
+}
 BATCH_CYCLE = ("ragged", "one", "even")
 BATCH_START = (1, 0, 2, 1, 0, 0)  # per OUTPUT_LOSSES entry; see the 24 rows in _catalogue
 
@@ -236,7 +259,7 @@ def _autoencoder(problem):
     return replace(problem, x=x, y=x.copy())
 
 
-def conv_problems():
+def conv_problems() -> list[Problem]:
     """Seed 003's extensions: conv blocks in front of the dense layers, and an autoencoder."""
 
     def conv(sizes, activation, output, loss, input_shape, *blocks, decay=0.0):
@@ -437,10 +460,10 @@ def conv_problems():
     ]
 
 
-def golden_problems():
+def golden_problems() -> list[Problem]:
     """The problems whose reference results are pinned in conformance/golden/*.npz: 20 SGD steps each
     (10 examples, batches of 2, 4 epochs)."""
-    kw = dict(m=10, batch_size=2, epochs=4)
+    kw: BatchShape = dict(m=10, batch_size=2, epochs=4)
     return [
         make_problem(
             Spec((2, 3, 1), "sigmoid", "sigmoid", "quadratic"),

@@ -25,14 +25,20 @@ n // k threads of the n cores for NumPy's and torch's thread pools, instead of n
 against one another (threads.py). Without xdist, or with thread counts set by you, it does nothing.
 """
 
+from __future__ import annotations
+
 import os
+from typing import TYPE_CHECKING
 
 from conformance.runtime.threads import share_cores
 from conformance.runtime.xla import use_fast_compile
 from conformance.targets.isolation import DEFAULT_TIMEOUT
 
+if TYPE_CHECKING:
+    import pytest
 
-def pytest_addoption(parser):
+
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "backprop conformance suite")
     group.addoption(
         "--impl",
@@ -70,14 +76,14 @@ def pytest_addoption(parser):
     )
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("xla_compile") == "fast":
         fast_compile(config)
     if config.getoption("worker_threads") == "share":
         share_cores(xdist_workers(config))
 
 
-def xdist_workers(config):
+def xdist_workers(config: pytest.Config) -> int:
     """How many workers pytest-xdist will start from this process (0 without xdist, or inside a
     worker, whose environment its controller already set)."""
     if "PYTEST_XDIST_WORKER" in os.environ:
@@ -86,7 +92,7 @@ def xdist_workers(config):
     return n if isinstance(n, int) else 0
 
 
-def fast_compile(config):
+def fast_compile(config: pytest.Config) -> None:
     """Environment for a cheaper JAX compile: read by JAX when it starts, here and in children."""
     use_fast_compile()
     cache = getattr(config, "cache", None)  # None under -p no:cacheprovider: no persistent cache

@@ -21,14 +21,17 @@ straddle it.
 
 import math
 import threading
+from collections.abc import ItemsView, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 import reference
 from conformance.calls import CallFailed, call, shown, supports
-from conformance.problems import CATALOGUE
+from conformance.contract import Implementation
+from conformance.problems import CATALOGUE, Problem
 from conformance.tolerances import GRADCHECK, KINK_MARGIN
 
 H = 1e-3  # the reference's step (reference/gradcheck.py)
@@ -45,7 +48,7 @@ class SelfConsistency:
     covers: str = ""  # the kinds of problem it ran on, and those it could not
 
     @property
-    def line(self):
+    def line(self) -> str:
         if self.passed is None:
             return (
                 f"self-consistency: not run (no small smooth catalogue problem is supported; {self.covers})"
@@ -60,7 +63,7 @@ class SelfConsistency:
             f"{'; '.join(self.disagreements)}; {self.covers})"
         )
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, object]:
         return {
             "verdict": {None: "not run", True: "pass", False: "fail"}[self.passed],
             "problems": list(self.problems),
@@ -72,7 +75,7 @@ class SelfConsistency:
         }
 
 
-def coverage(impl, problems):
+def coverage(impl: object, problems: Sequence[Problem]) -> str:
     """Which kinds of problem the pass ran on, and which of those the implementation supports it
     could not: e.g. 'covers costs quadratic, log_likelihood; weight decay; dense layers only: no
     conv problem is small enough (at most 64 parameters)'."""
@@ -89,7 +92,7 @@ def coverage(impl, problems):
     return "; ".join(parts)
 
 
-def small_problems(impl, count=3):
+def small_problems(impl: object, count: int = 3) -> list[Problem]:
     """Up to ``count`` supported catalogue problems with at least two layers, at most MAX_PARAMS
     parameters, no ReLU near its kink and no max pooling; one per cost, weight decay preferred (so
     the penalty is differentiated too), then the fewest parameters."""
@@ -115,7 +118,7 @@ def small_problems(impl, count=3):
         ),
         key=lambda p: (p.spec.weight_decay == 0, size(p)),
     )
-    chosen = {}
+    chosen: dict[str, Problem] = {}
     for p in pool:
         chosen.setdefault(p.spec.loss, p)
     return list(chosen.values())[:count]
@@ -156,7 +159,7 @@ def _own(impl, p, params):
     loss = got.fields.get("loss")
     if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
         raise Unusable(f"its loss is not a float ({shown(loss)})")
-    grads = got.fields.get("grads")
+    grads: Any = got.fields.get("grads")  # Any: anything but a list of pairs raises below
     try:
         grads = [(np.asarray(dW, dtype=np.float64), np.asarray(db, dtype=np.float64)) for dW, db in grads]
         assert [(g.shape, d.shape) for g, d in grads] == [(W.shape, b.shape) for W, b in params]
@@ -167,13 +170,14 @@ def _own(impl, p, params):
     return SimpleNamespace(loss=float(loss), grads=grads)
 
 
-def self_consistency(impl, problems=None):
+def self_consistency(impl: Implementation, problems: Sequence[Problem] | None = None) -> SelfConsistency:
     """The :class:`SelfConsistency` verdict of ``impl`` on ``problems`` (default: small_problems)."""
     problems = small_problems(impl) if problems is None else problems
     covers = coverage(impl, problems)
     if not problems:
         return SelfConsistency(None, covers=covers)
-    worst, disagreements, failed = 0.0, [], {}  # failed: why -> the problems it failed on
+    worst, disagreements = 0.0, []
+    failed: dict[str, list[str]] = {}  # why -> the problems it failed on
     for p in problems:
         try:
             errors = _differences(impl, p)
@@ -202,7 +206,7 @@ class Verdicts:
         self._found: dict[str, SelfConsistency] = {}
         self._lock = threading.Lock()
 
-    def of(self, name: str, impl) -> SelfConsistency:
+    def of(self, name: str, impl: Implementation) -> SelfConsistency:
         with self._lock:
             if name not in self._found:
                 self._found[name] = self_consistency(impl)
@@ -214,5 +218,5 @@ class Verdicts:
     def __len__(self) -> int:
         return len(self._found)
 
-    def items(self):
+    def items(self) -> ItemsView[str, SelfConsistency]:
         return self._found.items()

@@ -24,7 +24,7 @@ class Conv:
     pool_size: int = 2
 
 
-def block_label(block):
+def block_label(block: Conv) -> str:
     """e.g. 'c4k3p1max2': channels, kernel, then stride, padding and pooling where not the default."""
     stride = f"s{block.stride}" if block.stride != 1 else ""
     padding = f"p{block.padding}" if block.padding else ""
@@ -51,7 +51,7 @@ class Spec:
     input_shape: tuple | None = None
     conv: tuple = ()
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(self.sizes))
         if isinstance(self.input_shape, list):
             object.__setattr__(self, "input_shape", tuple(self.input_shape))
@@ -60,7 +60,7 @@ class Spec:
         check_spec(self)
 
     @property
-    def label(self):
+    def label(self) -> str:
         """A short description for messages and plot titles, e.g. '64-30-10 sigmoid/sigmoid quadratic',
         or '1x8x8 c4k3p1max2 | 16-10 relu/softmax log_likelihood' with a conv stack."""
         decay = f" λ={self.weight_decay:g}" if self.weight_decay else ""
@@ -68,4 +68,4 @@ class Spec:
         if not self.conv:
             return dense
         blocks = " ".join(block_label(b) for b in self.conv)
-        return f"{'x'.join(map(str, self.input_shape))} {blocks} | {dense}"
+        return f"{'x'.join(map(str, self.input_shape or ()))} {blocks} | {dense}"

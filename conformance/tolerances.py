@@ -40,6 +40,7 @@ a run whose worst error is below u₃₂/8 ≈ 7.5e-9 was not computed in float3
 """
 
 import numpy as np
+import numpy.typing as npt
 
 from reference.gradcheck import THRESHOLD
 
@@ -62,5 +63,5 @@ FLOAT32_SIZED = 2.0**-24 / 8  # errors at least this large may be float32 roundi
 ZERO_FLOOR = np.finfo(np.float64).tiny
 
 
-def tolerance(family, dtype):
+def tolerance(family: str, dtype: npt.DTypeLike) -> float:
     return TOLERANCES[family][np.dtype(dtype).type]

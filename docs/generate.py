@@ -4,7 +4,7 @@ A line is tagged by a trailing comment that starts with the tag, e.g. ``# BP2 (m
 Consecutive lines with the same tag form one block. A tag that a column needs but cannot find,
 or that appears in two separate places of one column's files, is an error: the page can never
 silently show the wrong line. Run ``python docs/generate.py`` (or ``nox -s docs``); the test
-``tests/test_docs.py`` fails when the committed page is stale.
+``tests/e2e/test_docs.py`` fails when the committed page is stale.
 """
 
 import re

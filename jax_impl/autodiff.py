@@ -17,11 +17,22 @@ import jax.numpy as jnp
 from .activations import ACTIVATIONS
 from .conv import correlate, pool
 from .costs import cost
-from .training import Gradients, train_steps
-from .validation import check_inputs, layer_shapes
+from .training import Gradients, Trajectory, train_steps
+from .types import Batches, Params, ParamsIn, Spec
+from .validation import Blocks, check_inputs, layer_shapes
 
 
-def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, conv=()):
+def batch_cost(
+    params: ParamsIn,
+    shifts: list[jax.Array],
+    x: jax.Array,
+    y: jax.Array,
+    weight_decay: float,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks = (),
+) -> tuple[jax.Array, tuple[list[jax.Array], list[jax.Array]]]:
     """C = (1/m) Σ_x C_x + (λ/2) (Σ_l ‖K^l‖² + Σ_l ‖W^l‖²), with z^l shifted by s^l;
     returns (C, (zs, activations))."""
     c, L = len(conv), len(params)
@@ -46,9 +57,19 @@ def batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, con
 
 
 @partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
-def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=()):
+def backprop_arrays(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    weight_decay: float,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks = (),
+) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array], list[jax.Array]]:
     """(C, grads, zs, activations, deltas) from one jax.value_and_grad call."""
     m = x.shape[0]
+    z_shapes: list[tuple[int, ...]]  # the shape of each z^l, without the batch axis
     z_shapes = [z for z, _ in layer_shapes(x.shape[1:], conv)]  # (C_l, H_l, W_l) per conv layer
     z_shapes += [(W.shape[0],) for W, _ in params[len(conv) :]]  # (n_l,) per dense layer
     shifts = [jnp.zeros((m, *shape), dtype=x.dtype) for shape in z_shapes]
@@ -61,10 +82,19 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=(
 
 
 @partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
-def loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv=()):
+def loss_and_grads(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    weight_decay: float,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks = (),
+) -> tuple[jax.Array, Params]:
     """(C, grads) by jax.value_and_grad with respect to the parameters only (no shifts)."""
 
-    def C_only(params):
+    def C_only(params: ParamsIn) -> jax.Array:
         shifts = [jnp.zeros((), dtype=x.dtype)] * len(params)
         return batch_cost(params, shifts, x, y, weight_decay, activation, output, loss, conv)[0]
 
@@ -72,7 +102,7 @@ def loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv=()
     return C, [tuple(g) for g in grads]
 
 
-def backprop(spec, params, x, y):
+def backprop(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
     """Validate in Python, then the compiled autodiff pass: a Gradients like manual.backprop's."""
     conv = check_inputs(spec, params, x, y)
     C, grads, zs, activations, deltas = backprop_arrays(
@@ -81,6 +111,8 @@ def backprop(spec, params, x, y):
     return Gradients(float(C), grads, zs, activations, deltas)
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+) -> Trajectory:
     """SGD step by step from Python with jax.value_and_grad gradients."""
     return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)

@@ -13,35 +13,40 @@ s, output size ⌊(H + 2p − k)/s⌋ + 1, then g, then optional non-overlapping
     ∂C/∂K^l[c,c',p',q'] = (1/m) Σ_{n,i,j} δ^l[n,c,i,j] · pad(a^{l-1})[n,c',s·i+p',s·j+q'] + λ K^l (BP4-conv)
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from .types import Pair
+
 NCHW = ("NCHW", "OIHW", "NCHW")  # (batch, channel, row, column) data, (out, in, row, column) kernels
 
 
-def correlate(a_prev, K, b, stride, padding):
+def correlate(a_prev: jax.Array, K: jax.Array, b: jax.Array, stride: int, padding: int) -> jax.Array:
     """z^l (m, C_l, H_l, W_l) from a^{l-1} (m, C_{l-1}, H, W); lax's convolution is a correlation."""
     window = ((stride, stride), [(padding, padding)] * 2)  # BP-conv z = a ⋆ K: (m, C_l, H_l, W_l)
     z = lax.conv_general_dilated(a_prev, K, *window, dimension_numbers=NCHW)  # BP-conv
     return z + b[:, None, None]  # BP-conv b^l[c] at every position
 
 
-def windows(a, size):
+def windows(a: jax.Array, size: int) -> jax.Array:
     """(m, C, H, W) -> (m, C, H/size, W/size, size²): each pooling window's elements in row-major order."""
     m, C, H, W = a.shape
     tiles = a.reshape(m, C, H // size, size, W // size, size).transpose(0, 1, 2, 4, 3, 5)
     return tiles.reshape(m, C, H // size, W // size, size * size)
 
 
-def from_windows(tiles, size):
+def from_windows(tiles: jax.Array, size: int) -> jax.Array:
     """The inverse of ``windows``: (m, C, H/size, W/size, size²) -> (m, C, H, W)."""
     m, C, rows, cols, _ = tiles.shape
     grid = tiles.reshape(m, C, rows, cols, size, size).transpose(0, 1, 2, 4, 3, 5)
     return grid.reshape(m, C, rows * size, cols * size)
 
 
-def pool(a, kind, size):
+def pool(a: jax.Array, kind: str | None, size: int) -> jax.Array:
     """a^l from g(z^l): the max or the mean of each non-overlapping size × size window (or a as is).
 
     lax.reduce_window, not a reshape and max: autodiff.py differentiates this, and reduce_window
@@ -56,7 +61,7 @@ def pool(a, kind, size):
     return lax.reduce_window(a, 0.0, lax.add, window, window, "VALID") / size**2  # BP-pool
 
 
-def unpool(nabla_a, a_unpooled, kind, size):
+def unpool(nabla_a: jax.Array, a_unpooled: jax.Array, kind: str | None, size: int) -> jax.Array:
     """∂C_x/∂g(z^l) from ∂C_x/∂a^l, given g(z^l) (the pooling's input).
 
     max: each window's gradient goes whole to its FIRST maximal element in row-major order (jnp.argmax
@@ -73,7 +78,9 @@ def unpool(nabla_a, a_unpooled, kind, size):
     return from_windows(nabla_a[..., None] * share, size)  # BP-unpool (m, C_l, H_l, W_l)
 
 
-def correlate_transpose(delta, K, stride, padding, shape):
+def correlate_transpose(
+    delta: jax.Array, K: jax.Array, stride: int, padding: int, shape: Sequence[int]
+) -> jax.Array:
     """∂C_x/∂a^{l-1} (m, C_{l-1}, H, W) from δ^l: every δ^l[n,c,i,j] goes back through K^l to the inputs
     that z^l[n,c,i,j] read. As one correlation: spread δ^l out by the stride (s − 1 zeros between
     entries, lhs_dilation), pad it by k − 1 ("full"), plus r = (H + 2p − k) mod s more rows/columns
@@ -83,6 +90,7 @@ def correlate_transpose(delta, K, stride, padding, shape):
     """
     k, (H, W) = K.shape[-1], shape[-2:]
     r_h, r_w = (H + 2 * padding - k) % stride, (W + 2 * padding - k) % stride
+    dilated: dict[str, Any]  # keyword arguments of mixed types for conv_general_dilated
     rotated = jnp.flip(K, axis=(2, 3)).transpose(1, 0, 2, 3)  # BP2-conv (C_{l-1}, C_l, k, k)
     full = [(k - 1, k - 1 + r_h), (k - 1, k - 1 + r_w)]  # BP2-conv "full" padding, plus r
     dilated = dict(lhs_dilation=(stride, stride), dimension_numbers=NCHW)  # BP2-conv δ spread by s
@@ -90,7 +98,9 @@ def correlate_transpose(delta, K, stride, padding, shape):
     return nabla_padded[:, :, padding : padding + H, padding : padding + W]  # BP2-conv (m, C_{l-1}, H, W)
 
 
-def conv_gradients(delta, a_prev, K, stride, padding, weight_decay):
+def conv_gradients(
+    delta: jax.Array, a_prev: jax.Array, K: jax.Array, stride: int, padding: int, weight_decay: float
+) -> Pair:
     """(∂C/∂K^l, ∂C/∂b^l): sums over examples and positions, since K^l and b^l are shared by all.
 
     ∂K as im2col: patches[n, (c',p',q'), i, j] = pad(a^{l-1})[n, c', s·i+p', s·j+q'] (channel-major,

@@ -28,17 +28,20 @@ Idiomatic Flax and Optax, checked number for number against the hand-written ref
 - one training step (value_and_grad, the recorded cost, the optimizer update) is one ``nnx.jit``.
 """
 
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import jax
 import jax.numpy as jnp
+import numpy.typing as npt
 import optax
 from flax import nnx
 
 from .training import Gradients, Trajectory
-from .validation import check_conv, check_inputs, check_training
+from .types import Activation, Batches, ConvBlock, Params, ParamsIn, PyTree, Spec
+from .validation import Blocks, check_conv, check_inputs, check_training
 
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": nnx.sigmoid,
     "tanh": nnx.tanh,
     "relu": nnx.relu,  # relu'(0) = 0
@@ -47,14 +50,14 @@ ACTIVATIONS = {
 }
 # pool -> (m, H, W, C) -> (m, H/n, W/n, C) over non-overlapping n × n windows; max's gradient goes to
 # the first maximal element of a window, as the contract requires at ties
-POOLS = {
+POOLS: dict[str | None, Callable[[jax.Array, int], jax.Array]] = {
     None: lambda a, n: a,
     "max": lambda a, n: nnx.max_pool(a, (n, n), strides=(n, n)),
     "avg": lambda a, n: nnx.avg_pool(a, (n, n), strides=(n, n)),
 }
 
 # loss -> C_x for every example (m,), from the logits z^L, the output a^L and the targets y
-COSTS = {
+COSTS: dict[str, Callable[[jax.Array, jax.Array, jax.Array], jax.Array]] = {
     "quadratic": lambda z, a, y: optax.l2_loss(a, y).sum(axis=1),  # BP-C ½(a − y)² summed over outputs
     "cross_entropy": lambda z, a, y: optax.sigmoid_binary_cross_entropy(z, y).sum(axis=1),  # BP-C
     "log_likelihood": lambda z, a, y: optax.softmax_cross_entropy(z, y),  # BP-C −Σ_j y_j ln a_j
@@ -66,8 +69,22 @@ class Network(nnx.Module):
     calling it returns the logits z^L (m, n_L). ``blocks``: the spec's conv blocks (channels, kernel,
     stride, padding, pool, pool_size), () for an MLP."""
 
-    def __init__(self, sizes, activation, output, *, dtype, rngs, input_shape=None, blocks=()):
-        channels = [input_shape[0]] + [block.channels for block in blocks] if blocks else []
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str,
+        output: str,
+        *,
+        dtype: npt.DTypeLike,
+        rngs: nnx.Rngs,
+        input_shape: Sequence[int] | None = None,
+        blocks: Sequence[ConvBlock] = (),
+    ) -> None:
+        channels: list[int] = []  # C_{l-1} of every block: C_0, then each block's channels
+        if blocks:
+            if input_shape is None:
+                raise TypeError("input_shape: conv blocks need the input shape (C_0, H_0, W_0), got None")
+            channels = [input_shape[0]] + [block.channels for block in blocks]
         self.convs = nnx.List(
             [
                 nnx.Conv(
@@ -92,7 +109,7 @@ class Network(nnx.Module):
         )
         self.activation, self.output = activation, output
 
-    def __call__(self, x):
+    def __call__(self, x: jax.Array) -> jax.Array:
         g, L = ACTIVATIONS[self.activation], len(self.linears)
         a = x
         if self.convs:
@@ -106,27 +123,30 @@ class Network(nnx.Module):
             a = g(z) if l < L else z  # BP-a hidden layers; the output activation belongs to the cost
         return z
 
-    def predict(self, x):
+    def predict(self, x: jax.Array) -> jax.Array:
         """Output activations a^L (m, n_L)."""
         return ACTIVATIONS[self.output](self(x))
 
-    def load(self, params):
+    def load(self, params: ParamsIn) -> "Network":
         """Copy the contract's [(K, b)] + [(W, b)] in: kernel = K.transpose(2, 3, 1, 0), (k, k,
         C_{l-1}, C_l), for a conv block; kernel = W.T, (n_{l-1}, n_l), for a dense layer."""
+        layer: nnx.Conv | nnx.Linear
         for layer, (K, b) in zip(self.convs, params):
+            assert layer.bias is not None  # every layer here has its bias b^l (use_bias=True)
             layer.kernel.set_value(K.transpose(2, 3, 1, 0))
             layer.bias.set_value(b)
         for layer, (W, b) in zip(self.linears, params[len(self.convs) :]):
+            assert layer.bias is not None
             layer.kernel.set_value(W.T)
             layer.bias.set_value(b)
         return self
 
-    def params(self):
+    def params(self) -> Params:
         """The contract's [(K, b)] + [(W, b)]."""
         return contract_pairs(nnx.state(self, nnx.Param))
 
 
-def contract_pairs(state):
+def contract_pairs(state: nnx.State) -> Params:
     """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients: K = kernel.transpose(3,
     2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1})."""
     convs, linears = state.get("convs", {}), state["linears"]
@@ -140,19 +160,20 @@ def contract_pairs(state):
     return K_pairs + W_pairs
 
 
-def data_cost(model, x, y, loss):
+def data_cost(model: Network, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
     """(1/m) Σ_x C_x from Optax (no weight-decay term)."""
     z = model(x)
     return COSTS[loss](z, ACTIVATIONS[model.output](z), y).mean()
 
 
-def penalty(model, weight_decay):
+def penalty(model: Network, weight_decay: float) -> jax.Array | float:
     """(λ/2)(Σ_l ‖K^l‖² + Σ_l ‖W^l‖²): each kernel holds its K's or W's entries, rearranged."""
-    kernels = [layer.kernel[...] for layer in (*model.convs, *model.linears)]
+    layers: tuple[nnx.Conv | nnx.Linear, ...] = (*model.convs, *model.linears)
+    kernels = [layer.kernel[...] for layer in layers]
     return 0.5 * weight_decay * sum(jnp.sum(kernel**2) for kernel in kernels)
 
 
-def build(spec, params, blocks=None):
+def build(spec: Spec, params: ParamsIn, blocks: Blocks | None = None) -> Network:
     """The model holding ``params``; ``blocks`` as check_inputs returns them (derived from the spec
     when not given, so ``build(spec, params)`` is a conv net for a conv spec). Flax's own initial
     values are overwritten."""
@@ -174,24 +195,26 @@ def build(spec, params, blocks=None):
 
 
 @nnx.jit(static_argnames="loss")
-def loss_and_grads(model, x, y, weight_decay, loss):
+def loss_and_grads(
+    model: Network, x: jax.Array, y: jax.Array, weight_decay: float, loss: str
+) -> tuple[jax.Array, nnx.State]:
     """C and ∂C/∂θ for every nnx.Param, with the penalty inside C (no optimizer here)."""
 
-    def cost(model):
+    def cost(model: Network) -> jax.Array:
         return data_cost(model, x, y, loss) + penalty(model, weight_decay)
 
     C, grads = nnx.value_and_grad(cost)(model)  # BP-grad an nnx.State shaped like the model's Params
     return C, grads
 
 
-def gradients(spec, params, x, y):
+def gradients(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
     """Loss and gradients of the full cost C through nnx.value_and_grad."""
     blocks = check_inputs(spec, params, x, y)
     C, grads = loss_and_grads(build(spec, params, blocks), x, y, spec.weight_decay, spec.loss)
     return Gradients(float(C), contract_pairs(grads))  # the gradient State read back like the Params
 
 
-def decay_kernels(params):
+def decay_kernels(params: PyTree) -> PyTree:
     """The mask for add_decayed_weights: True on every kernel, False on every bias. (Paths are
     ('convs' or 'linears', l, 'kernel'), with a trailing '.value' where Flax hands Optax Variables.)"""
     return jax.tree.map_with_path(
@@ -200,13 +223,21 @@ def decay_kernels(params):
 
 
 @lru_cache(maxsize=32)
-def sgd(lr, weight_decay):
+def sgd(lr: float, weight_decay: float) -> optax.GradientTransformation:
     """Cached per (η, λ): the same transformation object lets nnx.jit reuse its compiled step."""
     return optax.chain(optax.add_decayed_weights(weight_decay, mask=decay_kernels), optax.sgd(lr))
 
 
 @nnx.jit(static_argnames="loss")
-def train_step(model, optimizer, x, y, idx, weight_decay, loss):
+def train_step(
+    model: Network,
+    optimizer: nnx.Optimizer,
+    x: jax.Array,
+    y: jax.Array,
+    idx: jax.Array,
+    weight_decay: float,
+    loss: str,
+) -> jax.Array:
     """One SGD step on the batch x[idx], y[idx]; returns C (penalty included) before the update."""
     C, grads = nnx.value_and_grad(data_cost)(model, x[idx], y[idx], loss)
     C = C + penalty(model, weight_decay)  # recorded with (λ/2)‖W‖²; the optimizer adds its gradient
@@ -214,7 +245,9 @@ def train_step(model, optimizer, x, y, idx, weight_decay, loss):
     return C
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+) -> Trajectory:
     """optax.sgd over the given batch order; the decay comes from the optimizer, not the loss."""
     blocks = check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])

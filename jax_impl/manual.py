@@ -11,7 +11,9 @@ params, ``conv`` is the tuple of validation.Block (static under jit), and conv.p
 forward and backward pieces. With ``conv=()`` every line below is the MLP's.
 """
 
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -19,11 +21,14 @@ import jax.numpy as jnp
 from .activations import ACTIVATIONS
 from .conv import conv_gradients, correlate, correlate_transpose, pool, unpool
 from .costs import cost, output_error
-from .training import Gradients, train_scan, train_steps
-from .validation import check_inputs
+from .training import Gradients, Trajectory, train_scan, train_steps
+from .types import Batches, ConvBlock, Params, ParamsIn, Spec
+from .validation import Blocks, check_inputs
 
 
-def feedforward(params, x, activation, output, conv=()):
+def feedforward(
+    params: ParamsIn, x: jax.Array, activation: str, output: str, conv: Sequence[ConvBlock] = ()
+) -> tuple[list[jax.Array], list[jax.Array]]:
     """Return (zs, activations) for layers 1..L, with activations[0] = x; conv layers come first."""
     c, L = len(conv), len(params)
     zs, activations = [], [x]
@@ -45,13 +50,23 @@ def feedforward(params, x, activation, output, conv=()):
 
 
 @partial(jax.jit, static_argnames=("activation", "output", "loss", "conv"))
-def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=()):
+def backprop_arrays(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    weight_decay: float,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks = (),
+) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array], list[jax.Array]]:
     """(C, grads, zs, activations, deltas) of one forward and backward pass."""
     m, c, L = x.shape[0], len(conv), len(params)
     zs, activations = feedforward(params, x, activation, output, conv)
     g, g_prime = ACTIVATIONS[activation]
+    assert g_prime is not None, "a hidden activation (check_spec) has an elementwise g'"
 
-    deltas = [None] * L
+    deltas: list[Any] = [None] * L  # one slot per layer, each filled below (None until then)
     delta = output_error(loss, zs[-1], activations[-1], y, ACTIVATIONS[output][1])  # BP1 (m, n_L)
     deltas[L - 1] = delta
     for l in range(L - 1, c, -1):  # dense layers L-1 .. c+1; list index l-1 holds layer l
@@ -88,13 +103,22 @@ def backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv=(
     return C, grads, zs, activations, deltas
 
 
-def loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv=()):
+def loss_and_grads(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    weight_decay: float,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks = (),
+) -> tuple[jax.Array, Params]:
     """(C, grads): the pure function the training loops step with."""
     C, grads, *_ = backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv)
     return C, grads
 
 
-def backprop(spec, params, x, y):
+def backprop(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
     """Validate in Python, then run the compiled pass: a Gradients with every intermediate."""
     conv = check_inputs(spec, params, x, y)
     C, grads, zs, activations, deltas = backprop_arrays(
@@ -103,11 +127,15 @@ def backprop(spec, params, x, y):
     return Gradients(float(C), grads, zs, activations, deltas)
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+) -> Trajectory:
     """SGD step by step from Python with the hand-written gradients."""
     return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)
 
 
-def train_compiled(spec, params, x, y, *, lr, batches):
+def train_compiled(
+    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+) -> Trajectory:
     """The same run compiled end to end with jax.lax.scan."""
     return train_scan(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)

@@ -20,23 +20,29 @@ starts with ``XLA_FLAGS=--xla_force_host_platform_device_count=k`` (read once, b
 uses a device). Float64 needs ``jax.enable_x64(True)`` around the calls, as everywhere in jax_impl.
 """
 
+from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from .costs import cost
 from .manual import feedforward
 from .training import Gradients, Trajectory, sgd_update
+from .types import Batches, Params, ParamsIn, Spec
 from .validation import check_inputs, check_training
 
 AXIS = "batch"  # the mesh's one axis: the examples
 
 
-def shard_layout(m, k, s=None):
+def shard_layout(
+    m: int, k: int, s: int | None = None
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.bool_], npt.NDArray[np.intp]]:
     """The k padded shards of a batch of m examples, s rows each (default ⌈m/k⌉): (rows (k·s,) the
     batch position each padded row takes, real (k·s,) True for an example and False for padding,
     keep (m,) where the m examples sit in the padded layout, in their original order)."""
@@ -48,13 +54,25 @@ def shard_layout(m, k, s=None):
     return rows.ravel(), real.ravel(), np.flatnonzero(real)
 
 
-def shard_cost(params, x, y, weights, activation, output, loss):
+def shard_cost(
+    params: ParamsIn, x: jax.Array, y: jax.Array, weights: jax.Array, activation: str, output: str, loss: str
+) -> tuple[jax.Array, tuple[list[jax.Array], list[jax.Array]]]:
     """S_r = Σ_x w_x C_x over one device's padded shard, with its (zs, activations)."""
     zs, activations = feedforward(params, x, activation, output)
     return jnp.sum(weights * cost(loss, zs[-1], activations[-1], y)), (zs, activations)
 
 
-def backprop_padded(params, x, y, weights, weight_decay, mesh, activation, output, loss):
+def backprop_padded(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    weights: jax.Array,
+    weight_decay: float,
+    mesh: Mesh,
+    activation: str,
+    output: str,
+    loss: str,
+) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array]]:
     """(C, grads, zs, activations) of a padded batch (k·s rows, sharded s per device); m = Σ weights."""
 
     @partial(
@@ -63,7 +81,9 @@ def backprop_padded(params, x, y, weights, weight_decay, mesh, activation, outpu
         in_specs=(P(), P(AXIS), P(AXIS), P(AXIS)),
         out_specs=(P(), P(), P(AXIS), P(AXIS)),
     )
-    def per_device(params, x, y, weights):
+    def per_device(
+        params: ParamsIn, x: jax.Array, y: jax.Array, weights: jax.Array
+    ) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array]]:
         # Each device differentiates its own replica of the weights, so its gradient is its shard's
         # alone (differentiating the shared replica would make JAX insert the all-reduce itself).
         params = jax.lax.pcast(params, AXIS, to="varying")
@@ -82,7 +102,19 @@ def backprop_padded(params, x, y, weights, weight_decay, mesh, activation, outpu
 
 
 @partial(jax.jit, static_argnames=("mesh", "activation", "output", "loss"))
-def gradients_arrays(params, x, y, rows, weights, keep, weight_decay, mesh, activation, output, loss):
+def gradients_arrays(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    rows: jax.Array,
+    weights: jax.Array,
+    keep: jax.Array,
+    weight_decay: float,
+    mesh: Mesh,
+    activation: str,
+    output: str,
+    loss: str,
+) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array]]:
     """One pass over the batch x[rows]; zs and activations without the padding (m rows)."""
     C, grads, zs, activations = backprop_padded(
         params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss
@@ -91,7 +123,19 @@ def gradients_arrays(params, x, y, rows, weights, keep, weight_decay, mesh, acti
 
 
 @partial(jax.jit, static_argnames=("mesh", "activation", "output", "loss"))
-def step(params, x, y, rows, weights, lr, weight_decay, mesh, activation, output, loss):
+def step(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    rows: jax.Array,
+    weights: jax.Array,
+    lr: float,
+    weight_decay: float,
+    mesh: Mesh,
+    activation: str,
+    output: str,
+    loss: str,
+) -> tuple[Params, jax.Array]:
     """One SGD step on the batch x[rows]; returns (new params, C before the update)."""
     C, grads, _, _ = backprop_padded(
         params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss
@@ -103,7 +147,7 @@ class Sharded:
     """``gradients`` and ``train`` over a mesh of the first ``workers`` devices (jax.Arrays in and
     out, as the other ports)."""
 
-    def __init__(self, workers, devices=None):
+    def __init__(self, workers: int, devices: Sequence[jax.Device] | None = None) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int):
             raise TypeError(f"workers: expected an int >= 1, got {workers!r}")
         if workers < 1:
@@ -117,10 +161,10 @@ class Sharded:
             )
         self.mesh = Mesh(np.array(devices[:workers]), (AXIS,))
 
-    def _static(self, spec):
+    def _static(self, spec: Spec) -> dict[str, Any]:
         return dict(mesh=self.mesh, activation=spec.activation, output=spec.output, loss=spec.loss)
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
         check_inputs(spec, params, x, y)
         rows, real, keep = shard_layout(x.shape[0], self.mesh.size)
         C, grads, zs, activations = gradients_arrays(
@@ -128,7 +172,9 @@ class Sharded:
         )
         return Gradients(float(C), grads, zs, activations)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+    ) -> Trajectory:
         """SGD step by step. Every step is padded to the shard length of the largest batch, so the step
         compiles once however the batch sizes vary."""
         check_inputs(spec, params, x, y)
@@ -156,4 +202,5 @@ class Sharded:
                 )
             )
             losses.append(float(C))
+        assert isinstance(params, list)  # the last step's new list (batches is never empty)
         return Trajectory(losses, params)

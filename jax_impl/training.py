@@ -11,43 +11,74 @@ spec's conv blocks as a tuple of validation.Block (hashable, so jit can treat it
 an MLP; x is then (m, C_0, H_0, W_0) and params start with the (K, b) pairs.
 """
 
+from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .validation import check_inputs, check_training
+from .types import Batches, Params, ParamsIn, Spec
+from .validation import Blocks, check_inputs, check_training
 
 
 class Gradients(NamedTuple):
     loss: float  # batch cost C
-    grads: list  # [(∂C/∂K^l, ∂C/∂b^l)] per conv block, then [(∂C/∂W^l, ∂C/∂b^l)], shaped like params
-    zs: list | None = None  # [z^1..z^L], (m, n_l) each; (m, C_l, H_l, W_l) for a conv layer
-    activations: list | None = None  # [a^0 = x, a^1..a^L]; conv ones pooled, 4-D
-    deltas: list | None = None  # [δ^1..δ^L], per example, shaped like zs
+    grads: Params  # [(∂C/∂K^l, ∂C/∂b^l)] per conv block, then [(∂C/∂W^l, ∂C/∂b^l)], shaped like params
+    zs: list[jax.Array] | None = None  # [z^1..z^L], (m, n_l) each; (m, C_l, H_l, W_l) for a conv layer
+    activations: list[jax.Array] | None = None  # [a^0 = x, a^1..a^L]; conv ones pooled, 4-D
+    deltas: list[jax.Array] | None = None  # [δ^1..δ^L], per example, shaped like zs
 
 
 class Trajectory(NamedTuple):
-    losses: list  # one float per step, before that step's update
-    params: list  # final [(K, b)] + [(W, b)]
+    losses: list[float]  # one float per step, before that step's update
+    params: Params  # final [(K, b)] + [(W, b)]
 
 
-def sgd_update(params, grads, lr):
+# manual.loss_and_grads or autodiff.loss_and_grads:
+# (params, x, y, weight_decay, activation, output, loss, conv) -> (C, grads)
+LossAndGrads: TypeAlias = Callable[
+    [ParamsIn, jax.Array, jax.Array, float, str, str, str, Blocks], tuple[jax.Array, Params]
+]
+
+
+def sgd_update(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
     """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b."""
     return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]  # BP-SGD
 
 
 @partial(jax.jit, static_argnames=("loss_and_grads", "activation", "output", "loss", "conv"))
-def step(params, x, y, idx, lr, weight_decay, *, loss_and_grads, activation, output, loss, conv):
+def step(
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    idx: jax.Array,
+    lr: float,
+    weight_decay: float,
+    *,
+    loss_and_grads: LossAndGrads,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks,
+) -> tuple[Params, jax.Array]:
     """One SGD step on the mini-batch x[idx], y[idx]. The rows are gathered inside the compiled
     step: gathered outside, each new batch shape would cost two more (op-by-op) compilations."""
     C, grads = loss_and_grads(params, x[idx], y[idx], weight_decay, activation, output, loss, conv)
     return sgd_update(params, grads, lr), C
 
 
-def train_steps(loss_and_grads, spec, params, x, y, *, lr, batches):
+def train_steps(
+    loss_and_grads: LossAndGrads,
+    spec: Spec,
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    lr: float,
+    batches: Batches,
+) -> Trajectory:
     """Step by step from Python: one compiled step per batch size, called once per batch."""
     conv = check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])
@@ -68,14 +99,28 @@ def train_steps(loss_and_grads, spec, params, x, y, *, lr, batches):
             conv=conv,
         )
         losses.append(C)
+    assert isinstance(params, list)  # the last step's new list (batches is never empty)
     return Trajectory([float(C) for C in jax.device_get(losses)], params)  # one transfer, not one per step
 
 
 @partial(jax.jit, static_argnames=("loss_and_grads", "activation", "output", "loss", "conv"))
-def scan_run(params, x, y, index_rows, lr, weight_decay, *, loss_and_grads, activation, output, loss, conv):
+def scan_run(
+    params: Params,  # the carry: train_scan's list, as every step returns it
+    x: jax.Array,
+    y: jax.Array,
+    index_rows: jax.Array,
+    lr: float,
+    weight_decay: float,
+    *,
+    loss_and_grads: LossAndGrads,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks,
+) -> tuple[Params, jax.Array]:
     """SGD over every row of index_rows (k, batch_size) in one compiled loop."""
 
-    def body(params, idx):
+    def body(params: Params, idx: jax.Array) -> tuple[Params, jax.Array]:
         return step(
             params,
             x,
@@ -93,12 +138,22 @@ def scan_run(params, x, y, index_rows, lr, weight_decay, *, loss_and_grads, acti
     return jax.lax.scan(body, params, index_rows)
 
 
-def train_scan(loss_and_grads, spec, params, x, y, *, lr, batches):
+def train_scan(
+    loss_and_grads: LossAndGrads,
+    spec: Spec,
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    lr: float,
+    batches: Batches,
+) -> Trajectory:
     """The whole run compiled with lax.scan; runs of equal-size batches are scanned together."""
     conv = check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])
     params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
-    runs = []  # consecutive batches of one size -> one (k, batch_size) array, stacked on the host
+    # consecutive batches of one size -> one (k, batch_size) array, stacked on the host
+    runs: list[list[np.ndarray]] = []
     for idx in batches:
         if runs and runs[-1][-1].shape == idx.shape:
             runs[-1].append(np.asarray(idx))
@@ -120,4 +175,5 @@ def train_scan(loss_and_grads, spec, params, x, y, *, lr, batches):
             conv=conv,
         )
         losses.append(C)
+    assert isinstance(params, list)  # the last step's new list (batches is never empty)
     return Trajectory(np.concatenate(jax.device_get(losses)).tolist(), params)

@@ -8,13 +8,16 @@ it on (``with jax.enable_x64(True): ...`` around the call, or JAX_ENABLE_X64=1 f
 
 import math
 import numbers
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple, TypeAlias, cast
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
 
 from .costs import PAIRINGS
+from .types import Batches, ConvBlock, ConvSpec, ParamsIn, Spec
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 OUTPUTS = HIDDEN + ("softmax",)
@@ -31,15 +34,17 @@ class Block(NamedTuple):
     pool_size: int
 
 
+# a spec's conv blocks as check_inputs returns them: a tuple of Blocks, hashable for jit (() for an MLP)
+Blocks: TypeAlias = tuple[Block, ...]
 POOLS = (None, "max", "avg")
 
 
-def x64_enabled():
+def x64_enabled() -> bool:
     """True inside ``jax.enable_x64(True)`` or with JAX_ENABLE_X64 set."""
     return jax.dtypes.canonicalize_dtype(jnp.float64) == jnp.float64
 
 
-def check_spec(spec):
+def check_spec(spec: Spec) -> tuple[int, ...]:
     sizes = tuple(getattr(spec, "sizes", ()))
     if len(sizes) < 2 or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in sizes):
         raise ValueError(f"spec.sizes: expected at least two positive integers, got {sizes!r}")
@@ -62,7 +67,7 @@ def check_spec(spec):
     return sizes
 
 
-def check_array(name, t, shape, dtype=None):
+def check_array(name: str, t: object, shape: Sequence[int], dtype: npt.DTypeLike | None = None) -> None:
     if not isinstance(t, (jax.Array, np.ndarray)):
         raise TypeError(f"{name}: expected a jax.Array, got {type(t).__name__}")
     if t.dtype not in (jnp.float32, jnp.float64):
@@ -82,13 +87,14 @@ def check_array(name, t, shape, dtype=None):
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
-def positive_int(n, least=1):
-    return isinstance(n, numbers.Integral) and not isinstance(n, bool) and n >= least
+def positive_int(n: object, least: int = 1) -> bool:
+    # int(n) is exact for an Integral; the numbers ABC itself declares only < and <=
+    return isinstance(n, numbers.Integral) and not isinstance(n, bool) and int(n) >= least
 
 
-def check_block(i, block):
+def check_block(i: int, block: object) -> Block:
     """Each field of spec.conv[i] (any object with Conv's six attributes) -> a Block."""
-    fields = {}
+    fields: dict[str, Any] = {}
     for field in Block._fields:
         if not hasattr(block, field):
             raise TypeError(f"spec.conv[{i}].{field}: missing; a conv block needs {', '.join(Block._fields)}")
@@ -101,7 +107,9 @@ def check_block(i, block):
     return Block(**fields)
 
 
-def layer_shapes(input_shape, conv):
+def layer_shapes(
+    input_shape: Sequence[int], conv: Sequence[ConvBlock]
+) -> list[tuple[tuple[int, int, int], tuple[int, int, int]]]:
     """[(z^l shape, a^l shape)] per conv block, each (C, H, W): ⌊(H + 2p − k)/s⌋ + 1, then the pool."""
     shapes, a = [], tuple(input_shape)
     for block in conv:
@@ -113,7 +121,7 @@ def layer_shapes(input_shape, conv):
     return shapes
 
 
-def check_conv(spec, sizes):
+def check_conv(spec: Spec, sizes: tuple[int, ...]) -> Blocks:
     """The conv blocks as a tuple of Blocks (() for an MLP), checked against input_shape and sizes[0]."""
     conv, shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
     if not isinstance(conv, (tuple, list)):
@@ -150,7 +158,7 @@ def check_conv(spec, sizes):
     return blocks
 
 
-def check_inputs(spec, params, x, y):
+def check_inputs(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Blocks:
     """Spec, params, x, y: float, finite, one dtype; return the conv blocks (jit's static data).
 
     An MLP has [(W, b)] and x (m, n_0); a conv spec has its (K, b) pairs first and x (m, C_0, H_0, W_0).
@@ -161,8 +169,10 @@ def check_inputs(spec, params, x, y):
     if not isinstance(params, (list, tuple)) or len(params) != n_pairs:
         what = f"{len(conv)} (K, b) and {len(sizes) - 1} (W, b)" if conv else f"{n_pairs} (W, b)"
         raise ValueError(f"params: expected a list of {what} pairs for sizes {sizes}")
-    dtype, C = None, spec.input_shape[0] if conv else None
+    dtype: npt.DTypeLike | None
+    dtype, C = None, cast(ConvSpec, spec).input_shape[0] if conv else None  # conv: spec has input_shape
     for l, ((K, b), block) in enumerate(zip(params, conv), start=1):
+        assert C is not None  # C_0 of a conv spec, then the channels of the block before
         check_array(
             f"params[{l - 1}].K (layer {l})", K, (block.channels, C, block.kernel, block.kernel), dtype
         )
@@ -174,7 +184,7 @@ def check_inputs(spec, params, x, y):
         dtype = W.dtype
         check_array(f"params[{l - 1}].b (layer {l})", b, (sizes[n],), dtype)
     if conv:
-        want = tuple(spec.input_shape)
+        want = tuple(cast(ConvSpec, spec).input_shape)
         if not hasattr(x, "ndim") or x.ndim != 4 or x.shape[0] == 0:
             raise ValueError(
                 f"x: expected a 4-D array (m, {', '.join(map(str, want))}) with m >= 1, got "
@@ -195,7 +205,7 @@ def check_inputs(spec, params, x, y):
     return conv
 
 
-def check_training(lr, batches, m):
+def check_training(lr: float, batches: Batches, m: int) -> None:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a finite learning rate > 0, got {lr!r}")
     if not isinstance(batches, (list, tuple)) or not batches:

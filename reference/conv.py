@@ -9,30 +9,35 @@ with H_l = ⌊(H + 2p − k)/s⌋ + 1 (floor, as torch), then a^l = pool(g(z^l))
 pool_size windows ("max", "avg" or none). Layout NCHW; examples first, as the dense rows.
 """
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .activations import ACTIVATIONS
+from .types import ConvBlock, FloatArray, Params, ParamsIn, Spec
 
 
 class BlockShapes(NamedTuple):
     """The shapes one conv block works with (per example, without the batch axis m)."""
 
-    kernel: tuple  # K^l: (C_l, C_{l-1}, k, k)
-    z: tuple  # z^l before activation and pooling: (C_l, H_l, W_l)
-    a: tuple  # a^l after pooling: (C_l, H_l / pool_size, W_l / pool_size)
+    kernel: tuple[int, int, int, int]  # K^l: (C_l, C_{l-1}, k, k)
+    z: tuple[int, int, int]  # z^l before activation and pooling: (C_l, H_l, W_l)
+    a: tuple[int, int, int]  # a^l after pooling: (C_l, H_l / pool_size, W_l / pool_size)
 
 
-def conv_stack(spec):
+def conv_stack(spec: Spec) -> tuple[Sequence[int] | None, tuple[ConvBlock, ...]]:
     """(input_shape, blocks) of a spec; (None, ()) for an MLP or any spec without the conv fields."""
     return getattr(spec, "input_shape", None), tuple(getattr(spec, "conv", ()) or ())
 
 
-def conv_shapes(input_shape, conv):
+def conv_shapes(input_shape: Sequence[int] | None, conv: Sequence[ConvBlock]) -> list[BlockShapes]:
     """[BlockShapes per block]: the one place the conv shape arithmetic lives. Raises ValueError,
-    naming the block, for a kernel larger than its padded input or a pooling that does not divide."""
+    naming the block, for a kernel larger than its padded input or a pooling that does not divide,
+    and TypeError for no input_shape (None, a dense spec's)."""
+    if input_shape is None:
+        raise TypeError("input_shape: conv blocks need the input shape (C_0, H_0, W_0), got None")
     shapes, (C, H, W) = [], input_shape
     for i, block in enumerate(conv):
         k, s, p = block.kernel, block.stride, block.padding
@@ -58,21 +63,21 @@ def conv_shapes(input_shape, conv):
     return shapes
 
 
-def windows(a, k, stride, padding):
+def windows(a: FloatArray, k: int, stride: int, padding: int) -> FloatArray:
     """im2col as a strided view: every k×k patch of pad(a) the kernel meets, (m, C, H_l, W_l, k, k).
     No copy is made here; patches[n, c', i, j] = pad(a)[n, c', s·i : s·i+k, s·j : s·j+k]."""
     a_pad = np.pad(a, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     return sliding_window_view(a_pad, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
 
 
-def correlate(a_prev, K, b, stride, padding):
+def correlate(a_prev: FloatArray, K: FloatArray, b: FloatArray, stride: int, padding: int) -> FloatArray:
     """z^l = b^l + K^l ⋆ pad(a^{l-1}): cross-correlation, one tensor contraction over c', p', q'."""
     patches = windows(a_prev, K.shape[-1], stride, padding)  # BP-conv (m, C_{l-1}, H_l, W_l, k, k)
     z = np.einsum("ncijpq,dcpq->ndij", patches, K, optimize=True)  # BP-conv (m, C_l, H_l, W_l)
     return z + b[:, None, None]  # BP-conv (m, C_l, H_l, W_l) + (C_l, 1, 1)
 
 
-def pool_windows(h, size):
+def pool_windows(h: FloatArray, size: int) -> FloatArray:
     """(m, C, H, W) -> (m, C, H/size, W/size, size²): each pooling window's elements in row-major
     order, so that argmax finds the first maximum in the order torch and JAX use."""
     m, C, H, W = h.shape
@@ -80,7 +85,7 @@ def pool_windows(h, size):
     return grid.reshape(m, C, H // size, W // size, size * size)
 
 
-def unpool_windows(routed, size):
+def unpool_windows(routed: FloatArray, size: int) -> FloatArray:
     """The inverse of :func:`pool_windows`: (m, C, H', W', size²) -> (m, C, H'·size, W'·size)."""
     m, C, H, W, _ = routed.shape
     return (
@@ -88,7 +93,7 @@ def unpool_windows(routed, size):
     )
 
 
-def pool(h, kind, size):
+def pool(h: FloatArray, kind: str | None, size: int) -> FloatArray:
     """a^l = pool(g(z^l)): the maximum or the mean of every non-overlapping size × size window."""
     if kind is None:  # BP-pool
         return h  # BP-pool
@@ -96,7 +101,7 @@ def pool(h, kind, size):
     return win.max(axis=-1) if kind == "max" else win.mean(axis=-1)  # BP-pool (m, C_l, H_l/size, W_l/size)
 
 
-def unpool(nabla_a, h, kind, size):
+def unpool(nabla_a: FloatArray, h: FloatArray, kind: str | None, size: int) -> FloatArray:
     """∂C_x/∂(g(z^l)) from ∂C_x/∂a^l: max pooling routes each window's gradient to its first maximal
     element (torch and JAX do; at a tie the choice changes ∂K), avg pooling shares it out /size²."""
     if kind is None:  # BP-unpool
@@ -107,7 +112,9 @@ def unpool(nabla_a, h, kind, size):
     return unpool_windows(np.repeat(nabla_a[..., None] / size**2, size * size, axis=-1), size)  # BP-unpool
 
 
-def correlate_transpose(delta, K, stride, padding, shape):
+def correlate_transpose(
+    delta: FloatArray, K: FloatArray, stride: int, padding: int, shape: Sequence[int]
+) -> FloatArray:
     """BP2-conv ∂C_x/∂a^{l-1} = Σ_c δ^l[n,c,i,j] K^l[c,c',p',q'] added at pad(a^{l-1})[n,c',s·i+p',s·j+q'],
     the adjoint of :func:`correlate`: the full correlation of the stride-dilated δ^l with the kernel
     rotated 180°. Written as a scatter-add, one strided slice per kernel offset (a k×k loop, never a
@@ -124,7 +131,9 @@ def correlate_transpose(delta, K, stride, padding, shape):
     return nabla_pad[:, :, p : p + H, p : p + W]  # BP2-conv (m, C_{l-1}, H, W)
 
 
-def forward(conv, params, x, activation):
+def forward(
+    conv: Sequence[ConvBlock], params: ParamsIn, x: FloatArray, activation: str
+) -> tuple[list[FloatArray], list[FloatArray]]:
     """(zs, activations) of the conv blocks 1..c: z^l before activation and pooling, a^l pooled."""
     g = ACTIVATIONS[activation][0]
     zs, activations = [], [x]
@@ -134,7 +143,15 @@ def forward(conv, params, x, activation):
     return zs, activations
 
 
-def backward(conv, params, zs, activations, nabla_a, activation, lam):
+def backward(
+    conv: Sequence[ConvBlock],
+    params: ParamsIn,
+    zs: list[FloatArray],
+    activations: list[FloatArray],
+    nabla_a: FloatArray,
+    activation: str,
+    lam: float,
+) -> tuple[list[FloatArray], Params]:
     """(deltas, grads) of the conv blocks c..1, starting from ∂C_x/∂a^c, the un-flattened δ^{c+1} W^{c+1}.
 
     Per block: δ^l = unpool(∂C_x/∂a^l) ⊙ g'(z^l); BP3-conv and BP4-conv sum over the positions the
@@ -142,8 +159,11 @@ def backward(conv, params, zs, activations, nabla_a, activation, lam):
     to the block below.
     """
     g, g_prime = ACTIVATIONS[activation]
+    assert g_prime is not None, "a hidden activation (check_spec) has an elementwise g'"
     m, c = nabla_a.shape[0], len(conv)
-    deltas, grads = [None] * c, [None] * c
+    # one slot per block, filled from block c down to 1 (None until then, so typed loosely)
+    deltas: list[Any] = [None] * c
+    grads: list[Any] = [None] * c
     for l in range(c, 0, -1):
         block, (K, _), z, a_prev = conv[l - 1], params[l - 1], zs[l - 1], activations[l - 1]
         k, s, p = K.shape[-1], block.stride, block.padding

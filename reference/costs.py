@@ -13,16 +13,18 @@ finite for every finite z, whereas ln(a) is ln(0) = −inf once a saturates.
 
 import numpy as np
 
+from .types import Activation, FloatArray
+
 # cost name -> the output activation it requires (None: any output activation except softmax).
-PAIRINGS = {"quadratic": None, "cross_entropy": "sigmoid", "log_likelihood": "softmax"}
+PAIRINGS: dict[str, str | None] = {"quadratic": None, "cross_entropy": "sigmoid", "log_likelihood": "softmax"}
 
 
-def softplus(z):
+def softplus(z: FloatArray) -> FloatArray:
     """ln(1 + e^z) without overflow: max(z, 0) + ln(1 + e^{-|z|})."""
     return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
 
 
-def cost(name, z, a, y):
+def cost(name: str, z: FloatArray, a: FloatArray, y: FloatArray) -> FloatArray:
     """C_x for every example: arrays (m, n_L) in, (m,) out."""
     if name == "quadratic":
         return 0.5 * np.sum((a - y) ** 2, axis=1)
@@ -37,7 +39,7 @@ def cost(name, z, a, y):
     raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
 
 
-def output_error(name, a, y, g_prime):
+def output_error(name: str, a: FloatArray, y: FloatArray, g_prime: Activation | None) -> FloatArray:
     """δ^L = ∇_a C_x ⊙ g'(z^L) (BP1), per example, shape (m, n_L); ``g_prime`` gives g'(z^L) from the
     output a = g(z^L) (activations.PRIME_FROM_OUTPUT), so σ is not evaluated again.
 
@@ -46,5 +48,9 @@ def output_error(name, a, y, g_prime):
     """
     if name not in PAIRINGS:
         raise ValueError(f"loss: unknown cost {name!r}; expected one of {sorted(PAIRINGS)}")
+    if g_prime is None:  # softmax has no elementwise g'; its one cost, log_likelihood, cancels it
+        if name == "quadratic":
+            raise TypeError("g_prime: the quadratic cost's δ^L needs g'(z^L), got None")
+        return a - y
     nabla_a = a - y  # BP-out ∇_a C_x for ½‖a − y‖²; for the log costs ∇_a C_x ⊙ g' cancels to a − y
     return nabla_a * g_prime(a) if name == "quadratic" else nabla_a  # BP-out g'(z^L) read from a^L

@@ -27,6 +27,7 @@ import numpy as np
 
 from .conv import conv_stack
 from .network import backprop, batch_cost, feedforward
+from .types import FloatArray, ParamsIn, Spec
 
 # The error above which a gradient is wrong: the measured worst, 1e-8 (above), is an order below; a real
 # bug errs by O(0.1). The harness's tolerances (conformance/tolerances.py: GRADCHECK) use this one.
@@ -37,16 +38,18 @@ class GradcheckResult(NamedTuple):
     layer: int  # 1..L
     quantity: str  # "dW" (dense), "dK" (conv) or "db"
     rel_error: float  # ‖a − n‖ / max(‖a‖ + ‖n‖, noise floor)
-    analytic: np.ndarray
-    numeric: np.ndarray
+    analytic: FloatArray
+    numeric: FloatArray
 
 
-def numerical_gradient(spec, params, x, y, h=1e-3):
+def numerical_gradient(
+    spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray, h: float = 1e-3
+) -> list[tuple[FloatArray, ...]]:
     """[(∂C/∂W^l, ∂C/∂b^l)] (∂C/∂K^l for conv blocks) by five-point centred differences, one
     parameter at a time."""
     conv = conv_stack(spec)[1]
 
-    def C(p):
+    def C(p: ParamsIn) -> float:
         zs, activations = feedforward(p, x, spec.activation, spec.output, conv=conv)
         return batch_cost(spec, p, zs, activations, y)
 
@@ -69,7 +72,9 @@ def numerical_gradient(spec, params, x, y, h=1e-3):
     return numeric
 
 
-def gradcheck(spec, params, x, y, h=1e-3):
+def gradcheck(
+    spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray, h: float = 1e-3
+) -> list[GradcheckResult]:
     """Compare backprop with finite differences; one :class:`GradcheckResult` per tensor and layer."""
     if any(a.dtype != np.float64 for W, b in params for a in (W, b)) or x.dtype != np.float64:
         raise TypeError("params, x: gradcheck needs float64 (float32 rounding swamps the difference)")

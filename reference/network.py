@@ -20,7 +20,8 @@ backward pass un-flattens δ^{c+1} W^{c+1} into ∂C_x/∂a^c for conv.backward.
 every kernel K^l as well as every W^l.
 """
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from .conv import backward as conv_backward
 from .conv import conv_stack
 from .conv import forward as conv_forward
 from .costs import cost, output_error
+from .types import ConvBlock, FloatArray, Params, ParamsIn, Spec
 from .validation import check_inputs
 
 
@@ -36,13 +38,15 @@ class Gradients(NamedTuple):
     """What one backward pass returns (the harness contract's attribute names)."""
 
     loss: float  # batch cost C before any update
-    grads: list  # [(∂C/∂W^l, ∂C/∂b^l) for l = 1..L], shaped like params ((∂C/∂K^l, ∂C/∂b^l) for conv)
-    zs: list  # [z^1, ..., z^L], each (m, n_l); conv: (m, C_l, H_l, W_l) before activation and pooling
-    activations: list  # [a^0 = x, a^1, ..., a^L]; conv: pooled, 4-D
-    deltas: list  # [δ^1, ..., δ^L], each (m, n_l), per example; conv: shaped like z^l
+    grads: Params  # [(∂C/∂W^l, ∂C/∂b^l) for l = 1..L], shaped like params ((∂C/∂K^l, ∂C/∂b^l) for conv)
+    zs: list[FloatArray]  # [z^1, ..., z^L], each (m, n_l); conv: (m, C_l, H_l, W_l), before g and pooling
+    activations: list[FloatArray]  # [a^0 = x, a^1, ..., a^L]; conv: pooled, 4-D
+    deltas: list[FloatArray]  # [δ^1, ..., δ^L], each (m, n_l), per example; conv: shaped like z^l
 
 
-def feedforward(params, x, activation, output, *, conv=()):
+def feedforward(
+    params: ParamsIn, x: FloatArray, activation: str, output: str, *, conv: Sequence[ConvBlock] = ()
+) -> tuple[list[FloatArray], list[FloatArray]]:
     """Return (zs, activations): every weighted input z^l and activation a^l, layers 1..L.
     ``conv``: the spec's conv blocks, whose (K, b) pairs come first in ``params``."""
     L, c = len(params), len(conv)
@@ -57,7 +61,9 @@ def feedforward(params, x, activation, output, *, conv=()):
     return zs, activations
 
 
-def batch_cost(spec, params, zs, activations, y):
+def batch_cost(
+    spec: Spec, params: ParamsIn, zs: list[FloatArray], activations: list[FloatArray], y: FloatArray
+) -> float:
     """C = (1/m) Σ_x C_x + (λ/2) Σ_l ‖W^l‖²  (biases are not decayed; kernels K^l are, as W^l)."""
     lam = spec.weight_decay
     data_cost = float(cost(spec.loss, zs[-1], activations[-1], y).sum()) / len(y)  # BP-C (1/m) Σ_x C_x
@@ -66,13 +72,13 @@ def batch_cost(spec, params, zs, activations, y):
     return data_cost
 
 
-def backprop(spec, params, x, y):
+def backprop(spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray) -> Gradients:
     """Validate the inputs, then run forward and backward; return a :class:`Gradients`."""
     check_inputs(spec, params, x, y)
     return backprop_unchecked(spec, params, x, y)
 
 
-def backprop_unchecked(spec, params, x, y):
+def backprop_unchecked(spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray) -> Gradients:
     """The forward and backward pass proper, for callers that have validated already (training)."""
     activation, output, loss, lam = spec.activation, spec.output, spec.loss, spec.weight_decay
     conv = conv_stack(spec)[1]
@@ -80,8 +86,9 @@ def backprop_unchecked(spec, params, x, y):
 
     zs, activations = feedforward(params, x, activation, output, conv=conv)
     g_prime = PRIME_FROM_OUTPUT[activation]  # g'(z^l) from the cached a^l = g(z^l): σ once per layer
+    assert g_prime is not None, "a hidden activation (check_spec) has an elementwise g'"
 
-    deltas = [None] * L
+    deltas: list[Any] = [None] * L  # one slot per layer, each filled below (None until then)
     delta = output_error(loss, activations[-1], y, PRIME_FROM_OUTPUT[output])  # BP1 (m, n_L)
     deltas[L - 1] = delta
     for l in range(L - 1, c, -1):  # dense layers L-1 .. c+1; list index l-1 holds layer l
@@ -89,7 +96,7 @@ def backprop_unchecked(spec, params, x, y):
         delta = (delta @ W_next) * g_prime(activations[l])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
         deltas[l - 1] = delta
 
-    grads = []
+    grads: Params = []
     if c:  # ∂C_x/∂a^c = δ^{c+1} W^{c+1} (as in BP2, before g'), C order back to a^c's shape
         nabla_a = (delta @ params[c][0]).reshape(activations[c].shape)  # BP-unflatten (m, C_c, H_c, W_c)
         deltas[:c], grads = conv_backward(conv, params, zs, activations, nabla_a, activation, lam)

@@ -6,28 +6,39 @@ PyTorch and JAX can be handed exactly the same initial weights and the same batc
 """
 
 import math
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from .conv import conv_shapes
 from .network import backprop_unchecked, feedforward
+from .types import Batches, ConvBlock, FloatArray, IndexArray, Params, ParamsIn, Spec
 from .validation import check_batches, check_inputs, check_lr
 
 
 class Trajectory(NamedTuple):
-    losses: list  # batch cost before each step's update, one float per step
-    params: list  # final [(W, b)]
+    losses: list[float]  # batch cost before each step's update, one float per step
+    params: Params  # final [(W, b)]
 
 
-def rng_from(seed):
+def rng_from(seed: int | np.random.Generator) -> np.random.Generator:
     """A PCG64 generator from an int seed (or pass a Generator through)."""
     if isinstance(seed, np.random.Generator):
         return seed
     return np.random.Generator(np.random.PCG64(seed))
 
 
-def init_params(sizes, seed, scheme="scaled", dtype=np.float64, *, input_shape=None, conv=()):
+def init_params(
+    sizes: Sequence[int],
+    seed: int | np.random.Generator,
+    scheme: str = "scaled",
+    dtype: npt.DTypeLike = np.float64,
+    *,
+    input_shape: Sequence[int] | None = None,
+    conv: Sequence[ConvBlock] = (),
+) -> Params:
     """Initial [(W, b)] for ``sizes``, drawn layer by layer (W then b) from PCG64(seed).
 
     scheme="standard": W, b ~ N(0, 1), Nielsen's ch. 1 ``np.random.randn`` (seed 004, seed 003's recipe).
@@ -43,7 +54,7 @@ def init_params(sizes, seed, scheme="scaled", dtype=np.float64, *, input_shape=N
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
     rng = rng_from(seed)
-    shapes = [s.kernel for s in (conv_shapes(input_shape, conv) if conv else [])]
+    shapes: list[tuple[int, ...]] = [s.kernel for s in (conv_shapes(input_shape, conv) if conv else [])]
     shapes += [(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     params = []
     for shape in shapes:
@@ -54,7 +65,7 @@ def init_params(sizes, seed, scheme="scaled", dtype=np.float64, *, input_shape=N
     return params
 
 
-def batch_order(n, batch_size, epochs, seed):
+def batch_order(n: int, batch_size: int, epochs: int, seed: int | np.random.Generator) -> list[IndexArray]:
     """Nielsen's epochs: shuffle range(n) once per epoch and cut it into mini-batches of batch_size
     (the last one smaller when batch_size does not divide n). Returns a list of index arrays."""
     if batch_size < 1 or epochs < 1 or n < 1:
@@ -62,20 +73,22 @@ def batch_order(n, batch_size, epochs, seed):
             f"batch_order: n, batch_size and epochs must be >= 1, got {n}, {batch_size}, {epochs}"
         )
     rng = rng_from(seed)
-    batches = []
+    batches: list[IndexArray] = []
     for _ in range(epochs):
         perm = rng.permutation(n)
         batches.extend(perm[k : k + batch_size] for k in range(0, n, batch_size))
     return batches
 
 
-def sgd_step(params, grads, lr):
+def sgd_step(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
     """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (Nielsen's w − (η/m) Σ ∇C_x, the 1/m already in grads)."""
     steps = zip(params, grads)  # BP-SGD
     return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray, *, lr: float, batches: Batches
+) -> Trajectory:
     """One SGD step per index array in ``batches``; record each step's cost before its update."""
     check_inputs(spec, params, x, y)
     lr = check_lr(lr)
@@ -90,10 +103,19 @@ def train(spec, params, x, y, *, lr, batches):
             )
         losses.append(result.loss)
         params = sgd_step(params, result.grads, lr)
+    assert isinstance(params, list)  # the last step's new list (batches is never empty)
     return Trajectory(losses, params)
 
 
-def accuracy(params, x, labels, activation, output, *, conv=()):
+def accuracy(
+    params: ParamsIn,
+    x: FloatArray,
+    labels: npt.ArrayLike,
+    activation: str,
+    output: str,
+    *,
+    conv: Sequence[ConvBlock] = (),
+) -> float:
     """Fraction of rows whose largest output activation is at the true class label (``conv``: the
     spec's conv blocks, as for :func:`reference.feedforward`)."""
     a_L = feedforward(params, x, activation, output, conv=conv)[1][-1]

@@ -7,17 +7,23 @@ cast: float32 stays float32, float64 stays float64, and mixing them is an error.
 
 import math
 import numbers
+from collections.abc import Sequence
+from typing import TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .conv import conv_shapes, conv_stack
 from .costs import PAIRINGS
+from .types import Batches, ConvBlock, FloatArray, IndexArray, ParamsIn, Spec
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# check_spec's five dense fields: (sizes, activation, output, loss, weight_decay as a float)
+SpecFields: TypeAlias = tuple[tuple[int, ...], str, str, str, float]
 
 
-def check_spec(spec):
+def check_spec(spec: Spec) -> SpecFields:
     """Check a spec (any object with sizes, activation, output, loss, weight_decay, and optionally
     input_shape and conv); return the five dense fields."""
     for field in ("sizes", "activation", "output", "loss", "weight_decay"):
@@ -56,8 +62,9 @@ def check_spec(spec):
     return sizes, spec.activation, spec.output, spec.loss, float(lam)
 
 
-def _is_int(value, least):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= least
+def _is_int(value: object, least: int) -> bool:
+    # int(value) is exact for an Integral; the numbers ABC itself declares only < and <=
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= least
 
 
 # block field -> (smallest allowed value, what the message asks for)
@@ -71,7 +78,7 @@ BLOCK_INTS = {
 POOLS = (None, "max", "avg")
 
 
-def check_conv(spec, sizes):
+def check_conv(spec: Spec, sizes: Sequence[int]) -> None:
     """The conv blocks, input_shape and sizes[0] against the flattened output of the last block."""
     input_shape, conv = getattr(spec, "input_shape", None), getattr(spec, "conv", ()) or ()
     if not isinstance(conv, (tuple, list)):
@@ -112,7 +119,7 @@ def check_conv(spec, sizes):
         )
 
 
-def check_array(name, value, shape, dtype=None):
+def check_array(name: str, value: object, shape: Sequence[int], dtype: np.dtype | None = None) -> FloatArray:
     """A finite float32/float64 ndarray of exactly ``shape`` (and ``dtype`` when given)."""
     if not isinstance(value, np.ndarray):
         raise TypeError(f"{name}: expected a numpy.ndarray, got {type(value).__name__}")
@@ -129,10 +136,17 @@ def check_array(name, value, shape, dtype=None):
     return value
 
 
-def check_params(params, sizes, input_shape=None, conv=()):
+def check_params(
+    params: ParamsIn,
+    sizes: Sequence[int],
+    input_shape: Sequence[int] | None = None,
+    conv: Sequence[ConvBlock] = (),
+) -> np.dtype | None:
     """params is a list of pairs, one dtype: (K^l, b^l) per conv block, K^l (C_l, C_{l-1}, k, k) and
     b^l (C_l,), then (W, b) with W^l (n_l, n_{l-1}) and b^l (n_l,); return the dtype."""
-    shapes = [(s.kernel, s.kernel[:1]) for s in (conv_shapes(input_shape, conv) if conv else [])]
+    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = [
+        (s.kernel, s.kernel[:1]) for s in (conv_shapes(input_shape, conv) if conv else [])
+    ]
     shapes += [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
     c = len(conv)
     if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
@@ -145,7 +159,7 @@ def check_params(params, sizes, input_shape=None, conv=()):
             f"params: expected a list of {wanted}, got {type(params).__name__} of length "
             f"{len(params) if hasattr(params, '__len__') else '?'}"
         )
-    dtype = None
+    dtype: np.dtype | None = None
     for l, (pair, (w_shape, b_shape)) in enumerate(zip(params, shapes), start=1):
         name = "K" if l <= c else "W"
         if not isinstance(pair, (list, tuple)) or len(pair) != 2:
@@ -157,7 +171,14 @@ def check_params(params, sizes, input_shape=None, conv=()):
     return dtype
 
 
-def check_data(x, y, sizes, dtype, loss, input_shape=None):
+def check_data(
+    x: FloatArray,
+    y: FloatArray,
+    sizes: Sequence[int],
+    dtype: np.dtype | None,
+    loss: str,
+    input_shape: Sequence[int] | None = None,
+) -> None:
     """x (m, n_0), or (m, C_0, H_0, W_0) for a conv spec, and y (m, n_L), m >= 1, same dtype as the
     parameters; targets in range."""
     shape = (sizes[0],) if input_shape is None else tuple(input_shape)
@@ -178,7 +199,7 @@ def check_data(x, y, sizes, dtype, loss, input_shape=None):
         )
 
 
-def check_inputs(spec, params, x, y):
+def check_inputs(spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray) -> SpecFields:
     """Everything a backward pass is handed, spec first; returns the spec's five dense fields."""
     fields = check_spec(spec)
     input_shape, conv = conv_stack(spec)
@@ -186,13 +207,13 @@ def check_inputs(spec, params, x, y):
     return fields
 
 
-def check_lr(lr):
+def check_lr(lr: float) -> float:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a finite learning rate > 0, got {lr!r}")
     return float(lr)
 
 
-def check_batches(batches, m):
+def check_batches(batches: Batches, m: int) -> list[IndexArray]:
     """A non-empty list of non-empty 1-D integer index arrays, each index in [0, m)."""
     if not isinstance(batches, (list, tuple)) or len(batches) == 0:
         raise ValueError("batches: expected a non-empty list of index arrays (one per step)")
@@ -216,7 +237,7 @@ def check_batches(batches, m):
     return checked
 
 
-def one_hot(labels, n_classes, dtype=np.float64):
+def one_hot(labels: npt.ArrayLike, n_classes: int, dtype: npt.DTypeLike = np.float64) -> FloatArray:
     """Integer class labels (m,) -> one-hot targets (m, n_classes), checking the range."""
     labels = np.asarray(labels)
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):

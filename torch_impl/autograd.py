@@ -13,24 +13,25 @@ import torch.nn.functional as F
 
 from .activations import ACTIVATIONS
 from .costs import cost
-from .training import Gradients, sgd
+from .training import Gradients, Trajectory, sgd
+from .types import Batches, ConvBlock, ParamsIn, Spec
 from .validation import check_inputs
 
 
-def backprop(spec, params, x, y):
+def backprop(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
     """Validate, then forward and autograd backward: a Gradients like manual.backprop's."""
     check_inputs(spec, params, x, y)
     return backprop_unchecked(spec, params, x, y)
 
 
-def pooled(a, block):
+def pooled(a: torch.Tensor, block: ConvBlock) -> torch.Tensor:
     """torch's pooling; max_pool2d's backward sends δ to the first maximal element of each window."""
     if block.pool is None:
         return a
     return (F.max_pool2d if block.pool == "max" else F.avg_pool2d)(a, block.pool_size)  # BP-pool
 
 
-def backprop_unchecked(spec, params, x, y):
+def backprop_unchecked(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
     conv = getattr(spec, "conv", ()) or ()
     m, L, c = x.shape[0], len(params), len(conv)
     leaves = [(W.detach().requires_grad_(True), b.detach().requires_grad_(True)) for W, b in params]
@@ -58,6 +59,8 @@ def backprop_unchecked(spec, params, x, y):
     return Gradients(float(C.detach()), grads, *detach, deltas)
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
+) -> Trajectory:
     """Mini-batch SGD over the given batch order with autograd gradients."""
     return sgd(backprop_unchecked, spec, params, x, y, lr=lr, batches=batches)

@@ -19,23 +19,27 @@ the same weights, so the forward's routing is the backward's, by construction.
 No autograd anywhere: manual.py calls these under ``torch.no_grad()``.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from .activations import ACTIVATIONS
+from .types import Activation, ConvBlock, Pair, Params, ParamsIn
 
 
-def output_size(n, block):
+def output_size(n: int, block: ConvBlock) -> int:
     """Positions along one side of z^l: ⌊(n + 2p − k)/s⌋ + 1 (torch's floor)."""
     return (n + 2 * block.padding - block.kernel) // block.stride + 1
 
 
-def patches(a, block):
+def patches(a: torch.Tensor, block: ConvBlock) -> torch.Tensor:
     """im2col: (m, C', H, W) -> (m, C'·k·k, H_z·W_z), the padded input under the kernel at each position."""
     return F.unfold(a, block.kernel, padding=block.padding, stride=block.stride)
 
 
-def correlate(a_prev, K, b, block):
+def correlate(a_prev: torch.Tensor, K: torch.Tensor, b: torch.Tensor, block: ConvBlock) -> torch.Tensor:
     """z^l from a^{l-1}: every position's patch times the flattened kernels, plus the bias."""
     m, _, H, W = a_prev.shape
     C = K.shape[0]
@@ -43,20 +47,20 @@ def correlate(a_prev, K, b, block):
     return z.reshape(m, C, output_size(H, block), output_size(W, block))  # BP-conv (m, C, H_z, W_z)
 
 
-def windows(a, size):
+def windows(a: torch.Tensor, size: int) -> torch.Tensor:
     """(m, C, H, W) -> (m, C, H/size, W/size, size·size): each pooling window, row-major inside."""
     m, C, H, W = a.shape
     split = a.reshape(m, C, H // size, size, W // size, size).transpose(3, 4)
     return split.reshape(m, C, H // size, W // size, size * size)
 
 
-def unwindow(w, size):
+def unwindow(w: torch.Tensor, size: int) -> torch.Tensor:
     """The inverse of windows: (m, C, H', W', size·size) -> (m, C, H'·size, W'·size)."""
     m, C, H, W, _ = w.shape
     return w.reshape(m, C, H, W, size, size).transpose(3, 4).reshape(m, C, H * size, W * size)
 
 
-def pool(a, block):
+def pool(a: torch.Tensor, block: ConvBlock) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Return (pooled a^l, route): route holds each window element's weight in its pooled value."""
     if block.pool is None:
         return a, None
@@ -68,14 +72,18 @@ def pool(a, block):
     return (route * w).sum(dim=-1), route  # BP-pool (m, C, H_z/s, W_z/s)
 
 
-def block_error(nabla_a, z, route, block, g_prime):
+def block_error(
+    nabla_a: torch.Tensor, z: torch.Tensor, route: torch.Tensor | None, block: ConvBlock, g_prime: Activation
+) -> torch.Tensor:
     """δ^l = unpool(∂C_x/∂a^l) ⊙ g'(z^l): back through the pooling along the route, then g."""
     if route is not None:
         nabla_a = unwindow(route * nabla_a[..., None], block.pool_size)  # BP-unpool (m, C, H_z, W_z)
     return nabla_a * g_prime(z)  # BP-unpool ⊙ g'(z^l)
 
 
-def correlate_transpose(delta, K, block, shape):
+def correlate_transpose(
+    delta: torch.Tensor, K: torch.Tensor, block: ConvBlock, shape: tuple[int, ...]
+) -> torch.Tensor:
     """∂C_x/∂a^{l-1} from δ^l: each position sends its kernels back onto its patch (fold adds them)."""
     m, C = delta.shape[:2]
     columns = K.reshape(C, -1).T @ delta.reshape(m, C, -1)  # BP2-conv (C'kk, C) @ (m, C, H_z·W_z)
@@ -83,7 +91,9 @@ def correlate_transpose(delta, K, block, shape):
     return F.fold(columns, shape[-2:], block.kernel, **geometry)  # BP2-conv (m, C', H, W)
 
 
-def kernel_gradients(delta, a_prev, K, block, weight_decay):
+def kernel_gradients(
+    delta: torch.Tensor, a_prev: torch.Tensor, K: torch.Tensor, block: ConvBlock, weight_decay: float
+) -> Pair:
     """(∂C/∂K^l, ∂C/∂b^l): sums over examples AND positions, because K and b are shared by all."""
     m, C = delta.shape[:2]
     delta = delta.reshape(m, C, -1)  # (m, C, H_z·W_z)
@@ -93,7 +103,9 @@ def kernel_gradients(delta, a_prev, K, block, weight_decay):
     return nabla_K, nabla_b
 
 
-def forward(blocks, params, x, activation):
+def forward(
+    blocks: Sequence[ConvBlock], params: ParamsIn, x: torch.Tensor, activation: str
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
     """(zs, activations, routes) of the conv blocks 1..c: z^l before activation and pooling, a^l
     pooled, and each block's pooling route for the backward pass."""
     g = ACTIVATIONS[activation][0]
@@ -106,15 +118,27 @@ def forward(blocks, params, x, activation):
     return zs, activations, routes
 
 
-def backward(blocks, params, zs, activations, routes, nabla_a, activation, weight_decay):
+def backward(
+    blocks: Sequence[ConvBlock],
+    params: ParamsIn,
+    zs: list[torch.Tensor],
+    activations: list[torch.Tensor],
+    routes: list[torch.Tensor | None],
+    nabla_a: torch.Tensor,
+    activation: str,
+    weight_decay: float,
+) -> tuple[list[torch.Tensor], Params]:
     """(deltas, grads) of the conv blocks c..1, from ∂C_x/∂a^c (the un-flattened δ^{c+1} W^{c+1}).
 
     Per block: δ^l through the pooling and g'; BP3-conv and BP4-conv from δ^l; BP2-conv carries
     ∂C_x/∂a^{l-1} down to the block below.
     """
     g_prime = ACTIVATIONS[activation][1]
+    assert g_prime is not None, "a hidden activation (check_spec) has an elementwise g'"
     c = len(blocks)
-    deltas, grads = [None] * c, [None] * c
+    # one slot per block, filled from block c down to 1 (None until then, so typed loosely)
+    deltas: list[Any] = [None] * c
+    grads: list[Any] = [None] * c
     for l in range(c, 0, -1):
         block, K, a_prev = blocks[l - 1], params[l - 1][0], activations[l - 1]
         deltas[l - 1] = delta = block_error(nabla_a, zs[l - 1], routes[l - 1], block, g_prime)

@@ -27,10 +27,11 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from .module import build, data_cost, penalty
+from .module import Network, build, data_cost, penalty
 from .training import Gradients, Trajectory
+from .types import Batches, Params, ParamsIn, Spec
 from .validation import check_inputs, check_training
-from .workers import Pool
+from .workers import Pool, Worker
 
 SPEC_FIELDS = ("sizes", "activation", "output", "loss", "weight_decay", "input_shape")
 BLOCK_FIELDS = ("channels", "kernel", "stride", "padding", "pool", "pool_size")
@@ -39,24 +40,26 @@ BLOCK_FIELDS = ("channels", "kernel", "stride", "padding", "pool", "pool_size")
 class ShardCost(nn.Module):
     """What DDP wraps: the network, returning this worker's share S_r/m of the batch's data cost."""
 
-    def __init__(self, model, loss):
+    def __init__(self, model: Network, loss: str) -> None:
         super().__init__()
         self.model, self.loss = model, loss
 
-    def forward(self, x, y, m):
+    def forward(self, x: torch.Tensor, y: torch.Tensor, m: int) -> torch.Tensor:
         if x.shape[0] == 0:  # an empty shard (k > m) adds 0, but must still join the all-reduce
             return self.model(x).sum()  # 0, with a zero gradient for every parameter
         return data_cost(self.model, self.loss, x, y) * (x.shape[0] / m)  # (m_r/m)·mean_r
 
 
-def _replica(worker, spec, params):
+def _replica(worker: Worker, spec: Spec, params: ParamsIn) -> tuple[Network, DistributedDataParallel]:
     """The caller's weights on this worker's device, in the module template, wrapped in DDP."""
     model = build(spec, [(W.to(worker.device), b.to(worker.device)) for W, b in params])
     ids = [worker.device] if worker.device.type == "cuda" else None
     return model, DistributedDataParallel(ShardCost(model, spec.loss), device_ids=ids)
 
 
-def _step(worker, ddp, x, y, idx):
+def _step(
+    worker: Worker, ddp: DistributedDataParallel, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor
+) -> torch.Tensor:
     """Forward and backward on this worker's shard of batch ``idx``; returns (1/m) Σ_x C_x."""
     rows = idx.tensor_split(worker.size)[worker.rank].to(x.device)  # contiguous shard r
     share = ddp(x[rows], y[rows], len(idx))
@@ -66,7 +69,9 @@ def _step(worker, ddp, x, y, idx):
     return data
 
 
-def rank_gradients(worker, spec, params, x, y):
+def rank_gradients(
+    worker: Worker, spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor
+) -> tuple[float, Params] | None:
     """One pass over the whole of (x, y) as one batch; rank 0 returns (C, [(dW, db)])."""
     x, y = x.to(worker.device), y.to(worker.device)
     model, ddp = _replica(worker, spec, params)
@@ -75,14 +80,23 @@ def rank_gradients(worker, spec, params, x, y):
         return None
     with torch.no_grad():
         C = float(data + penalty(model, spec.weight_decay))
-        grads = [
-            (lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad)  # λW once
-            for lin in model.weighted()
-        ]
+        grads: Params = []
+        for lin in model.weighted():  # every layer has its bias, and backward() has set each .grad
+            assert lin.weight.grad is not None and lin.bias is not None and lin.bias.grad is not None
+            grads.append((lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad))  # λW once
     return C, [(dW.cpu(), db.cpu()) for dW, db in grads]
 
 
-def rank_train(worker, spec, params, x, y, lr, order, sizes):
+def rank_train(
+    worker: Worker,
+    spec: Spec,
+    params: ParamsIn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    lr: float,
+    order: torch.Tensor,
+    sizes: list[int],
+) -> tuple[list[float], Params] | None:
     """torch.optim.SGD over the batch order (all batches in one tensor ``order``, split by ``sizes``),
     as module.train; rank 0 returns (losses, params)."""
     x, y = x.to(worker.device), y.to(worker.device)
@@ -104,7 +118,7 @@ def rank_train(worker, spec, params, x, y, lr, order, sizes):
     return None if worker.rank else (losses, [(W.cpu(), b.cpu()) for W, b in model.params()])
 
 
-def _plain(spec):
+def _plain(spec: Spec) -> SimpleNamespace:
     """The spec as plain values (a SimpleNamespace): workers need none of the caller's classes."""
     fields = {f: getattr(spec, f) for f in SPEC_FIELDS if hasattr(spec, f)}
     fields["conv"] = tuple(
@@ -114,7 +128,7 @@ def _plain(spec):
     return SimpleNamespace(**fields)
 
 
-def _send(t):
+def _send(t: torch.Tensor) -> torch.Tensor:
     """A private CPU copy to hand to the workers (sharing moves a tensor's storage to shared memory)."""
     return t.detach().to("cpu", copy=True)
 
@@ -129,17 +143,19 @@ class DataParallel:
     # what every worker runs, by name (spawned workers import it); a subclass may put others here
     rank_gradients, rank_train = staticmethod(rank_gradients), staticmethod(rank_train)
 
-    def __init__(self, workers, *, device="cpu", timeout=300.0):
+    def __init__(self, workers: int, *, device: str | torch.device = "cpu", timeout: float = 300.0) -> None:
         self.pool = Pool(workers, device=device, timeout=timeout, name=f"torch.ddp-w{workers}")
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
         check_inputs(spec, params, x, y)
         C, grads = self.pool.run(
             self.rank_gradients, _plain(spec), [(_send(W), _send(b)) for W, b in params], _send(x), _send(y)
         )[0]
         return Gradients(C, [(dW.to(x.device), db.to(x.device)) for dW, db in grads])
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
+    ) -> Trajectory:
         check_inputs(spec, params, x, y)
         check_training(lr, batches, x.shape[0])
         losses, final = self.pool.run(
@@ -155,8 +171,8 @@ class DataParallel:
         return Trajectory(losses, [(W.to(x.device), b.to(x.device)) for W, b in final])
 
     @property
-    def pids(self):
+    def pids(self) -> list[int | None]:
         return self.pool.pids
 
-    def close(self):
+    def close(self) -> None:
         self.pool.close()

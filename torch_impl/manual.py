@@ -14,17 +14,23 @@ the conv stack, where BP2–BP4 become their -conv forms (conv.py). Without bloc
 line for line as before.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
 from .activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from .conv import backward as conv_backward
 from .conv import forward as conv_forward
 from .costs import cost, output_error
-from .training import Gradients, sgd
+from .training import Gradients, Trajectory, sgd
+from .types import Batches, ConvBlock, Params, ParamsIn, Spec
 from .validation import check_inputs
 
 
-def feedforward(params, x, activation, output, *, conv=()):
+def feedforward(
+    params: ParamsIn, x: torch.Tensor, activation: str, output: str, *, conv: Sequence[ConvBlock] = ()
+) -> tuple[list[torch.Tensor], list[torch.Tensor], list[torch.Tensor | None]]:
     """Return (zs, activations, routes) for layers 1..L, with activations[0] = x.
 
     ``conv``: the spec's conv blocks, whose (K, b) pairs come first in ``params``; routes holds
@@ -42,21 +48,22 @@ def feedforward(params, x, activation, output, *, conv=()):
     return zs, activations, routes
 
 
-def backprop(spec, params, x, y):
+def backprop(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
     """Validate, then forward and backward: a Gradients with loss, grads, zs, activations, deltas."""
     check_inputs(spec, params, x, y)
     return backprop_unchecked(spec, params, x, y)
 
 
 @torch.no_grad()
-def backprop_unchecked(spec, params, x, y):
+def backprop_unchecked(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
     conv = getattr(spec, "conv", ()) or ()
     m, L, c = x.shape[0], len(params), len(conv)
     zs, activations, routes = feedforward(params, x, spec.activation, spec.output, conv=conv)
     lam = spec.weight_decay
     g_prime = PRIME_FROM_OUTPUT[spec.activation]  # g'(z^l) from the cached a^l = g(z^l)
+    assert g_prime is not None, "a hidden activation (check_spec) has an elementwise g'"
 
-    deltas = [None] * L
+    deltas: list[Any] = [None] * L  # one slot per layer, each filled below (None until then)
     delta = output_error(spec.loss, activations[-1], y, PRIME_FROM_OUTPUT[spec.output])  # BP1
     deltas[L - 1] = delta
     for l in range(L - 1, c, -1):  # dense layers L-1 .. c+1; list index l-1 holds layer l
@@ -64,7 +71,7 @@ def backprop_unchecked(spec, params, x, y):
         delta = (delta @ W_next) * g_prime(activations[l])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
         deltas[l - 1] = delta
 
-    grads = []
+    grads: Params = []
     if c:  # ∂C_x/∂a^c = δ^{c+1} W^{c+1} (BP2 before g'), back to a^c's shape in C order
         nabla_a = (delta @ params[c][0]).reshape(activations[c].shape)  # BP-unflatten (m, C_c, H_c, W_c)
         deltas[:c], grads = conv_backward(
@@ -85,6 +92,8 @@ def backprop_unchecked(spec, params, x, y):
     return Gradients(loss, grads, zs, activations, deltas)
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
+) -> Trajectory:
     """Mini-batch SGD over the given batch order with the hand-written gradients."""
     return sgd(backprop_unchecked, spec, params, x, y, lr=lr, batches=batches)

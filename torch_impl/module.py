@@ -19,21 +19,26 @@ Idiomatic PyTorch, checked number for number against the hand-written reference:
   only (biases are not decayed), through two parameter groups.
 """
 
+from collections.abc import Callable, Sequence
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .training import Gradients, Trajectory
+from .types import Batches, ConvBlock, ConvSpec, Params, ParamsIn, Spec
 from .validation import check_inputs, check_training
 
-ACTIVATION_MODULES = {
+ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
     "identity": nn.Identity,
     "softmax": lambda: nn.Softmax(dim=1),
 }
-POOL_MODULES = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}  # stride = window: non-overlapping
+# stride = window: non-overlapping
+POOL_MODULES: dict[str, Callable[[int], nn.Module]] = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
 class Network(nn.Module):
@@ -42,10 +47,22 @@ class Network(nn.Module):
     forward returns the logits z^L (m, n_L). Without conv blocks this is a plain MLP on (m, n_0).
     """
 
-    def __init__(self, sizes, activation, output, blocks=(), in_channels=None, *, dtype=None, device=None):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str,
+        output: str,
+        blocks: Sequence[ConvBlock] = (),
+        in_channels: int | None = None,
+        *,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
         super().__init__()
-        layers = []
+        layers: list[nn.Module] = []
         for block in blocks:
+            if in_channels is None:  # C_0, the input's channels: needed by the first block
+                raise TypeError("in_channels: conv blocks need the input's channel count C_0, got None")
             layers.append(
                 nn.Conv2d(
                     in_channels,
@@ -70,31 +87,36 @@ class Network(nn.Module):
         self.net = nn.Sequential(*layers)
         self.output = ACTIVATION_MODULES[output]()
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def predict(self, x):
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
         """Output activations a^L."""
         return self.output(self(x))
 
-    def weighted(self):
+    def weighted(self) -> list[nn.Conv2d | nn.Linear]:
         """The nn.Conv2d and nn.Linear layers, in the contract's params order."""
         return [layer for layer in self.net if isinstance(layer, (nn.Conv2d, nn.Linear))]
 
     @torch.no_grad()
-    def load(self, params):
+    def load(self, params: ParamsIn) -> "Network":
         """Copy the contract's [(K, b)] + [(W, b)] into the nn.Conv2d and nn.Linear layers."""
         for layer, (W, b) in zip(self.weighted(), params):
+            assert layer.bias is not None  # every layer here is built with its bias b^l
             layer.weight.copy_(W)
             layer.bias.copy_(b)
         return self
 
-    def params(self):
+    def params(self) -> Params:
         """The contract's [(K, b)] + [(W, b)], detached copies."""
-        return [(layer.weight.detach().clone(), layer.bias.detach().clone()) for layer in self.weighted()]
+        pairs: Params = []
+        for layer in self.weighted():
+            assert layer.bias is not None  # every layer here is built with its bias b^l
+            pairs.append((layer.weight.detach().clone(), layer.bias.detach().clone()))
+        return pairs
 
 
-def data_cost(model, loss, x, y):
+def data_cost(model: Network, loss: str, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """(1/m) Σ_x C_x with torch.nn.functional (no weight decay term)."""
     m = x.shape[0]
     z = model(x)
@@ -105,14 +127,14 @@ def data_cost(model, loss, x, y):
     return F.cross_entropy(z, y)  # log_likelihood; probability targets, mean over the batch
 
 
-def penalty(model, weight_decay):
+def penalty(model: Network, weight_decay: float) -> torch.Tensor | float:
     """(λ/2) Σ_l ‖W^l‖², kernels K^l included."""
     return 0.5 * weight_decay * sum(torch.sum(layer.weight**2) for layer in model.weighted())
 
 
-def build(spec, params):
+def build(spec: Spec, params: ParamsIn) -> Network:
     blocks = getattr(spec, "conv", ()) or ()
-    in_channels = spec.input_shape[0] if blocks else None
+    in_channels = cast(ConvSpec, spec).input_shape[0] if blocks else None  # conv blocks: a ConvSpec
     return Network(
         spec.sizes,
         spec.activation,
@@ -124,17 +146,22 @@ def build(spec, params):
     ).load(params)
 
 
-def gradients(spec, params, x, y):
+def gradients(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
     """Loss and gradients of the full cost C through loss.backward()."""
     check_inputs(spec, params, x, y)
     model = build(spec, params)
     C = data_cost(model, spec.loss, x, y) + penalty(model, spec.weight_decay)
     C.backward()  # gradients into .grad of every nn.Conv2d/nn.Linear weight and bias
-    grads = [(layer.weight.grad, layer.bias.grad) for layer in model.weighted()]
+    grads: Params = []
+    for layer in model.weighted():  # every layer has its bias, and backward() has set each .grad
+        assert layer.weight.grad is not None and layer.bias is not None and layer.bias.grad is not None
+        grads.append((layer.weight.grad, layer.bias.grad))
     return Gradients(float(C.detach()), grads)
 
 
-def train(spec, params, x, y, *, lr, batches):
+def train(
+    spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
+) -> Trajectory:
     """torch.optim.SGD over the given batch order; the decay comes from the optimizer, not the loss."""
     check_inputs(spec, params, x, y)
     check_training(lr, batches, x.shape[0])

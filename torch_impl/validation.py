@@ -6,21 +6,23 @@ dtype and device follow the inputs, and mixing dtypes or devices is an error.
 
 import math
 import numbers
+from collections.abc import Iterable, Sequence
 
 import torch
 
 from .costs import PAIRINGS
+from .types import Batches, ConvBlock, ParamsIn, Spec
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 OUTPUTS = HIDDEN + ("softmax",)
 BLOCK_FIELDS = (("channels", 1), ("kernel", 1), ("stride", 1), ("padding", 0), ("pool_size", 1))
 
 
-def positive_ints(values):
+def positive_ints(values: Iterable[object]) -> bool:
     return all(isinstance(n, int) and not isinstance(n, bool) and n >= 1 for n in values)
 
 
-def check_spec(spec):
+def check_spec(spec: Spec) -> tuple[int, ...]:
     sizes = tuple(getattr(spec, "sizes", ()))
     if len(sizes) < 2 or not positive_ints(sizes):
         raise ValueError(f"spec.sizes: expected at least two positive integers, got {sizes!r}")
@@ -43,7 +45,9 @@ def check_spec(spec):
     return sizes
 
 
-def check_block(name, block, shape):
+def check_block(
+    name: str, block: ConvBlock, shape: Sequence[int]
+) -> tuple[tuple[int, int, int, int], tuple[int, int, int]]:
     """One conv block on an input (C, H, W): its fields, then its kernel shape and pooled output."""
     for field, low in BLOCK_FIELDS + (("pool", None),):
         if not hasattr(block, field):
@@ -70,7 +74,9 @@ def check_block(name, block, shape):
     return (block.channels, C, k, k), (block.channels, *pooled)
 
 
-def check_conv(spec, sizes):
+def check_conv(
+    spec: Spec, sizes: tuple[int, ...]
+) -> tuple[Sequence[tuple[int, int, int, int]], tuple[int, ...] | None]:
     """A conv spec's input_shape and blocks; return (kernel shapes, input_shape), ((), None) for an MLP."""
     blocks, shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
     if not isinstance(blocks, (list, tuple)):
@@ -99,7 +105,7 @@ def check_conv(spec, sizes):
     return kernels, tuple(shape)
 
 
-def check_tensor(name, t, shape, like=None):
+def check_tensor(name: str, t: object, shape: Sequence[int], like: torch.Tensor | None = None) -> None:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
     if t.dtype not in (torch.float32, torch.float64):
@@ -115,7 +121,7 @@ def check_tensor(name, t, shape, like=None):
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
-def check_inputs(spec, params, x, y):
+def check_inputs(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> None:
     """Spec, [(K, b)] + [(W, b)], x (m, n_0) or (m, C_0, H_0, W_0), y (m, n_L): all float, finite,
     one dtype and device."""
     sizes = check_spec(spec)
@@ -124,7 +130,7 @@ def check_inputs(spec, params, x, y):
     if not isinstance(params, (list, tuple)) or len(params) != c + len(sizes) - 1:
         conv = f"{c} (K, b) conv pairs then " if c else ""
         raise ValueError(f"params: expected a list of {conv}{len(sizes) - 1} (W, b) pairs for sizes {sizes}")
-    like = None
+    like: torch.Tensor | None = None
     for l, (W, b) in enumerate(params, start=1):
         kind, shape = ("K", kernels[l - 1]) if l <= c else ("W", (sizes[l - c], sizes[l - c - 1]))
         check_tensor(f"params[{l - 1}].{kind} (layer {l})", W, shape, like)
@@ -144,7 +150,7 @@ def check_inputs(spec, params, x, y):
         raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
 
 
-def check_training(lr, batches, m):
+def check_training(lr: float, batches: Batches, m: int) -> None:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a finite learning rate > 0, got {lr!r}")
     if not isinstance(batches, (list, tuple)) or not batches:

@@ -23,7 +23,10 @@ import shutil
 import tempfile
 import time
 import traceback
-from typing import NamedTuple
+from collections.abc import Callable, Mapping
+from multiprocessing.process import BaseProcess
+from multiprocessing.queues import Queue
+from typing import Any, NamedTuple, NoReturn, TypeAlias
 
 import torch
 import torch.distributed as dist
@@ -36,7 +39,13 @@ class Worker(NamedTuple):
     device: torch.device  # where this worker computes
 
 
-def check_workers(workers):
+# what the parent puts to one worker: (fn, args) to run, or None to stop
+TaskQueue: TypeAlias = "Queue[tuple[Callable[..., Any], tuple[Any, ...]] | None]"
+# what every worker puts back: (rank, ok, fn's result or the error's description)
+ResultQueue: TypeAlias = "Queue[tuple[int, bool, Any]]"
+
+
+def check_workers(workers: object) -> int:
     if isinstance(workers, bool) or not isinstance(workers, int):
         raise TypeError(f"workers: expected an int >= 1, got {workers!r}")
     if workers < 1:
@@ -44,12 +53,20 @@ def check_workers(workers):
     return workers
 
 
-def _describe(exc):
+def _describe(exc: BaseException) -> str:
     where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
     return f"{type(exc).__name__}: {exc}" + (f" ({where.filename}:{where.lineno})" if where else "")
 
 
-def _serve(worker, store, timeout, precision, tasks, results, parent):
+def _serve(
+    worker: Worker,
+    store: str,
+    timeout: float,
+    precision: tuple[bool, bool, str],
+    tasks: TaskQueue,
+    results: ResultQueue,
+    parent: int,
+) -> None:
     """One worker: join the group, then run tasks until told to stop or the parent is gone."""
     torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32, matmul = precision
     torch.set_float32_matmul_precision(matmul)  # the caller's precision settings, not the defaults
@@ -89,7 +106,20 @@ class Pool:
     """k worker processes in one process group; ``device`` "cpu" (gloo) or "cuda" (nccl, one GPU
     per worker). ``timeout`` (s) bounds each call and each collective; ``start_timeout`` the start."""
 
-    def __init__(self, workers, *, device="cpu", timeout=300.0, start_timeout=120.0, name="pool"):
+    _procs: list[BaseProcess]  # the k workers while the pool is up, [] once closed
+    _dir: str | None  # the FileStore's private directory
+    _tasks: list[TaskQueue]  # one per worker, by rank
+    _results: "ResultQueue | None"  # shared by all workers; None only until the first start
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        device: str | torch.device = "cpu",
+        timeout: float = 300.0,
+        start_timeout: float = 120.0,
+        name: str = "pool",
+    ) -> None:
         self.size = check_workers(workers)
         self.device, self.timeout, self.start_timeout = torch.device(device), timeout, start_timeout
         self.name = name
@@ -97,10 +127,10 @@ class Pool:
         self._start()
 
     @property
-    def pids(self):
+    def pids(self) -> list[int | None]:
         return [p.pid for p in self._procs]
 
-    def _start(self):
+    def _start(self) -> None:
         atexit.register(self.close)  # until close(): no worker outlives this program
         ctx = mp.get_context("spawn")
         self._dir = tempfile.mkdtemp(prefix="torch-ddp-")
@@ -131,7 +161,7 @@ class Pool:
             self._procs[-1].start()
         self._collect("start", self.start_timeout)
 
-    def run(self, fn, *args):
+    def run(self, fn: Callable[..., Any], *args: Any) -> list[Any]:
         """``fn(worker, *args)`` on every worker; the list of their results, by rank."""
         if not self._procs:
             self._start()
@@ -139,7 +169,8 @@ class Pool:
             tasks.put((fn, args))
         return self._collect(fn.__name__, self.timeout)
 
-    def _collect(self, what, timeout):
+    def _collect(self, what: str, timeout: float) -> list[Any]:
+        results: dict[int, Any]  # rank -> the value it sent
         deadline, results = time.monotonic() + timeout, {}
         while len(results) < self.size:
             rank, ok, value = self._next(what, timeout, deadline, results)
@@ -152,8 +183,11 @@ class Pool:
             results[rank] = value
         return [results[r] for r in range(self.size)]
 
-    def _next(self, what, timeout, deadline, answered):
+    def _next(
+        self, what: str, timeout: float, deadline: float, answered: Mapping[int, Any]
+    ) -> tuple[int, bool, Any]:
         """The next worker's message; a worker's death or the deadline is a failure."""
+        assert self._results is not None  # _start has made it
         while True:
             try:
                 return self._results.get(timeout=0.1)
@@ -172,7 +206,7 @@ class Pool:
             if time.monotonic() > deadline:
                 self._fail(TimeoutError, f"no answer within {timeout:g} s during {what}", answered)
 
-    def _fail(self, kind, message, answered):
+    def _fail(self, kind: type[Exception], message: str, answered: Mapping[int, Any]) -> NoReturn:
         """Tear the pool down and raise, naming every worker that crashed or did not answer."""
         deadline = time.monotonic() + 0.5  # a crash is often what made another worker raise
         for proc in self._procs:
@@ -193,7 +227,7 @@ class Pool:
             )
         )
 
-    def close(self, wait=5.0):
+    def close(self, wait: float = 5.0) -> None:
         """Stop every worker: ask, wait up to ``wait`` s, then kill; remove the rendezvous directory."""
         for tasks, proc in zip(self._tasks, self._procs):
             if proc.is_alive() and wait:
@@ -205,6 +239,7 @@ class Pool:
                 proc.kill()
                 proc.join()
         for q in self._tasks + [self._results] if self._procs else []:
+            assert q is not None  # with workers started, _results is set
             q.cancel_join_thread()  # never block this process's exit on a queue nobody reads
             q.close()
         self._procs = []

@@ -11,6 +11,7 @@ stderr); 130 interrupted (Ctrl-C), every worker process stopped.
 """
 
 import sys
+from collections.abc import Sequence
 
 from conformance.cli.parser import PROG, parser
 from conformance.runtime.threads import share_cores
@@ -18,7 +19,7 @@ from conformance.runtime.xla import use_fast_compile
 from conformance.targets.isolation import stop_all
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if getattr(args, "xla_compile", None) == "fast":  # check and report; before JAX starts
         use_fast_compile()

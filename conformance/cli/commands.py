@@ -1,6 +1,7 @@
 """What each subcommand does (the package's __init__ parses; this file runs). rich draws the progress bars and
 tables; matplotlib the plots."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def _rich():
     return console, Progress, Table
 
 
-def train(args):
+def train(args: argparse.Namespace) -> int:
     console, Progress, Table = _rich()
     data = load_dataset(args.dataset, args.seed)
     task = TASKS[args.task]
@@ -48,7 +49,7 @@ def train(args):
         f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}"
     )
     console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
-    rows = []
+    rows: list[tuple[str, dict]] = []  # (implementation, its epoch record)
 
     def epoch_done(name, epoch, record):
         progress.update(bar, advance=1, description=f"epoch {epoch}: {name}")
@@ -235,9 +236,9 @@ def _write_matrix(console, Table, Text, args, matrix, title, self_check):
     return 0 if matrix.passed else 1
 
 
-def report(args):
+def report(args: argparse.Namespace) -> int:
     return _matrix_command(args, args.impl or available_names(), "Conformance against the NumPy reference")
 
 
-def check(args):
+def check(args: argparse.Namespace) -> int:
     return _matrix_command(args, [args.target], f"Conformance of {args.target}", self_check=True)

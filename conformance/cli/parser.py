@@ -54,7 +54,7 @@ def _conv(text):
                 f"{where}: expected channels:kernel[:stride[:padding[:pool[:pool_size]]]], "
                 f"got {len(fields)} field{'s' * (len(fields) != 1)}"
             )
-        values = list(CONV_DEFAULTS)
+        values: list[int | str | None] = list(CONV_DEFAULTS)
         for k, (name, field) in enumerate(zip(CONV_FIELDS, fields)):
             if name == "pool":
                 if field not in POOLS:
@@ -62,14 +62,15 @@ def _conv(text):
                 values[k] = POOLS[field]
                 continue
             try:
-                values[k] = int(field)
+                number = int(field)
             except ValueError:
                 raise argparse.ArgumentTypeError(
                     f"{where}: {name} must be an integer, got {field!r}"
                 ) from None
             low = 0 if name == "padding" else 1
-            if values[k] < low:
-                raise argparse.ArgumentTypeError(f"{where}: {name} must be >= {low}, got {values[k]}")
+            if number < low:
+                raise argparse.ArgumentTypeError(f"{where}: {name} must be >= {low}, got {number}")
+            values[k] = number
         blocks.append(tuple(values))
     return tuple(blocks)
 
@@ -99,7 +100,7 @@ class _Formatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=_Formatter, epilog=EXIT_CODES
     )

@@ -1,6 +1,10 @@
 """PNG plots (matplotlib, Agg backend: no display needed). Every plot has a title with the
 configuration, labelled axes and a legend."""
 
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 
@@ -24,7 +28,17 @@ def _save(fig, path):
     return path
 
 
-def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None, empty="no data"):
+def lines(
+    path: Path,
+    series: Mapping[str, tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]],
+    *,
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    log: bool = False,
+    hline: tuple[float, str] | None = None,
+    empty: str = "no data",
+) -> Path:
     """One line per implementation: series = {name: (x, y)}; ``hline`` = (value, label) marks a
     threshold such as a tolerance; ``empty`` is written across the plot when there is no series."""
     plt = _pyplot()
@@ -58,7 +72,13 @@ def lines(path, series, *, title, xlabel, ylabel, log=False, hline=None, empty="
     return _save(fig, path)
 
 
-def layer_errors(path, errors, tolerance, *, title):
+def layer_errors(
+    path: Path,
+    errors: Mapping[str, Mapping[Any, float]],  # Any: layer numbers (CheckResult.layer: int | None)
+    tolerance: float,
+    *,
+    title: str,
+) -> Path:
     """Per-layer gradient error: errors = {impl: {layer: rel}}, with the tolerance as a line."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=SIZE)
@@ -81,7 +101,7 @@ def layer_errors(path, errors, tolerance, *, title):
     return _save(fig, path)
 
 
-def reconstructions(path, inputs, outputs, *, title):
+def reconstructions(path: Path, inputs: np.ndarray, outputs: Mapping[str, np.ndarray], *, title: str) -> Path:
     """Images in a grid: the first row ``inputs`` (k, H, W), then one row per implementation's
     reconstructions ``outputs = {name: (k, H, W)}``, every pixel on the same grey scale [0, 1]."""
     plt = _pyplot()

@@ -8,12 +8,14 @@ import json
 import math
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 
 from conformance import __version__
 from conformance.calls import CallFailed, call, supports
 from conformance.cli import plots
+from conformance.matrix import Matrix
 from conformance.problems import make_problem
 from conformance.runtime.environment import configure
 from conformance.spec import Spec
@@ -24,9 +26,9 @@ FAMILIES = ("forward", "deltas", "grads", "loss", "trajectory")
 SCHEMA = Path(__file__).with_name("report_schema.json")
 
 
-def summary_rows(matrix):
+def summary_rows(matrix: Matrix) -> dict[tuple[str, str], dict[str, list]]:
     """(impl, dtype) -> family -> (worst rel, tol, passed, count); 'structure'/'call' fold into 'grads'."""
-    rows = {}
+    rows: dict[tuple[str, str], dict[str, list]] = {}
     for r in sorted(
         matrix.results,
         key=lambda r: (
@@ -51,7 +53,7 @@ def _clean(value):
     return value
 
 
-def to_json(matrix, *, seed=None):
+def to_json(matrix: Matrix, *, seed: int | None = None) -> dict[str, Any]:  # Any: JSON values
     env = configure()
     checks = [{k: _clean(v) for k, v in r.to_dict().items()} | {"message": r.message} for r in matrix.results]
     failed = sum(not r.passed for r in matrix.results)
@@ -91,7 +93,7 @@ def to_json(matrix, *, seed=None):
     }
 
 
-def to_markdown(matrix, report):
+def to_markdown(matrix: Matrix, report: dict[str, Any]) -> str:
     rows = summary_rows(matrix)
     lines = [
         "# Backprop conformance report",
@@ -128,7 +130,7 @@ def to_markdown(matrix, report):
     return "\n".join(lines) + "\n"
 
 
-def write(matrix, out, *, seed=None):
+def write(matrix: Matrix, out: str | Path, *, seed: int | None = None) -> dict[str, Any]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     report = to_json(matrix, seed=seed)
@@ -137,7 +139,7 @@ def write(matrix, out, *, seed=None):
     return report
 
 
-def report_plots(matrix, out, *, seed=0):
+def report_plots(matrix: Matrix, out: str | Path, *, seed: int = 0) -> tuple[list[Path], list[str]]:
     """Trajectory overlay and per-step divergence on a 100-step problem; per-layer dW error.
     The reference is always plotted, as the baseline, even when only a target was checked."""
     out = Path(out)
@@ -177,7 +179,7 @@ def report_plots(matrix, out, *, seed=0):
         ),
     ]
     for dtype in ("float64", "float32"):
-        errors = {}
+        errors: dict[str, dict[int | None, float]] = {}  # impl -> layer -> worst rel
         for r in matrix.results:
             if r.check == "grads" and r.quantity.startswith("dW") and r.dtype == dtype:
                 best = errors.setdefault(r.impl, {})

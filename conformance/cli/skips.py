@@ -1,16 +1,19 @@
 """The problems an implementation's ``supports`` declined, summarised for the terminal: one line per
 implementation instead of one per problem (``-v`` lists them all)."""
 
+from conformance.matrix import Matrix
 from conformance.problems import CATALOGUE
+from conformance.spec import Spec
 
 
-def skip_lines(matrix, verbose=False):
+def skip_lines(matrix: Matrix, verbose: bool = False) -> list[str]:
     """Every skip with -v; otherwise one line per implementation for the problems its ``supports``
     declined, naming the spec values that none of the problems it accepted has (a fact about the
     catalogue, not a guess at what ``supports`` tests)."""
     if verbose:
         return [f"skipped {s['impl']} / {s['problem']}: {s['reason']}" for s in matrix.skipped]
-    lines, declined = [], {}
+    lines: list[str] = []
+    declined: dict[str, list[Spec]] = {}
     for s in matrix.skipped:
         if s["problem"] in CATALOGUE:
             declined.setdefault(s["impl"], []).append(CATALOGUE[s["problem"]].spec)

@@ -14,14 +14,18 @@ matched": never a guess.
 
 import logging
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from conformance.checks import check
+from conformance.checks import Checked, check
+from conformance.compare import CheckResult
+from conformance.contract import Implementation
 from conformance.diagnosis import multiples
 from conformance.diagnosis.evidence import Diagnosis, Evidence, unmatched
 from conformance.diagnosis.signatures import conv, conv_delta, dense, trajectory
+from conformance.problems import Problem
 
 # The order in which signatures are tried: the specific before the general. Adding one is one
 # function in a signature module and its name here. First the exact replays of a known-bad SGD step,
@@ -60,7 +64,7 @@ SIGNATURES = (
 )
 
 
-def family(quantity):
+def family(quantity: str) -> str:
     """'dW[layer 2]' -> 'dW', 'final W[layer 1]' -> 'final W', 'losses' -> 'losses'."""
     return quantity.split("[")[0]
 
@@ -76,19 +80,19 @@ class Outcome:
     diagnoses: list
 
     @property
-    def passed(self):
+    def passed(self) -> bool:
         return all(r.passed for r in self.results)
 
-    def lines(self):
+    def lines(self) -> list[str]:
         """One line per failing (check, quantity family), then one per diagnosis, indented."""
-        groups = {}
+        groups: dict[tuple[str, str], list[CheckResult]] = {}
         for r in self.results:
             if not r.passed:
                 groups.setdefault((r.check, family(r.quantity)), []).append(r)
         return [group_line(rs) for rs in groups.values()] + [f"  {d.line}" for d in self.diagnoses]
 
 
-def group_line(results):
+def group_line(results: Sequence[CheckResult]) -> str:
     """A group's message: checks.py's own message for one array, the layers listed for several."""
     if len(results) == 1:
         return results[0].message
@@ -107,7 +111,7 @@ def group_line(results):
     )
 
 
-def diagnose(evidence):
+def diagnose(evidence: Evidence) -> list[Diagnosis]:
     """The diagnoses of one run's failures (empty when nothing failed).
 
     A signature that raises is skipped, as if it had not matched: a diagnosis is a reading of the
@@ -117,7 +121,8 @@ def diagnose(evidence):
     (Evidence.close) rejects non-finite results instead. Once every failing group is explained no
     later signature could add a diagnosis, so none is tried.
     """
-    found, explained = [], set()
+    found: list[Diagnosis] = []
+    explained: set[tuple[str, str]] = set()
     if not evidence.failing:
         return found
     with np.errstate(all="ignore"):
@@ -141,7 +146,13 @@ def diagnose(evidence):
     return found
 
 
-def run(impl, problem, dtype="float64", kinds=("gradients", "train"), consistency=None):
+def run(
+    impl: Implementation,
+    problem: Problem,
+    dtype: str | np.dtype | type = "float64",
+    kinds: Sequence[str] = ("gradients", "train"),
+    consistency: Callable[[], object] | None = None,
+) -> Outcome:
     """Check ``impl`` on ``problem`` once (checks.check) and diagnose the failures from what that one
     check kept: its results, the implementation's arrays and the reference's.
 
@@ -154,9 +165,9 @@ def run(impl, problem, dtype="float64", kinds=("gradients", "train"), consistenc
     )
 
 
-def evidence(checked, consistency=None):
+def evidence(checked: Checked, consistency: Callable[[], object] | None = None) -> Evidence:
     """What the signatures read of one check: its failing groups, the arrays, the problem's inputs."""
-    failing = {}
+    failing: dict[tuple[str, str], list[CheckResult]] = {}
     for r in checked.results:
         if not r.passed:
             failing.setdefault((r.check, family(r.quantity)), []).append(r)

@@ -4,10 +4,16 @@ fix, the groups it explains). The signatures (signatures.py, multiples.py, traje
 turn the one into the other; diagnose.py runs them.
 """
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 
+from conformance.compare import CheckResult
+from conformance.contract import Pair
+from conformance.problems import Problem
 from conformance.tolerances import ZERO_FLOOR, tolerance
 
 # quantity family -> the check family whose tolerance applies to it
@@ -25,21 +31,24 @@ FAMILY_CHECK = {
     "final b": "trajectory",
 }
 
+# (layer, got, want) of one quantity family: the implementation's array and the reference's, as float64
+LayerArrays: TypeAlias = tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
+
 
 @dataclass
 class Evidence:
     """What the signatures look at: the failing groups, the arrays, and the problem's inputs."""
 
-    problem: object  # the Problem with float64 copies of exactly the values the implementation got
+    problem: Problem  # float64 copies of exactly the values the implementation got
     dtype: str
-    failing: dict  # (check, family) -> [CheckResult]
-    want: dict  # "gradients"/"train" -> the float64 reference's result
-    got: dict  # "gradients"/"train" -> what the implementation returned (absent if not run)
-    consistency: object = None  # () -> bool | None: the self-consistency verdict, asked lazily
+    failing: dict[tuple[str, str], list[CheckResult]]  # (check, family) -> its failed results
+    want: dict[str, Any]  # "gradients"/"train" -> the float64 reference's result
+    got: dict[str, Any]  # "gradients"/"train" -> what the implementation returned (absent if not run)
+    consistency: Callable[[], object] | None = None  # the self-consistency verdict, asked lazily
     _consistent: list = field(default_factory=list)
 
     @property
-    def consistent(self):
+    def consistent(self) -> bool | None:
         """The self-consistency verdict, asked once; None when there is none (or asking it failed:
         the diagnosis then says neither "convention" nor "bug")."""
         if not self._consistent:
@@ -50,14 +59,14 @@ class Evidence:
             self._consistent.append(bool(verdict) if isinstance(verdict, (bool, np.bool_)) else None)
         return self._consistent[0]
 
-    def keys(self, *families):
+    def keys(self, *families: str) -> set[tuple[str, str]]:
         """The failing groups of these quantity families (any check: values or structure)."""
         return {k for k in self.failing if k[1] in families}
 
-    def tol(self, fam):
+    def tol(self, fam: str) -> float:
         return tolerance(FAMILY_CHECK[fam], self.dtype)
 
-    def pairs(self, fam):
+    def pairs(self, fam: str) -> list[LayerArrays] | None:
         """[(layer, got, want)] as float64 arrays, or None when the output has no such quantity
         in a usable form. Whatever an implementation returned is read defensively: a missing or None
         attribute, a list of the wrong length, an entry that is not a (gradient, gradient) pair, a
@@ -84,11 +93,11 @@ class Evidence:
             pairs = [(l, a, b) for l, a, b in pairs if (l <= c) == (fam[-1] == "K")]
         return pairs
 
-    def param(self, fam, layer):
+    def param(self, fam: str, layer: int) -> np.ndarray:
         """The parameter of ``layer`` that a gradient family belongs to: K or W for dK/dW, b for db."""
         return self.problem.params[layer - 1][1 if fam[-1] == "b" else 0]
 
-    def close(self, fam, got, want):
+    def close(self, fam: str, got: npt.ArrayLike, want: npt.ArrayLike) -> bool:
         """Within the family's tolerance, measured as the check measures it: per step for the
         per-step losses (checks._compare_steps), normwise and relative for everything else
         (compare.py). Never close when either side holds a NaN or an Inf: a replayed hypothesis
@@ -115,7 +124,7 @@ class Evidence:
         return bool(np.linalg.norm((got - want) * scale) <= tol * max(np.linalg.norm(want * scale), floor))
 
 
-def attribute(result, name):
+def attribute(result: object, name: str) -> object:
     """``result.name``, or None where there is no such attribute or reading it raises (a property
     of the implementation's own result type may raise anything)."""
     try:
@@ -136,7 +145,7 @@ def _number(value):
     return np.asarray(value, dtype=np.float64)
 
 
-def float_pairs(value, n=None):
+def float_pairs(value: object, n: int | None = None) -> list[Pair] | None:
     """A list of ``n`` (any length if None) (array, array) pairs of float arrays, else None: the
     contract's ``grads`` and ``params``. A dict, a tuple of the wrong length ((dW,), (dW, db, x)),
     a None or an integer array in a pair makes the whole list unusable."""
@@ -184,7 +193,7 @@ class Diagnosis:
     verdict: str = ""  # "convention" or "bug" where the self-consistency check decides it
 
     @property
-    def line(self):
+    def line(self) -> str:
         if self.signature == "unmatched":
             return f"no known signature matched: {self.cause}"
         verdict = {
@@ -195,19 +204,20 @@ class Diagnosis:
         return f"likely cause: {self.cause}. Fix: {self.fix}.{verdict}"
 
 
-def unmatched(keys):
+def unmatched(keys: Sequence[tuple[str, str]]) -> Diagnosis:
     names = [f if f.startswith(c) else f"{c} {f}".strip() for c, f in keys]
     return Diagnosis("unmatched", ", ".join(names), "", tuple(keys))
 
 
-def verdict(ev, families):
+def verdict(ev: Evidence, families: Iterable[str]) -> str:
     """Only a disagreement in the loss or the gradients is a convention-or-bug question."""
     if not set(families) & {"delta", "dW", "db", "loss", "losses"}:
         return ""
-    return {True: "convention", False: "bug"}.get(ev.consistent, "")
+    verdicts: dict[bool | None, str] = {True: "convention", False: "bug"}
+    return verdicts.get(ev.consistent, "")
 
 
-def failing_pairs(ev, fam):
+def failing_pairs(ev: Evidence, fam: str) -> list[LayerArrays] | None:
     """[(layer, got, want)] of a failing family's layers that differ, or None."""
     pairs = ev.pairs(fam) if ev.keys(fam) else None
     return [(l, g, w) for l, g, w in pairs if not ev.close(fam, g, w)] if pairs else None

@@ -14,7 +14,7 @@ import itertools
 
 import numpy as np
 
-from conformance.diagnosis.evidence import Diagnosis, verdict
+from conformance.diagnosis.evidence import Diagnosis, Evidence, verdict
 from conformance.tolerances import ZERO_FLOOR
 
 EQUATION = {
@@ -48,13 +48,13 @@ FACTORS = {
 }
 
 
-def readings(c, m, n_L, rel):
+def readings(c: float, m: int, n_L: int, rel: float) -> list[list[str]]:
     """The simplest factor lists whose product is c, e.g. [["m"]] for c = 10 = m; ambiguous when
     m = 2 or n_L = m. ``rel``: how closely c must equal the product. The per-layer residual test
     pins c to the check's tolerance (1e-11 in float64, 1e-4 in float32); twice that is far below
     the spacing of the candidates, which differ by at least a factor 1 + 1/(2m·n_L)."""
     values = {"m": m, "2": 2, "n_L": n_L}
-    found = {}
+    found: dict = {}
     for sign, exps in itertools.product((1, -1), itertools.product((-1, 0, 1), repeat=3)):
         value = sign * np.prod([values[n] ** float(e) for n, e in zip(values, exps)])
         if abs(c - value) <= rel * abs(value):
@@ -63,7 +63,7 @@ def readings(c, m, n_L, rel):
     return found[min(found)] if found else []
 
 
-def describe(c, m, n_L, rel):
+def describe(c: float, m: int, n_L: int, rel: float) -> tuple[str, str, str]:
     """('c = 10 = m', 'reading', 'fix') for a factor c."""
     options = readings(c, m, n_L, rel)
     if not options:
@@ -95,9 +95,9 @@ def _fit(ev, fam, data_term):
     return float(c)
 
 
-def constant_multiple(ev):
+def constant_multiple(ev: Evidence) -> list[Diagnosis]:
     """Failing families that are each c times the reference, one diagnosis per distinct c."""
-    by_c = []  # [(c, [families])]
+    by_c: list[tuple[float, list[str]]] = []  # [(c, [families])]
     rel = 2 * max(ev.tol(f) for f in EQUATION)  # see readings()
     m, n_L = ev.problem.x.shape[0], ev.problem.spec.sizes[-1]
     for fam in EQUATION:
@@ -108,7 +108,9 @@ def constant_multiple(ev):
             continue
         # a single number (the loss) is always some multiple of another: only a named c says anything
         named = [c for c in fits if readings(c, m, n_L, rel)]
-        scalar = sum(w.size for _, _, w in ev.pairs(fam)) == 1
+        pairs = ev.pairs(fam)
+        assert pairs is not None  # see above: a fit needs usable pairs
+        scalar = sum(w.size for _, _, w in pairs) == 1
         c = named[0] if named else None if scalar else fits[0]
         if c is None:
             continue

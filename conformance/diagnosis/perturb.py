@@ -21,8 +21,8 @@ wrong (the variant would be the reference itself), BP2's where it cannot run: a 
 hidden layer, or layers 1..L not all of one width (δ^{l+1} (W^{l+1})ᵀ needs n_{l+1} = n_l).
 
 Why not the teaching mutants (conformance/mutants/dense.py): they are teaching material, edited for
-the reader; the diagnosis must not change its readings when one is. tests/test_perturb.py checks these
-against them, two independent codings of the same bug.
+the reader; the diagnosis must not change its readings when one is. tests/diagnosis/test_perturb.py
+checks these against them, two independent codings of the same bug.
 """
 
 from collections.abc import Callable, Sequence

@@ -1,7 +1,7 @@
 """Known-bad convolutional backprops: the classic conv bugs, one switch each.
 
-The companion of mutants.py for seed 003's conv extension: tests/test_conv_mutants.py proves that each
-bug below is caught by the check that names the quantity and the layer it breaks. A mutant is a
+The companion of dense.py for seed 003's conv extension: tests/diagnosis/test_conv_mutants.py proves
+that each bug below is caught by the check that names the quantity and the layer it breaks. A mutant is a
 student's conv stack assembled from the reference's own pieces (reference/conv.py: windows,
 correlate_transpose, unpool, forward) in front of the reference's dense layers, with one line
 marked ``# BUG``; read it next to reference/conv.py's ``backward``.
@@ -9,10 +9,14 @@ marked ``# BUG``; read it next to reference/conv.py's ``backward``.
     backprop-conformance check conformance.mutants.conv:kernel_flipped --problems 'conv-*'
 """
 
+from collections.abc import Sequence
 from types import SimpleNamespace
+from typing import Any, Literal
 
 import numpy as np
 
+from conformance.contract import Array, IndexArray, Params
+from conformance.spec import Spec
 from reference.activations import ACTIVATIONS
 from reference.conv import conv_stack, correlate_transpose, unpool, windows
 from reference.conv import forward as conv_forward
@@ -87,17 +91,26 @@ class ConvMutant:
 
     supports_conv = True
 
-    def __init__(self, bug=None):
+    def __init__(self, bug: str | None = None) -> None:
         if bug is not None and bug not in BUGS:
             raise ValueError(f"bug: unknown conv mutant {bug!r}; expected one of {list(BUGS)}")
         self.bug = bug
         self.name = f"conv_mutant.{bug}" if bug else "conv_mutant.none"
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         check_inputs(spec, params, x, y)
         return self._backprop(spec, params, x, y)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self,
+        spec: Spec,
+        params: Any,  # Any: Params, handed back in a reference Trajectory, whose params are a list
+        x: Array,
+        y: Array,
+        *,
+        lr: float,
+        batches: Sequence[IndexArray],
+    ) -> Trajectory:
         check_inputs(spec, params, x, y)
         lr, batches = check_lr(lr), check_batches(batches, x.shape[0])
         losses = []
@@ -110,7 +123,7 @@ class ConvMutant:
     def _backprop(self, spec, params, x, y):
         conv = conv_stack(spec)[1]
         c, m = len(conv), x.shape[0]
-        order = "F" if self.bug == "flatten_f_order" else "C"  # BUG if "F"
+        order: Literal["C", "F"] = "F" if self.bug == "flatten_f_order" else "C"  # BUG if "F"
         zs, activations = conv_forward(conv, params[:c], x, spec.activation)
         dense = backprop_unchecked(
             _dense_part(spec), params[c:], activations[-1].reshape(m, -1, order=order), y
@@ -131,10 +144,12 @@ class ConvMutant:
     def _conv_backward(self, spec, conv, params, zs, activations, nabla_a):
         bug, lam = self.bug, spec.weight_decay
         g, g_prime = ACTIVATIONS[spec.activation]
+        assert g_prime is not None  # every hidden activation has one (check_spec)
         if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
             g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
         m, c = nabla_a.shape[0], len(conv)
-        deltas, grads = [None] * c, [None] * c
+        deltas: list = [None] * c  # filled from the last block down
+        grads: list = [None] * c
         for l in range(c, 0, -1):
             block, (K, _), z, a_prev = conv[l - 1], params[l - 1], zs[l - 1], activations[l - 1]
             s, p, (H_l, W_l) = block.stride, block.padding, z.shape[2:]

@@ -1,14 +1,19 @@
 """Known-bad implementations: the classic backprop bugs, one switch each.
 
-Teaching material and the suite's own test: tests/test_mutants.py proves that every bug below is
+Teaching material and the suite's own test: tests/diagnosis/test_mutants.py proves that every bug below is
 caught, by the check that names the quantity it breaks. Each is a student's NumPy backprop that is
 right except for the one line marked ``# BUG`` — read it next to reference/network.py.
 
     python -m conformance check conformance.mutants:bp2_w_not_transposed --problems square-4-4-4-4
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
+from conformance.contract import Array, IndexArray, Params
+from conformance.spec import Spec
 from reference.activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from reference.costs import cost as per_example_cost
 from reference.costs import output_error
@@ -70,13 +75,13 @@ BUGS = {
 class Mutant:
     """A backprop with at most one bug (``bug=None`` is correct: the meta-test's control)."""
 
-    def __init__(self, bug=None):
+    def __init__(self, bug: str | None = None) -> None:
         if bug is not None and bug not in BUGS:
             raise ValueError(f"bug: unknown mutant {bug!r}; expected one of {list(BUGS)}")
         self.bug = bug
         self.name = f"mutant.{bug}" if bug else "mutant.none"
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         sizes, *_ = check_spec(spec)
         check_data(x, y, sizes, check_params(params, sizes), spec.loss)
         return self._backprop(spec, params, x, y)
@@ -91,6 +96,7 @@ class Mutant:
             zs.append(activations[-1] @ W.T + b)
             activations.append(ACTIVATIONS[spec.output if l == L else spec.activation][0](zs[-1]))
         g_prime = ACTIVATIONS[spec.activation][1]
+        assert g_prime is not None  # every hidden activation has one (check_spec)
         if bug == "relu_prime_one_at_zero" and spec.activation == "relu":
             g_prime = lambda z: (z >= 0).astype(z.dtype)  # BUG  # noqa: E731
         if bug == "missing_sigma_prime_bp1":
@@ -112,7 +118,8 @@ class Mutant:
             db = d.sum(axis=0) if bug == "bias_summed" else d.sum(axis=0) / n  # BUG if not / m
             if bug == "decay_on_biases":
                 db = db + lam * b  # BUG
-            decay = {"decay_sign": -lam, "decay_per_example": m * lam}.get(bug, lam)  # BUG if not λ
+            decays: dict[str | None, float] = {"decay_sign": -lam, "decay_per_example": m * lam}
+            decay = decays.get(bug, lam)  # BUG if not λ
             dW = (d.T @ a_prev) / n + decay * W
             if bug == "data_term_overwritten":
                 dW = lam * W  # BUG: "=" where "+=" was meant: the data term (1/m)(δ^l)ᵀ a^{l−1} is lost
@@ -127,7 +134,16 @@ class Mutant:
         back = lambda arrays: [a.astype(dtype) for a in arrays]  # noqa: E731
         return Gradients(loss, [tuple(back(p)) for p in grads], back(zs), back(activations), back(deltas))
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self,
+        spec: Spec,
+        params: Any,  # Any: Params, handed back in a reference Trajectory, whose params are a list
+        x: Array,
+        y: Array,
+        *,
+        lr: float,
+        batches: Sequence[IndexArray],
+    ) -> Trajectory:
         sizes, *_ = check_spec(spec)
         check_data(x, y, sizes, check_params(params, sizes), spec.loss)
         lr, batches = check_lr(lr), check_batches(batches, x.shape[0])

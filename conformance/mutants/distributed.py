@@ -4,7 +4,7 @@ Each mutant is a data-parallel loop over k simulated workers built on the refere
 ``reference.backprop`` on its contiguous shard of the batch (the split of torch.ddp and
 jax.sharded), and the workers' results are then combined — rightly, except for the one bug marked
 ``# BUG``. None of them crashes or diverges; each trains and converges a little differently, which is
-why they go unnoticed in practice. tests/test_distributed_mutants.py proves that the checks catch
+why they go unnoticed in practice. tests/diagnosis/test_distributed_mutants.py proves that the checks catch
 every one, naming the quantity it breaks, and that the bug-free combination (``bug=None``) passes.
 
     python -m conformance check conformance.mutants.distributed:mean_of_shard_means
@@ -14,11 +14,15 @@ The right combination, for shards of sizes m_r (Σ m_r = m; empty shards contrib
 with C_r the shard's mean data cost, and every worker starting from the weights it is handed.
 """
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import numpy as np
+import numpy.typing as npt
 
 import reference
+from conformance.contract import Array, IndexArray, Params
+from conformance.spec import Spec
 from reference.network import backprop_unchecked
 from reference.validation import check_batches, check_data, check_lr, check_params, check_spec
 
@@ -55,7 +59,7 @@ BUGS = {
 }
 
 
-def shards(m, k):
+def shards(m: int, k: int) -> list[npt.NDArray[np.intp]]:
     """Contiguous shard rows, sizes differing by at most one (the first m mod k get one more)."""
     return np.array_split(np.arange(m), k)
 
@@ -63,7 +67,7 @@ def shards(m, k):
 class DataParallelMutant:
     """k simulated data-parallel workers with at most one bug (``bug=None``: the correct control)."""
 
-    def __init__(self, bug=None, workers=WORKERS):
+    def __init__(self, bug: str | None = None, workers: int = WORKERS) -> None:
         if bug is not None and bug not in BUGS:
             raise ValueError(f"bug: unknown data-parallel mutant {bug!r}; expected one of {list(BUGS)}")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
@@ -71,12 +75,14 @@ class DataParallelMutant:
         self.bug, self.workers = bug, workers
         self.name = f"dp-mutant.{bug or 'none'}-w{workers}"
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> reference.Gradients:
         sizes, *_ = check_spec(spec)
         check_data(x, y, sizes, check_params(params, sizes), spec.loss)
         return reference.Gradients(*self._combined(spec, self._replicas(spec, params), x, y))
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+    ) -> reference.Trajectory:
         sizes, *_ = check_spec(spec)
         check_data(x, y, sizes, check_params(params, sizes), spec.loss)
         lr, batches = check_lr(lr), check_batches(batches, x.shape[0])

@@ -1,9 +1,9 @@
 """Hostile implementations: correct maths, hostile *behaviour* — the ordinary ways in which the code
-students hand ``backprop-conformance check`` goes wrong that are not bugs in BP1–BP4 (mutants.py has
+students hand ``backprop-conformance check`` goes wrong that are not bugs in BP1–BP4 (dense.py has
 those). Each is a small file: the reference's own ``backprop`` and ``train`` with one thing changed,
-and the verdict it must get. The tests (tests/test_hostile.py) write each to a file and check it
-through the command line (``--jobs 1`` and ``--jobs 2``) and the pytest route; bench/hostile.py
-times them.
+and the verdict it must get. The tests write each to a file and check it through the command line
+(tests/cli/test_hostile.py: ``--jobs 1`` and ``--jobs 2``) and the pytest route
+(tests/harness/test_hostile.py); bench/hostile.py times them.
 
 Exit codes (docs/contract.md): 0 every check passed, 1 a check failed (code under test that
 raised, exited, crashed, hung or returned something malformed fails its check), 2 the command could
@@ -263,6 +263,6 @@ CASES = {
 }
 
 
-def source(name):
+def source(name: str) -> str:
     """The file of hostile case ``name``."""
     return f'"""Hostile case {name}: {CASES[name].what}."""\n' + PRELUDE + CASES[name].code

@@ -13,14 +13,14 @@ import platform
 
 import numpy as np
 
-_STATE = {}
+_STATE: dict[str, object] = {}
 
 
-def available(module):
+def available(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def configure():
+def configure() -> dict[str, object]:
     """Set the precision flags (idempotent) and return a record of them and of the versions."""
     if _STATE:
         return dict(_STATE)

@@ -17,7 +17,7 @@ import os
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def share_cores(processes, cores=None):
+def share_cores(processes: int, cores: int | None = None) -> dict[str, str]:
     """Set each thread variable the user has not set to ``max(1, cores // processes)`` (cores: this
     machine's by default) when more than one process will run; return the variables set."""
     cores = cores or os.cpu_count() or 1

@@ -29,7 +29,7 @@ FAST_JAX_ENV = {"JAX_TRACEBACK_IN_LOCATIONS_LIMIT": "0"}
 FAST_XLA_JAXLIB = ("0.10.",)  # measured on jaxlib 0.10 (bench/README.md, "The conformance suite")
 
 
-def use_fast_compile():
+def use_fast_compile() -> None:
     """Set XLA_FLAGS to the fast profile unless the user set them or jaxlib is not one measured; the
     JAX settings of FAST_JAX_ENV unless the user set them (any JAX reads them)."""
     if "XLA_FLAGS" not in os.environ and jaxlib_version().startswith(FAST_XLA_JAXLIB):
@@ -38,7 +38,7 @@ def use_fast_compile():
         os.environ.setdefault(var, value)
 
 
-def jaxlib_version():
+def jaxlib_version() -> str:
     try:
         return importlib.metadata.version("jaxlib")
     except importlib.metadata.PackageNotFoundError:

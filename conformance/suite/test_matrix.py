@@ -1,5 +1,7 @@
 """Every implementation × every catalogue problem × float64/float32, one backward pass and one
-training run each; then Hypothesis-drawn problems.
+training run each; then Hypothesis-drawn problems, drawn from what each implementation supports and
+counted: a Hypothesis test fails when fewer than its minimum of examples reached the verdict
+(examples.py), and skips an implementation that supports nothing of its kind.
 
 Test ids name the implementation, the problem and the dtype, e.g.
 ``test_gradients[torch.manual-relu-kink-float64]``; a failure lists every failed quantity family
@@ -8,15 +10,22 @@ causes (diagnose.py). ``test_self_consistency`` checks that each implementation'
 derivative of its own loss (selfcheck.py).
 """
 
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, make_problem
 from conformance.diagnosis.diagnose import run
-from conformance.problems import OUTPUT_LOSSES
-from reference import HIDDEN_ACTIVATIONS, conv_shapes
+from conformance.suite.examples import Reached, drawable
+from reference import conv_shapes
+
+# examples per Hypothesis test and implementation: drawn (max_examples), and the fewest that must reach
+# the verdict. Every shipped implementation supports every drawn problem, so it reaches all of them.
+DENSE_EXAMPLES, MIN_DENSE_EXAMPLES = 12, 10
+CONV_EXAMPLES, MIN_CONV_EXAMPLES = 6, 5
+# Declined draws are filtered out (assume); the counts say how many were not (HealthCheck.filter_too_much
+# would stop an implementation that declines most draws with a message that does not name it).
+HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much]
 
 
 def pytest_generate_tests(metafunc):
@@ -74,12 +83,12 @@ def test_training(impls, impl_name, problem_name, dtype):
 
 
 @st.composite
-def problems(draw):
-    """Random architecture, pairing, weight decay, batch size and seed."""
-    out, loss = draw(st.sampled_from(OUTPUT_LOSSES))
+def problems(draw, space):
+    """Random architecture, pairing, weight decay, batch size and seed, from ``space`` (examples.py)."""
+    out, loss = draw(st.sampled_from(space.output_losses))
     sizes = draw(st.lists(st.integers(1, 6), min_size=2, max_size=5))
     spec = Spec(
-        sizes, draw(st.sampled_from(HIDDEN_ACTIVATIONS)), out, loss, draw(st.sampled_from([0.0, 0.1]))
+        sizes, draw(st.sampled_from(space.activations)), out, loss, draw(st.sampled_from(space.decays))
     )
     m = draw(st.integers(1, 7))
     return make_problem(
@@ -93,21 +102,27 @@ def problems(draw):
     )
 
 
-@settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
-)  # same examples on every run and every xdist worker
-@given(problem=problems(), dtype=st.sampled_from([np.float64, np.float32]))
-def test_hypothesis_problems(impls, impl_name, problem, dtype):
+@settings(max_examples=DENSE_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
+@given(data=st.data())  # derandomize: the same examples on every run and every xdist worker
+def dense_examples(impls, impl_name, space, reached, data):
+    problem = data.draw(problems(space), label="problem")
+    dtype = data.draw(st.sampled_from(space.dtypes), label="dtype")
+    assume(impls.supports(impl_name, problem.spec))
+    _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
+    reached.add()
+
+
+def test_hypothesis_problems(impls, impl_name):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
-    assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
-    if impls.supports(impl_name, problem.spec):
-        _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
+    reached = Reached(impl_name, "dense problems", MIN_DENSE_EXAMPLES)
+    dense_examples(impls, impl_name, drawable(impls, impl_name, conv=False), reached)
+    reached.check()
 
 
 @st.composite
-def conv_problems(draw):
+def conv_problems(draw, space):
     """One or two conv blocks (kernel, stride, padding and pooling drawn so that the shapes work out)
-    on a small random input, then one or two dense layers."""
+    on a small random input, then one or two dense layers; the rest from ``space``."""
     input_shape = (draw(st.integers(1, 2)), draw(st.integers(4, 8)), draw(st.integers(4, 8)))
     blocks, (C, H, W) = [], input_shape
     for _ in range(draw(st.integers(1, 2))):
@@ -119,14 +134,14 @@ def conv_problems(draw):
         pool, size = draw(st.sampled_from([(None, 2), *pools]))
         blocks.append(Conv(draw(st.integers(1, 3)), k, s, p, pool, size))
         C, H, W = conv_shapes(input_shape, blocks)[-1].a
-    out, loss = draw(st.sampled_from(OUTPUT_LOSSES))
+    out, loss = draw(st.sampled_from(space.output_losses))
     sizes = [C * H * W, *draw(st.lists(st.integers(1, 4), min_size=1, max_size=2))]
     spec = Spec(
         sizes,
-        draw(st.sampled_from(HIDDEN_ACTIVATIONS)),
+        draw(st.sampled_from(space.activations)),
         out,
         loss,
-        draw(st.sampled_from([0.0, 0.1])),
+        draw(st.sampled_from(space.decays)),
         input_shape=input_shape,
         conv=blocks,
     )
@@ -142,13 +157,21 @@ def conv_problems(draw):
     )
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
-@given(problem=conv_problems(), dtype=st.sampled_from([np.float64, np.float32]))
-def test_hypothesis_conv_problems(impls, impl_name, problem, dtype):
+@settings(max_examples=CONV_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
+@given(data=st.data())
+def conv_examples(impls, impl_name, space, reached, data):
+    problem = data.draw(conv_problems(space), label="problem")
+    dtype = data.draw(st.sampled_from(space.dtypes), label="dtype")
+    assume(impls.supports(impl_name, problem.spec))
+    _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
+    reached.add()
+
+
+def test_hypothesis_conv_problems(impls, impl_name):
     """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
-    assume(not (impl_name == "reference" and dtype == np.float64))  # pinned by the golden vectors
-    if impls.supports(impl_name, problem.spec):
-        _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
+    reached = Reached(impl_name, "conv problems", MIN_CONV_EXAMPLES)
+    conv_examples(impls, impl_name, drawable(impls, impl_name, conv=True), reached)
+    reached.check()
 
 
 def test_self_consistency(impls, impl_name):

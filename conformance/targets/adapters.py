@@ -5,12 +5,21 @@ with the harness contract (NumPy in, NumPy out). Converting back keeps the frame
 is, so a port that silently computed in float32 shows up as a float32 array (checks.py fails it).
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import reference
+from conformance.contract import Array, Gradients, IndexArray, Named, Params, Trajectory
 from conformance.runtime.environment import configure
+from conformance.spec import Spec
+
+if TYPE_CHECKING:
+    import jax
 
 
 class Reference:
@@ -18,13 +27,15 @@ class Reference:
 
     supports_conv = True  # every shipped port implements the conv extension
 
-    def __init__(self, name="reference"):
+    def __init__(self, name: str = "reference") -> None:
         self.name = name
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> reference.Gradients:
         return reference.backprop(spec, params, x, y)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+    ) -> reference.Trajectory:
         return reference.train(spec, params, x, y, lr=lr, batches=batches)
 
 
@@ -71,7 +82,9 @@ class Torch:
 
     supports_conv = True  # every shipped port implements the conv extension
 
-    def __init__(self, name, gradients, train, device="cpu"):
+    def __init__(
+        self, name: str, gradients: Callable[..., object], train: Callable[..., object], device: str = "cpu"
+    ) -> None:
         import torch
 
         configure()
@@ -89,10 +102,12 @@ class Torch:
     def _args(self, params, x, y):
         return [(self._in(W), self._in(b)) for W, b in params], self._in(x), self._in(y)
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         return _result(self._gradients(spec, *self._args(params, x, y)), self._out)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+    ) -> Trajectory:
         batches = [_indices(i, self._in, np.int64) for i in batches]
         return _result(self._train(spec, *self._args(params, x, y), lr=lr, batches=batches), self._out)
 
@@ -102,7 +117,13 @@ class Jax:
 
     supports_conv = True  # every shipped port implements the conv extension
 
-    def __init__(self, name, gradients, train, device=None):
+    def __init__(
+        self,
+        name: str,
+        gradients: Callable[..., object],
+        train: Callable[..., object],
+        device: jax.Device | str | None = None,
+    ) -> None:
         import jax
 
         configure()
@@ -119,10 +140,12 @@ class Jax:
             got = fn(spec, [(put(W), put(b)) for W, b in params], put(x), put(y), **kwargs)
             return _result(got, np.asarray)
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         return self._run(self._gradients, spec, params, x, y)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+    ) -> Trajectory:
         # NumPy int32 index arrays: the port stacks them on the host and transfers them once (a
         # device_put per batch would cost a dispatch per step); non-integer indices stay as they
         # are, so the port refuses them with the reference's message.
@@ -134,14 +157,14 @@ class DataParallel:
     """A data-parallel implementation: its framework adapter's gradients/train, and ``close()``,
     which stops its workers (for those that have any)."""
 
-    def __init__(self, adapter, impl):
+    def __init__(self, adapter: Named, impl: object) -> None:
         self.name, self.gradients, self.train = adapter.name, adapter.gradients, adapter.train
         self._impl = impl
 
     @property
-    def pids(self):
+    def pids(self) -> list[int]:
         """The worker processes' ids (none where the workers are devices of this process)."""
         return list(getattr(self._impl, "pids", []))
 
-    def close(self):
+    def close(self) -> None:
         getattr(self._impl, "close", lambda: None)()

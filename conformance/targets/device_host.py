@@ -26,6 +26,12 @@ import multiprocessing
 import os
 import time
 import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+
+from conformance.contract import Array, Gradients, IndexArray, Params, Trajectory
+from conformance.spec import Spec
 
 _INPUT_ERRORS = {"ValueError": ValueError, "TypeError": TypeError}
 
@@ -69,14 +75,19 @@ class DeviceHost:
     """A harness object (NumPy in and out) for ``path`` (a class taking ``workers``) run with
     ``workers`` CPU devices in a child process."""
 
-    def __init__(self, name, path, workers, *, timeout=300.0, start_timeout=120.0):
+    _proc: SpawnProcess | None  # the child, while it runs
+    _conn: Connection | None  # this end of its pipe
+
+    def __init__(
+        self, name: str, path: str, workers: int, *, timeout: float = 300.0, start_timeout: float = 120.0
+    ) -> None:
         self.name, self.workers, self._path = name, workers, path
         self.timeout, self.start_timeout = timeout, start_timeout
         self._proc = self._conn = None
         self._start()
 
     @property
-    def pids(self):
+    def pids(self) -> list[int | None]:
         """The host process's id while it runs (a list, like other data-parallel objects')."""
         return [self._proc.pid] if self._proc else []
 
@@ -101,21 +112,28 @@ class DeviceHost:
     def _call(self, method, *args, **kwargs):
         if self._proc is None:
             self._start()
-        self._conn.send((method, args, kwargs))
+        self._child()[1].send((method, args, kwargs))
         return self._answer(method, self.timeout)
 
+    def _child(self):
+        """(the child process, its end of the pipe): started, and not yet closed."""
+        if self._proc is None or self._conn is None:
+            raise RuntimeError(f"{self.name}: the device host is not running")
+        return self._proc, self._conn
+
     def _answer(self, what, timeout):
+        proc, conn = self._child()
         deadline = time.monotonic() + timeout
-        while not self._conn.poll(0.1):
-            if not self._proc.is_alive():
+        while not conn.poll(0.1):
+            if not proc.is_alive():
                 break
             if time.monotonic() > deadline:
                 self._fail(TimeoutError, f"did not answer within {timeout:g} s during {what}")
         try:
-            ok, value = self._conn.recv()
+            ok, value = conn.recv()
         except EOFError:  # it ended without a word (a crash, or an abort inside XLA)
-            self._proc.join(timeout=5)
-            self._fail(RuntimeError, f"died (exit code {self._proc.exitcode}) during {what}")
+            proc.join(timeout=5)
+            self._fail(RuntimeError, f"died (exit code {proc.exitcode}) during {what}")
         if ok:
             return value
         kind, message, where = value
@@ -133,25 +151,28 @@ class DeviceHost:
             "was stopped (the next call starts a new one)"
         )
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         return self._call("gradients", spec, params, x, y)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+    ) -> Trajectory:
         return self._call("train", spec, params, x, y, lr=lr, batches=batches)
 
-    def close(self, wait=5.0):
+    def close(self, wait: float = 5.0) -> None:
         """Stop the child: ask, wait up to ``wait`` s, then kill."""
         if self._proc is None:
             return
-        if self._proc.is_alive() and wait:
+        proc, conn = self._child()
+        if proc.is_alive() and wait:
             try:
-                self._conn.send(None)
+                conn.send(None)
             except OSError:  # it has just gone
                 pass
-        self._proc.join(timeout=wait)
-        if self._proc.is_alive():
-            self._proc.kill()
-            self._proc.join()
-        self._conn.close()
+        proc.join(timeout=wait)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+        conn.close()
         self._proc = self._conn = None
         atexit.unregister(self.close)

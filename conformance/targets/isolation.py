@@ -23,9 +23,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from multiprocessing.connection import Connection
+from typing import Any
 
-from conformance.calls import CallFailed, SupportsError, call, describe, supports
+from conformance.calls import CallFailed, Returned, SupportsError, call, describe, supports
+from conformance.contract import Array, IndexArray, Params
+from conformance.spec import Spec
 from conformance.targets.resolve import Unavailable
 
 DEFAULT_TIMEOUT = 60.0  # s per call; a cold JAX compile of the largest catalogue problem takes < 10 s
@@ -45,7 +49,7 @@ class TimedOut(Exception):
     pass
 
 
-def exit_text(code):
+def exit_text(code: int | None) -> str:
     """'exited with code 0' or 'was killed by signal 11 (SIGSEGV)' for a Popen return code."""
     if code is None:
         return "stopped answering"
@@ -75,10 +79,10 @@ class Worker:
         _LIVE.add(self)
 
     @property
-    def pid(self):
+    def pid(self) -> int:
         return self.proc.pid
 
-    def ask(self, request, timeout):
+    def ask(self, request: tuple[object, ...], timeout: float) -> tuple[str, Any]:  # Any: per request
         """Send one request and wait up to ``timeout`` seconds for its reply."""
         try:
             self.conn.send(request)
@@ -90,7 +94,7 @@ class Worker:
             self.kill(wait_first=True)
             raise Died(exit_text(self.proc.returncode)) from None
 
-    def kill(self, wait_first=False):
+    def kill(self, wait_first: bool = False) -> None:
         """Stop the worker and everything it started, and reap it."""
         if wait_first:  # it is ending by itself: let it, to read its own exit status
             try:
@@ -111,7 +115,7 @@ class Worker:
         self.conn.close()
         _LIVE.discard(self)
 
-    def close(self):
+    def close(self) -> None:
         if self.proc.poll() is None:
             try:
                 self.conn.send(("exit",))
@@ -121,11 +125,11 @@ class Worker:
         self.kill()
 
 
-_LIVE = set()  # every worker not yet stopped: stopped when the program ends, however it ends
+_LIVE: set[Worker] = set()  # every worker not yet stopped: stopped when the program ends, however it ends
 
 
 @atexit.register
-def stop_all():
+def stop_all() -> None:
     for worker in list(_LIVE):
         worker.kill()
 
@@ -142,10 +146,10 @@ class Host:
         self.closed = False  # once stopped or closed, no worker is started again
 
     @property
-    def pids(self):
+    def pids(self) -> list[int]:
         return [self._worker.pid] if self._worker else []
 
-    def load(self, target, timeout):
+    def load(self, target: str, timeout: float) -> dict[str, Any]:  # {name: str, supports_conv: bool}
         """Load ``target`` in the worker (starting one if needed): its name and supports_conv."""
         with self.lock:
             return self._load(target, timeout)
@@ -169,7 +173,7 @@ class Host:
         self._loaded.add(target)
         return value
 
-    def ask(self, target, request, what, timeout):
+    def ask(self, target: str, request: tuple[object, ...], what: str, timeout: float) -> tuple[str, Any]:
         """One request about an already loaded ``target``; CallFailed if its worker dies or times out."""
         with self.lock:
             if self._worker is None or target not in self._loaded:
@@ -177,8 +181,10 @@ class Host:
                     self._load(target, timeout)
                 except (ValueError, ImportError) as exc:
                     raise CallFailed(f"a fresh worker could not load the target again: {exc}") from None
+            worker = self._worker
+            assert worker is not None  # loaded just above
             try:
-                return self._worker.ask(request, timeout)
+                return worker.ask(request, timeout)
             except TimedOut:
                 self._worker = None
                 raise CallFailed(
@@ -189,14 +195,14 @@ class Host:
                 self._worker = None
                 raise CallFailed(f"the process {exc} while running {what}") from None
 
-    def close(self):
+    def close(self) -> None:
         with self.lock:
             self.closed = True
             if self._worker is not None:
                 self._worker.close()
                 self._worker = None
 
-    def stop(self):
+    def stop(self) -> None:
         """Kill the worker now, whatever request a job thread is waiting on (Ctrl-C, an error): that
         request fails at once, and no new worker is started."""
         self.closed = True
@@ -216,22 +222,29 @@ class Isolated:
     ``timed_out`` is shared between the copies of one target that parallel jobs use, so that an
     entry point that ran past the limit in one job is not called again in another."""
 
-    def __init__(self, target, *, timeout=DEFAULT_TIMEOUT, host=None, timed_out=None):
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        host: Host | None = None,
+        timed_out: dict[str, bool] | None = None,
+    ) -> None:
         self.target, self.timeout = target, float(timeout)
         self.host = Host() if host is None else host
         self.timed_out = {} if timed_out is None else timed_out
         info = self.host.load(target, self.timeout)
         self.name, self.supports_conv = info["name"], info["supports_conv"]
 
-    def copy(self, host):
+    def copy(self, host: Host) -> "Isolated":
         """The same target in another job's worker, sharing ``timed_out``."""
         return Isolated(self.target, timeout=self.timeout, host=host, timed_out=self.timed_out)
 
     @property
-    def pids(self):
+    def pids(self) -> list[int]:
         return self.host.pids
 
-    def supports(self, spec):
+    def supports(self, spec: Spec) -> bool:
         status, value = self.host.ask(self.target, ("supports", self.target, spec), "supports", self.timeout)
         if status == "ok":
             return value
@@ -255,13 +268,15 @@ class Isolated:
             raise CallFailed(value)
         return value
 
-    def gradients(self, spec, params, x, y):
+    def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Returned:
         return self._call("gradients", spec, params, x, y)
 
-    def train(self, spec, params, x, y, *, lr, batches):
+    def train(
+        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+    ) -> Returned:
         return self._call("train", spec, params, x, y, lr, batches)
 
-    def close(self):
+    def close(self) -> None:
         """Stop its worker (and with it every other target that shares the host)."""
         self.host.close()
 
@@ -308,12 +323,12 @@ def _handle(request, impls):
         return "failed", str(exc)
 
 
-def serve(fd):
+def serve(fd: int) -> None:
     """The worker's loop: one request in, one reply out, until told to exit or the parent goes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent()
     conn = Connection(fd)
-    impls = {}
+    impls: dict[str, object] = {}
     while True:
         try:
             request = conn.recv()

@@ -7,7 +7,7 @@ turns into a skip and the CLI into one line.
 
 from dataclasses import dataclass
 
-from conformance.contract import Implementation
+from conformance.contract import Named
 from conformance.runtime.environment import available
 from conformance.targets.adapters import DataParallel, Jax, Reference, Torch
 from conformance.targets.device_host import DeviceHost
@@ -112,7 +112,7 @@ def _missing(record: Record) -> list[str]:
     return [module for module in record.needs if not available(module)]
 
 
-def load(name: str, device: str | None = None, workers: int | None = None) -> Implementation:
+def load(name: str, device: str | None = None, workers: int | None = None) -> Named:
     """The implementation called ``name`` as a harness object (NumPy in and out); a data-parallel one
     (DATA_PARALLEL) with ``workers`` processes or devices, and a ``close()`` that stops them."""
     if name not in NAMES + DATA_PARALLEL:

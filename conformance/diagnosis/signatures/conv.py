@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from conformance.diagnosis.evidence import Diagnosis, Evidence
 from conformance.diagnosis.signatures.dense import reproduced
 from reference.conv import backward, conv_stack
 from reference.network import backprop_unchecked
@@ -31,7 +32,7 @@ def _parts(ev):
     return ev.problem, ev.want["gradients"], conv, ", ".join(str(l) for l in range(1, len(conv) + 1))
 
 
-def kernel_flipped(ev):
+def kernel_flipped(ev: Evidence) -> Diagnosis | None:
     p, R, conv, layers = _parts(ev)
     if not any(block.kernel > 1 for block in conv):
         return None
@@ -51,7 +52,7 @@ def kernel_flipped(ev):
     )
 
 
-def kernels_not_decayed(ev):
+def kernels_not_decayed(ev: Evidence) -> Diagnosis | None:
     p, R, conv, layers = _parts(ev)
     lam, c = p.spec.weight_decay, len(conv)
     if lam == 0 or not c:
@@ -76,7 +77,7 @@ def kernels_not_decayed(ev):
     return None
 
 
-def bias_averaged(ev):
+def bias_averaged(ev: Evidence) -> Diagnosis | None:
     _, R, conv, layers = _parts(ev)
     c = len(conv)
     if not any(z.shape[2] * z.shape[3] > 1 for z in R.zs[:c]):
@@ -102,11 +103,12 @@ def _stride_one_kernel_gradient(delta, a_prev, K, padding, lam):
     edge = ((0, 0), (0, 0), (padding, padding), (padding, padding))
     reach = np.pad(a_prev, edge)[:, :, : H_l + k - 1, : W_l + k - 1]  # (m, C_{l−1}, H_l + k − 1, W_l + k − 1)
     one = SimpleNamespace(stride=1, padding=0, pool=None, pool_size=1)
-    _, [(nabla_K, _)] = backward((one,), [(K, None)], [delta], [reach], delta, "identity", lam)
+    no_bias = np.zeros(K.shape[0], dtype=K.dtype)  # backward reads only K of the pair
+    _, [(nabla_K, _)] = backward((one,), [(K, no_bias)], [delta], [reach], delta, "identity", lam)
     return nabla_K
 
 
-def stride_ignored(ev):
+def stride_ignored(ev: Evidence) -> Diagnosis | None:
     p, R, conv, _ = _parts(ev)
     strided = [l for l, block in enumerate(conv, 1) if block.stride > 1]
     if not strided:
@@ -130,7 +132,7 @@ def stride_ignored(ev):
     )
 
 
-def flatten_order(ev):
+def flatten_order(ev: Evidence) -> Diagnosis | None:
     """An F-order flatten feeds W^{c+1} the C-order features in another order: the reference with the
     columns of W^{c+1} permuted to match computes the same z, a, δ and loss, and ∂W^{c+1} permuted."""
     p, R, conv, _ = _parts(ev)

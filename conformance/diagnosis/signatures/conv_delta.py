@@ -15,6 +15,7 @@ They come before the general readings in diagnose.SIGNATURES: a single avg block
 
 from types import SimpleNamespace
 
+from conformance.diagnosis.evidence import Diagnosis, Evidence
 from conformance.diagnosis.signatures.dense import reproduced
 from reference.activations import ACTIVATIONS
 from reference.conv import backward, conv_stack, correlate_transpose, unpool
@@ -37,7 +38,8 @@ def _conv_backward(ev, route=None, transpose=correlate_transpose):
     p, R, conv = ev.problem, ev.want["gradients"], _blocks(ev)
     c, g = len(conv), ACTIVATIONS[p.spec.activation][0]
     nabla_a = (R.deltas[c] @ p.params[c][0]).reshape(R.activations[c].shape)  # (m, C_c, H_c, W_c)
-    deltas, grads = [None] * c, [None] * c
+    deltas: list = [None] * c  # filled from the last block down
+    grads: list = [None] * c
     for l in range(c, 0, -1):
         block, z, a_prev = conv[l - 1], R.zs[l - 1], R.activations[l - 1]
         routed = route(nabla_a, g(z), block) if route else None
@@ -58,7 +60,7 @@ def _bp2_without_padding(delta, K, stride, padding, shape):
     return correlate_transpose(delta, K, stride, 0, (m, C, H + 2 * padding, W + 2 * padding))[:, :, :H, :W]
 
 
-def padding_ignored(ev):
+def padding_ignored(ev: Evidence) -> Diagnosis | None:
     padded = [l for l, block in enumerate(_blocks(ev), 1) if l > 1 and block.padding]
     if not padded:
         return None
@@ -101,7 +103,7 @@ def _routing(ev, signature, kind, route, cause, fix):
     return reproduced(ev, signature, _conv_backward(ev, route=route), cause + where, fix)
 
 
-def max_pool_to_every_element(ev):
+def max_pool_to_every_element(ev: Evidence) -> Diagnosis | None:
     return _routing(
         ev,
         "max_pool_to_every_element",
@@ -114,7 +116,7 @@ def max_pool_to_every_element(ev):
     )
 
 
-def max_pool_last_maximum(ev):
+def max_pool_last_maximum(ev: Evidence) -> Diagnosis | None:
     return _routing(
         ev,
         "max_pool_last_maximum",
@@ -126,7 +128,7 @@ def max_pool_last_maximum(ev):
     )
 
 
-def avg_pool_undivided(ev):
+def avg_pool_undivided(ev: Evidence) -> Diagnosis | None:
     return _routing(
         ev,
         "avg_pool_undivided",

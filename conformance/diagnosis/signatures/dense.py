@@ -8,7 +8,7 @@ reference, its transpose, differences confined to the units where z = 0, a diffe
 times a parameter (or m − 1 times: a term added once per example), a weight gradient that is λW alone,
 or the output of a known-bad backprop (perturb.py) in every returned quantity. No comparison matches
 a NaN or an Inf on either side (Evidence.close), and every signature takes whatever the implementation
-returned (Evidence.pairs reads it defensively; tests/test_diagnose.py draws malformed results).
+returned (Evidence.pairs reads it defensively; tests/diagnosis/test_diagnose.py draws malformed results).
 """
 
 import math
@@ -16,14 +16,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from conformance.diagnosis.evidence import Diagnosis, failing_pairs, verdict
+from conformance.diagnosis.evidence import Diagnosis, Evidence, failing_pairs, verdict
 from conformance.diagnosis.perturb import PERTURBATIONS
 from conformance.tolerances import TOLERANCES, ZERO_FLOOR, tolerance
+from reference.network import Gradients
 
 GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "db", "loss")
 
 
-def float32_sized(ev):
+def float32_sized(ev: Evidence) -> Diagnosis | None:
     """float64 in, every failing value at float32 size: computed in float32 somewhere.
 
     A float64 value rounded to float32 errs relatively by up to u = 2⁻²⁴ ≈ 6e-8, about u/√3 ≈ 3.5e-8
@@ -56,7 +57,7 @@ def float32_sized(ev):
     return None
 
 
-def transposed(ev):
+def transposed(ev: Evidence) -> Diagnosis | None:
     """dW^l equal to the reference's transpose (square layers) or shaped (n_{l−1}, n_l)."""
     pairs = failing_pairs(ev, "dW")
     if not pairs or not all(ev.close("dW", g.T, w) for _, g, w in pairs):
@@ -72,7 +73,7 @@ def transposed(ev):
     )
 
 
-def relu_kink(ev):
+def relu_kink(ev: Evidence) -> Diagnosis | None:
     """Differences only on units whose z is exactly 0: ReLU'(0) is not 0. Dense layers and conv
     blocks alike, since a student's one ReLU′ usually serves both (a conv block's δ^l = ∂C/∂h ⊙
     g′(z^l)): a unit is a column of a dense z^l or a channel of a conv z^l, and its ∂b entry and its
@@ -124,7 +125,7 @@ def relu_kink(ev):
     )
 
 
-def reproduced(ev, signature, hyp, cause, fix):
+def reproduced(ev: Evidence, signature: str, hyp: Gradients, cause: str, fix: str) -> Diagnosis | None:
     """A diagnosis if ``hyp`` (what a known-bad backprop returns: a reference.Gradients) gets every
     quantity the implementation returned right to the checks' tolerances; it explains the failing
     ones whose values differ from the reference's (a group failed for its dtype alone, values right,
@@ -156,7 +157,7 @@ def _hypothesis(ev, bug, cause, fix):
     return reproduced(ev, bug, hyp, cause, fix)
 
 
-def output_g_prime(ev):
+def output_g_prime(ev: Evidence) -> Diagnosis | None:
     """Differences from δ^L on, by a factor g'(z^L): σ' missing in BP1, or kept where it cancels."""
     spec = ev.problem.spec
     if spec.loss == "quadratic" and spec.output != "identity":
@@ -177,7 +178,7 @@ def output_g_prime(ev):
     return None
 
 
-def w_not_transposed(ev):
+def w_not_transposed(ev: Evidence) -> Diagnosis | None:
     return _hypothesis(
         ev,
         "bp2_w_not_transposed",
@@ -227,7 +228,7 @@ DECAY = {
 }
 
 
-def decay_terms(ev):
+def decay_terms(ev: Evidence) -> Diagnosis | None:
     """Differences equal to k·λ times a parameter, k the same in every layer."""
     lam, params = ev.problem.spec.weight_decay, ev.problem.params
     if lam == 0:
@@ -269,7 +270,7 @@ def decay_terms(ev):
     )
 
 
-def data_gradient_lost(ev):
+def data_gradient_lost(ev: Evidence) -> Diagnosis | None:
     """∂C/∂W (∂C/∂K) equal to λW (λK) alone in every layer: the data term (1/m)(δ^l)ᵀ a^{l−1} of BP4
     is lost — overwritten (``nabla_w = lam * W`` where ``+=`` was meant), or zeroed before the decay is
     added (torch: ``optimizer.zero_grad()`` between ``loss.backward()`` and ``optimizer.step()`` with
@@ -310,7 +311,7 @@ def data_gradient_lost(ev):
     )
 
 
-def bias_only(ev):
+def bias_only(ev: Evidence) -> Diagnosis | None:
     """∂C/∂b wrong while ∂C/∂W (∂C/∂K) is right: BP3 alone (BP3-conv for a conv block's bias)."""
     if not ev.keys("db") or ev.keys("dK", "dW", "delta"):
         return None

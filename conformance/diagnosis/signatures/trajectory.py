@@ -14,7 +14,7 @@ Each is a small function of the evidence (evidence.Evidence) listed in diagnose.
 import numpy as np
 
 import reference
-from conformance.diagnosis.evidence import Diagnosis, attribute, float_pairs
+from conformance.diagnosis.evidence import Diagnosis, Evidence, attribute, float_pairs
 from conformance.diagnosis.multiples import FACTORS
 from conformance.tolerances import ZERO_FLOOR
 from reference.network import backprop_unchecked
@@ -58,7 +58,8 @@ def _replay(ev, *, grads=None, record_after=False, lr=None, against=None):
     reference.backprop would make on the parameters done here."""
     p = ev.problem
     lr = p.lr if lr is None else lr
-    params, losses, previous = p.params, [], None
+    params, previous = p.params, None
+    losses: list[float] = []
 
     def finite(params):
         return all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in params)
@@ -128,7 +129,7 @@ def _replays(ev, **replay):
     return got is not None and _matches(ev, _replay(ev, against=got[0], **replay))
 
 
-def lr_float32(ev):
+def lr_float32(ev: Evidence) -> Diagnosis | None:
     """float64 in, the gradients right, and the trajectory exactly the reference's SGD with η rounded
     to float32 (η = 0.1 becomes 0.100000001490116, relative error 1.5e-8): every step is off by that
     fraction. Measured over the catalogue (the lr_float32 mutant): the worst error of a run is 3.9e-10
@@ -157,7 +158,7 @@ def lr_float32(ev):
     )
 
 
-def consequence(ev):
+def consequence(ev: Evidence) -> Diagnosis | None:
     """Training failures after single-pass failures: every step uses those gradients and that loss."""
     if _train_keys(ev) and set(ev.failing) - set(_train_keys(ev)):
         return Diagnosis(
@@ -170,7 +171,7 @@ def consequence(ev):
     return None
 
 
-def step_scale(ev):
+def step_scale(ev: Evidence) -> Diagnosis | None:
     """Every SGD step c times the reference's: the sign (ascent), a sum over the batch, a ½, ..."""
     if not _training_only(ev):
         return None
@@ -208,7 +209,7 @@ def step_scale(ev):
     return None
 
 
-def stale_gradient(ev):
+def stale_gradient(ev: Evidence) -> Diagnosis | None:
     """Each step applies the previous step's gradient (the first step its own, or none)."""
     if not _training_only(ev):
         return None
@@ -229,7 +230,7 @@ def stale_gradient(ev):
     return None
 
 
-def loss_after_update(ev):
+def loss_after_update(ev: Evidence) -> Diagnosis | None:
     if _training_only(ev) and _replays(ev, record_after=True):
         return Diagnosis(
             "loss_after_update",
@@ -240,7 +241,7 @@ def loss_after_update(ev):
     return None
 
 
-def dropped_batches(ev):
+def dropped_batches(ev: Evidence) -> Diagnosis | None:
     """Steps line up with the reference's once some batches are skipped (never applied)."""
     got = _got(ev)
     if not _training_only(ev) or got is None:
@@ -274,7 +275,7 @@ def dropped_batches(ev):
     )
 
 
-def losses_only(ev):
+def losses_only(ev: Evidence) -> Diagnosis | None:
     """The parameters end right, only the recorded per-step losses differ."""
     if set(_train_keys(ev)) == {("trajectory", "losses")}:
         return Diagnosis(
@@ -287,7 +288,7 @@ def losses_only(ev):
     return None
 
 
-def first_step(ev):
+def first_step(ev: Evidence) -> Diagnosis | None:
     """Step 0's loss right, step 1's wrong: the first update differs. A NaN counts as wrong, as in
     the check (checks._compare_steps)."""
     pairs = ev.pairs("losses")  # the losses alone: the final parameters may be missing or malformed

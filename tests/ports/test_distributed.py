@@ -16,7 +16,7 @@ import pytest
 
 from conformance import CATALOGUE, DATA_PARALLEL, check, check_gradients, check_training, load
 from conformance.runtime.environment import available
-from tests.helpers_copy import ROOT, run_copied
+from tests.helpers.copy import ROOT, run_copied
 
 TIMEOUT = 3.0  # s: the bound given to the faulty workers below, small to keep the test quick
 SLACK = 5.0  # s: polling (0.1 s), killing and reporting, on a loaded machine
@@ -82,7 +82,7 @@ def test_workers_start_once_are_reused_and_stop_at_close(name):
 @needs_torch
 def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout():
     from conformance.targets.adapters import Torch
-    from tests.helpers_faults import FaultyDataParallel, exit_on_rank_1, noop
+    from tests.helpers.faults import FaultyDataParallel, exit_on_rank_1, noop
 
     faulty = FaultyDataParallel(2, timeout=TIMEOUT)
     impl = Torch("faulty.ddp-w2", faulty.gradients, faulty.train)
@@ -115,7 +115,7 @@ def test_raising_and_hanging_torch_workers_are_failed_checks_within_the_timeout(
 def test_raising_and_hanging_device_host_are_failed_checks_within_the_timeout():
     from conformance.targets.device_host import DeviceHost
 
-    host = DeviceHost("faulty.sharded-w2", "tests.helpers_device_host:FaultySharded", 2, timeout=TIMEOUT)
+    host = DeviceHost("faulty.sharded-w2", "tests.helpers.device_host:FaultySharded", 2, timeout=TIMEOUT)
     pids = host.pids
     [failure] = check_gradients(host, PROBLEM, "float32")
     assert (
@@ -141,7 +141,7 @@ def test_device_host_that_dies_is_a_clear_error():
         match=r"^dying-w2: the device host process \(2 CPU devices\) "
         r"died \(exit code 3\) during start",
     ):
-        DeviceHost("dying-w2", "tests.helpers_device_host:DyingSharded", 2, timeout=TIMEOUT)
+        DeviceHost("dying-w2", "tests.helpers.device_host:DyingSharded", 2, timeout=TIMEOUT)
 
 
 CHILD = """

@@ -6,16 +6,16 @@ diagnosis."""
 
 import numpy as np
 import pytest
-from conformance.mutants.conv import BUGS, ConvMutant
 
 import reference
 from conformance import CATALOGUE, NAMES, Unavailable, load
 from conformance.calls import supports
 from conformance.diagnosis.diagnose import run
 from conformance.mutants import conv as conv_mutants_module
+from conformance.mutants.conv import BUGS, ConvMutant
 from conformance.mutants.dense import Mutant
 from reference.conv import pool_windows, unpool, unpool_windows
-from tests.helpers_mutants import assert_caught, assert_one_diagnosis
+from tests.helpers.mutants import assert_caught, assert_one_diagnosis
 
 # Problems that together expose every bug: padding on a second block and both poolings
 # (conv-lenet-2x9x9), stride 2 (conv-stride2-pad1), weight decay on two blocks (conv-decay),

@@ -1,6 +1,6 @@
 """JAX-specific checks. The ports against the reference are in the conformance matrix; here:
 manual vs autodiff deltas (dense and conv), the max-pool tie, scan vs step-by-step training, no x64
-leak, the copy test, GPU. Bad conv input is in tests/test_bad_input.py with every backend's."""
+leak, the copy test, GPU. Bad conv input is in tests/ports/test_bad_input.py with every backend's."""
 
 from types import SimpleNamespace
 
@@ -13,13 +13,14 @@ import jax.numpy as jnp  # noqa: E402
 import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
 from conformance.runtime.environment import available  # noqa: E402
+from conformance.tolerances import tolerance  # noqa: E402
 from jax_impl import autodiff, manual  # noqa: E402
 from jax_impl.conv import pool, unpool  # noqa: E402
-from tests.helpers_copy import run_copied  # noqa: E402
+from tests.helpers.copy import run_copied  # noqa: E402
 
 # Between two float64 computations of the same quantity, each ~1e-15 from the reference: the
 # matrix's single-pass 1e-11 and trajectory 1e-10 apply unchanged.
-DELTA_TOL, TRAJECTORY_TOL = 1e-11, 1e-10
+DELTA_TOL, TRAJECTORY_TOL = tolerance("deltas", "float64"), tolerance("trajectory", "float64")
 
 
 def arrays(problem):

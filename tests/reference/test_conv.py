@@ -1,14 +1,14 @@
 """The reference's conv blocks against finite differences, against a plain per-pixel loop, and at
 max-pooling ties.
 
-Threshold 1e-7 on ‖a − n‖/(‖a‖ + ‖n‖), as for the dense layers (test_reference_gradcheck.py): on
-these small, smooth problems the five-point difference at h = 1e-3 agrees to 3e-11 at worst (all 68
-configurations below, measured), while a wrong stride, padding, flip or pooling factor errs by 1e-1
+Threshold 1e-7 on ‖a − n‖/(‖a‖ + ‖n‖), as for the dense layers (tests/reference/test_gradcheck.py):
+on these small, smooth problems the five-point difference at h = 1e-3 agrees to 3e-11 at worst (all
+68 configurations below, measured), while a wrong stride, padding, flip or pooling factor errs by 1e-1
 or more. ReLU and max-pooling are only piecewise smooth, so the problems are drawn with every ReLU
-pre-activation and every max-pool runner-up at least MARGIN = 0.02 away (conftest.smooth_problem):
-a step of 2h = 2e-3 in one weight moves z by about 2e-3 · max|a| ≈ 6e-3, too little to cross a kink
-or swap a window's maximum (a crossing would show as an error of 1e-4 or more: measured 1e-4 to
-3e-3 on unscreened draws).
+pre-activation and every max-pool runner-up at least MARGIN = 0.02 away (smooth_problem,
+tests/helpers/problems.py): a step of 2h = 2e-3 in one weight moves z by about 2e-3 · max|a| ≈ 6e-3,
+too little to cross a kink or swap a window's maximum (a crossing would show as an error of 1e-4 or
+more: measured 1e-4 to 3e-3 on unscreened draws).
 """
 
 import itertools
@@ -17,12 +17,13 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import Conv, make_problem
+from conformance import Conv, Spec, make_problem
 from conformance.problems import OUTPUT_LOSSES
+from conformance.tolerances import GRADCHECK
 from reference.conv import conv_shapes, correlate, correlate_transpose, unpool
-from tests.conftest import Spec, smooth_problem
+from tests.helpers.problems import smooth_problem
 
-FD_TOL = 1e-7
+FD_TOL = GRADCHECK  # 1e-7, derived in conformance/tolerances.py (the module docstring above says why)
 MARGIN = 0.02
 
 # (stride, padding) -> a square input side whose convolution output (k = 3) pools evenly by 2:

@@ -1,5 +1,6 @@
 """Stand-ins for jax_impl.sharded.Sharded that the device host (conformance/targets/device_host.py) runs in
-its child process, for tests/test_distributed.py: the child imports them by name."""
+its child process, for tests/ports/test_distributed.py: the child imports them by name
+(``tests.helpers.device_host:FaultySharded``)."""
 
 import os
 import time

@@ -12,6 +12,8 @@ import pytest
 import reference
 from conformance import NAMES, Conv, Spec, Unavailable, load, make_problem
 from conformance.runtime.environment import available
+from conformance.targets.registry import RECORDS
+from conformance.targets.resolve import resolve
 
 GOOD = make_problem(Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1), 0, m=5)
 
@@ -163,50 +165,52 @@ TRAIN_CASES = {
 }
 
 
+def entry_points(framework):
+    """{"gradients": [...], "train": [...]}: the entry points of every shipped implementation of
+    ``framework`` (None: the NumPy reference), read from the registry's records, each function once
+    (jax.scan shares jax.manual's backprop). A record whose other libraries are missing (jax.flax
+    without flax and optax) is left out: the registry reports it unavailable, and its module does not
+    import."""
+    records = [r for r in RECORDS if r.framework == framework and all(map(available, r.libraries))]
+    found = {kind: [] for kind in ("gradients", "train")}
+    for record in records:
+        for kind in found:
+            fn = resolve(getattr(record, kind))
+            if fn not in found[kind]:
+                found[kind].append(fn)
+    return found
+
+
 def _torch():
     import torch
-
-    import torch_impl
 
     def convert(a):
         return torch.from_numpy(np.ascontiguousarray(a)) if isinstance(a, np.ndarray) else a
 
-    return dict(
-        gradients=[torch_impl.manual.backprop, torch_impl.autograd.backprop, torch_impl.module.gradients],
-        train=[torch_impl.manual.train, torch_impl.autograd.train, torch_impl.module.train],
-        convert=convert,
-        context=None,
-    )
+    return entry_points("torch") | dict(convert=convert, context=None)
 
 
 def _jax():
     import jax
 
-    import jax_impl
-
-    templates = []
-    if available("flax") and available("optax"):  # jax.flax; without them it is only unavailable
-        from jax_impl import flax_module
-
-        templates.append(flax_module)
-
     def convert(a):
         return jax.numpy.asarray(a) if isinstance(a, np.ndarray) else a
 
-    return dict(
-        gradients=[jax_impl.manual.backprop, jax_impl.autodiff.backprop] + [t.gradients for t in templates],
-        train=[jax_impl.manual.train, jax_impl.autodiff.train, jax_impl.manual.train_compiled]
-        + [t.train for t in templates],
-        convert=convert,
-        context=lambda: jax.enable_x64(True),
-    )
+    return entry_points("jax") | dict(convert=convert, context=lambda: jax.enable_x64(True))
 
 
 def _reference():
-    return dict(gradients=[reference.backprop], train=[reference.train], convert=lambda a: a, context=None)
+    return entry_points(None) | dict(convert=lambda a: a, context=None)
 
 
+# backend -> (the framework it needs, its entry points with their conversion and context)
 BACKENDS = {"reference": (None, _reference), "torch": ("torch", _torch), "jax": ("jax", _jax)}
+
+
+def test_every_shipped_implementation_has_a_backend():
+    """The records' frameworks are exactly the backends here: a new framework's ports cannot be left
+    out of the bad-input cases."""
+    assert {r.framework for r in RECORDS} == {framework for framework, _ in BACKENDS.values()}
 
 
 def backend(name):

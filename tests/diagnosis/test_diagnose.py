@@ -1,4 +1,4 @@
-"""Diagnoses beyond the mutants (tests/test_mutants.py): the training-only readings, grouped lines,
+"""Diagnoses beyond the mutants (tests/diagnosis/test_mutants.py): the training-only readings, grouped lines,
 an unknown bug that says so instead of guessing, no match on non-finite values, and a diagnosis
 that survives any output and a broken signature. (That the shipped implementations get no
 diagnosis is asserted by the conformance matrix itself, conformance/suite, on every problem.)"""
@@ -18,7 +18,7 @@ from conformance.diagnosis import diagnose
 from conformance.diagnosis.diagnose import run
 from conformance.diagnosis.evidence import Diagnosis, Evidence
 from conformance.mutants.dense import Mutant
-from tests.helpers_mutants import ASCENT_OVERFLOWS
+from tests.helpers.mutants import ASCENT_OVERFLOWS
 
 PROBLEM = CATALOGUE["square-4-4-4-4"]  # λ = 0, m = 10 in batches of 3, 3, 3, 1
 
@@ -208,8 +208,9 @@ class Hostile:
         raise RuntimeError(f"reading {name}")
 
 
-# What an implementation might hand back instead of the contract's arrays (tests/test_bad_input.py has
-# the checks' side of it): nothing, numbers, text, containers of the wrong kind, unknown objects.
+# What an implementation might hand back instead of the contract's arrays (tests/harness/test_checks.py
+# and tests/harness/test_structure.py have the checks' side of it): nothing, numbers, text, containers
+# of the wrong kind, unknown objects.
 JUNK = [None, 0, 2.5, float("nan"), "x", b"", {}, {"dW": 1}, (), [], object(), Hostile(), True, np.int64(3)]
 ARRAY_VARIANTS = [
     lambda a: a,

@@ -16,7 +16,7 @@ import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
 from jax_impl import flax_module  # noqa: E402
 from jax_impl.validation import check_inputs  # noqa: E402
-from tests.helpers_copy import run_copied  # noqa: E402
+from tests.helpers.copy import run_copied  # noqa: E402
 
 
 def arrays(problem):

@@ -15,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference
+from conformance import Spec
 from conformance.problems import OUTPUT_LOSSES
-from tests.conftest import Spec, smooth_problem
+from conformance.tolerances import GRADCHECK
+from tests.helpers.problems import smooth_problem
 
-FD_TOL = 1e-7
+FD_TOL = GRADCHECK  # 1e-7, derived in conformance/tolerances.py (the module docstring above says why)
 ARCHITECTURES = {
     "neuron-3-1": (3, 1),
     "2-3-1": (2, 3, 1),
@@ -28,9 +30,15 @@ ARCHITECTURES = {
 
 
 def assert_gradcheck(problem, m):
+    """Every layer's dW and db within FD_TOL of the differences; a result that leaves a tensor out
+    (or none at all) fails, so that no drawn problem can pass without being checked."""
     spec = problem.spec
     x, y = problem.x[:m], problem.y[:m]
-    for r in reference.gradcheck(spec, problem.params, x, y):
+    results = reference.gradcheck(spec, problem.params, x, y)
+    checked = sorted((r.layer, r.quantity) for r in results)
+    every = sorted((l, q) for l in range(1, len(problem.params) + 1) for q in ("dW", "db"))
+    assert checked == every, f"gradcheck [{spec.label}] checked {checked}, expected {every}"
+    for r in results:
         assert r.rel_error < FD_TOL, (
             f"reference vs finite differences [{spec.label}, m={m}]: "
             f"{r.quantity}[layer {r.layer}] rel {r.rel_error:.1e} "

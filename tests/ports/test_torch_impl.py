@@ -11,12 +11,13 @@ torch = pytest.importorskip("torch")
 
 import conformance  # noqa: E402
 from conformance import CATALOGUE  # noqa: E402
-from tests.helpers_copy import run_copied  # noqa: E402
+from conformance.tolerances import tolerance  # noqa: E402
+from tests.helpers.copy import run_copied  # noqa: E402
 from torch_impl import autograd, manual, module  # noqa: E402
 
 # manual and autograd deltas: two float64 computations of the same δ, each within ~1e-15 of the
 # reference (matrix); between themselves the same 1e-11 as against the reference.
-DELTA_TOL = 1e-11
+DELTA_TOL = tolerance("deltas", "float64")
 
 
 def tensors(problem, dtype=torch.float64, device="cpu"):

@@ -7,8 +7,8 @@ import pytest
 from conformance import CATALOGUE
 from conformance.diagnosis.diagnose import run
 from conformance.mutants.dense import BUGS, Mutant
-from conformance.selfcheck import self_consistency
-from tests.helpers_mutants import ASCENT_OVERFLOWS, assert_caught, assert_one_diagnosis
+from conformance.selfcheck import Verdicts, self_consistency
+from tests.helpers.mutants import ASCENT_OVERFLOWS, assert_caught, assert_one_diagnosis
 
 # Problems that together expose every bug: square layers (W vs W.T both fit), exact ReLU kinks,
 # weight decay with a quadratic sigmoid-family output, and a deep softmax net with m > 1.
@@ -47,9 +47,10 @@ ONE_DIAGNOSIS = [p for p in CATALOGUE.values() if not p.spec.conv]
 
 @pytest.fixture(scope="module")
 def verdicts():
-    """Self-consistency, once per mutant (it decides convention or bug in the diagnoses)."""
-    cache = {}
-    return lambda m: cache.setdefault(m.name, self_consistency(m)).passed
+    """Self-consistency, once per mutant (it decides convention or bug in the diagnoses): computed when
+    a diagnosis first asks, then shared (selfcheck.Verdicts)."""
+    found = Verdicts()
+    return lambda m: found.of(m.name, m).passed
 
 
 def outcomes(impl, verdicts):

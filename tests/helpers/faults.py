@@ -1,6 +1,6 @@
-"""Deliberately failing torch.ddp workers for tests/test_distributed.py. Spawned workers import what
-they run by name, so the faults live in a module of their own rather than inside a test (the device
-host's stand-ins, which need no torch, are in helpers_device_host.py)."""
+"""Deliberately failing torch.ddp workers for tests/ports/test_distributed.py. Spawned workers import
+what they run by name, so the faults live in a module of their own rather than inside a test (the
+device host's stand-ins, which need no torch, are in tests/helpers/device_host.py)."""
 
 import os
 import time

@@ -12,7 +12,7 @@ from conformance.runtime.environment import available
 jupytext = pytest.importorskip("jupytext")
 
 pytestmark = pytest.mark.notebook
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_notebook_matches_its_source():

@@ -2,9 +2,9 @@
 that names the quantity it breaks; the bug-free combination passes at 2 and 3 workers."""
 
 import pytest
-from conformance.mutants.distributed import BUGS, WORKERS, DataParallelMutant
 
 from conformance import CATALOGUE, check
+from conformance.mutants.distributed import BUGS, WORKERS, DataParallelMutant
 
 # deep-relu-softmax: weight decay, and 10 examples in batches of 4, so 3 workers get ragged shards
 # (4, 3, 3 for the one-pass check; 2, 1, 1 in training); square-4-4-4-4: batches of 3 and 1, ragged

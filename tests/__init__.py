@@ -1,0 +1,1 @@
+"""The project's own tests, by what they test (the conformance matrix itself is conformance/suite)."""

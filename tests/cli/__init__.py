@@ -1,0 +1,1 @@
+"""The command line (conformance/cli): options and exit codes, the commands, report.json."""

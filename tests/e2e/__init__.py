@@ -1,0 +1,1 @@
+"""End to end: the teaching notebook and the generated rosetta page."""
