@@ -18,7 +18,7 @@ import numpy as np
 
 from conformance.diagnosis.evidence import Diagnosis, Evidence, failing_pairs, verdict
 from conformance.diagnosis.perturb import PERTURBATIONS
-from conformance.tolerances import TOLERANCES, ZERO_FLOOR, tolerance
+from conformance.tolerances import FLOAT32_SIZED, TOLERANCES, ZERO_FLOOR, tolerance
 from reference.network import Gradients
 
 GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "db", "loss")
@@ -42,7 +42,7 @@ def float32_sized(ev: Evidence) -> Diagnosis | None:
     ):
         return None
     worst = max(rels)
-    if worst >= 2.0**-24 / 8 and all(
+    if worst >= FLOAT32_SIZED and all(
         r.rel <= tolerance(r.check, "float32") for rs in ev.failing.values() for r in rs
     ):
         return Diagnosis(
