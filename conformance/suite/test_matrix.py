@@ -90,7 +90,12 @@ def problems(draw, space):
     spec = Spec(
         sizes, draw(st.sampled_from(space.activations)), out, loss, draw(st.sampled_from(space.decays))
     )
-    m = draw(st.integers(1, 7))
+    return _problem(draw, spec, max_examples=7, name="hypothesis")
+
+
+def _problem(draw, spec, max_examples, name):
+    """``spec`` on a drawn batch size, seed and mini-batch size; two epochs at a small η."""
+    m = draw(st.integers(1, max_examples))
     return make_problem(
         spec,
         draw(st.integers(0, 2**32 - 1)),
@@ -98,18 +103,23 @@ def problems(draw, space):
         batch_size=draw(st.integers(1, m)),
         epochs=2,
         lr=0.1,
-        name="hypothesis",
+        name=name,
     )
+
+
+def _example(impls, impl_name, space, reached, data, strategy):
+    """One drawn problem and dtype that ``impl_name`` supports, checked; counted in ``reached``."""
+    problem = data.draw(strategy(space), label="problem")
+    dtype = data.draw(st.sampled_from(space.dtypes), label="dtype")
+    assume(impls.supports(impl_name, problem.spec))
+    _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
+    reached.add()
 
 
 @settings(max_examples=DENSE_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
 @given(data=st.data())  # derandomize: the same examples on every run and every xdist worker
 def dense_examples(impls, impl_name, space, reached, data):
-    problem = data.draw(problems(space), label="problem")
-    dtype = data.draw(st.sampled_from(space.dtypes), label="dtype")
-    assume(impls.supports(impl_name, problem.spec))
-    _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
-    reached.add()
+    _example(impls, impl_name, space, reached, data, problems)
 
 
 def test_hypothesis_problems(impls, impl_name):
@@ -145,26 +155,13 @@ def conv_problems(draw, space):
         input_shape=input_shape,
         conv=blocks,
     )
-    m = draw(st.integers(1, 4))
-    return make_problem(
-        spec,
-        draw(st.integers(0, 2**32 - 1)),
-        m=m,
-        batch_size=draw(st.integers(1, m)),
-        epochs=2,
-        lr=0.1,
-        name="hypothesis-conv",
-    )
+    return _problem(draw, spec, max_examples=4, name="hypothesis-conv")
 
 
 @settings(max_examples=CONV_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
 @given(data=st.data())
 def conv_examples(impls, impl_name, space, reached, data):
-    problem = data.draw(conv_problems(space), label="problem")
-    dtype = data.draw(st.sampled_from(space.dtypes), label="dtype")
-    assume(impls.supports(impl_name, problem.spec))
-    _verdict(impls, impl_name, problem, dtype, ("gradients", "train"))
-    reached.add()
+    _example(impls, impl_name, space, reached, data, conv_problems)
 
 
 def test_hypothesis_conv_problems(impls, impl_name):
