@@ -20,7 +20,7 @@ import re
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
@@ -123,6 +123,11 @@ def shown(value: object) -> str:
     return str(value) if isinstance(value, Foreign) else type(value).__name__
 
 
+def is_loss(value: object) -> TypeGuard[float | int | np.floating]:
+    """A number the contract accepts as a loss: a Python or NumPy float or int, never a bool."""
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (float, int, np.floating))
+
+
 def frozen(a: npt.ArrayLike) -> np.ndarray:
     """A read-only copy of an array (anything else is copied as an array of its own values)."""
     copy = np.array(a, copy=True)
@@ -223,7 +228,7 @@ def _written_inputs(exc, inputs):
     roles += [
         (f"batches[{i}]", a) for i, a in enumerate(inputs.get("batches", [])) if isinstance(a, np.ndarray)
     ]
-    found: dict[str, list[str]] = {}
+    found: dict[str, str] = {}  # input -> the local name that holds it
     for local, value in tb.tb_frame.f_locals.items():
         if not re.search(rf"\b{re.escape(local)}\b", line):
             continue

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 import reference
-from conformance.calls import FIELDS, REQUIRED, CallFailed, Foreign, Returned, call, shown
+from conformance.calls import FIELDS, REQUIRED, CallFailed, Foreign, Returned, call, is_loss, shown
 from conformance.compare import CheckResult, compare, failure
 from conformance.contract import Implementation
 from conformance.problems import Problem
@@ -156,7 +156,7 @@ def _compare_params(
 
 def _loss(results: list[CheckResult], ctx: Context, quantity: str, loss: object) -> np.float64 | None:
     """The returned loss as a float64, or None (and a structure failure) if it is not a number."""
-    if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
+    if not is_loss(loss):
         results.append(failure(*ctx, "structure", quantity, f"expected a float, got {shown(loss)}"))
         return None
     return np.float64(loss)
@@ -290,11 +290,7 @@ def _losses(losses: object, steps: int) -> tuple[np.ndarray | None, str]:
         losses = list(losses)
     if not isinstance(losses, (list, tuple)):
         return None, f"expected a list of {steps} per-step losses, got {shown(losses)}"
-    bad = [
-        i
-        for i, v in enumerate(losses)
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (float, int, np.floating))
-    ]
+    bad = [i for i, v in enumerate(losses) if not is_loss(v)]
     if bad:
         return None, f"losses[{bad[0]}]: expected a float, got {shown(losses[bad[0]])}"
     if len(losses) != steps:

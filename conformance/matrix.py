@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from conformance.calls import supports
+from conformance.compare import CheckResult
 from conformance.diagnosis.diagnose import run
 from conformance.problems import CATALOGUE
 from conformance.selfcheck import SelfConsistency, Verdicts
@@ -19,12 +20,16 @@ from conformance.targets.resolve import Unavailable
 
 @dataclass
 class Matrix:
-    results: list = field(default_factory=list)  # CheckResult
     skipped: list = field(default_factory=list)  # {impl, problem, reason}
     impls: dict = field(default_factory=dict)  # name -> Isolated (the target in its worker process)
     outcomes: list = field(default_factory=list)  # diagnose.Outcome per (impl, problem, dtype)
     consistency: Verdicts = field(default_factory=Verdicts)  # name -> selfcheck.SelfConsistency
     hosts: list = field(default_factory=list)  # isolation.Host: one worker process per job
+
+    @property
+    def results(self) -> list[CheckResult]:
+        """Every check of the run, in report order."""
+        return [r for o in self.outcomes for r in o.results]
 
     @property
     def passed(self) -> bool:
@@ -87,7 +92,6 @@ def run_matrix(
                 tasks.append((impl.name, problem.name, kept))
         for outcomes in _run_tasks(matrix, tasks, jobs, progress):
             matrix.outcomes += outcomes
-            matrix.results += [r for o in outcomes for r in o.results]
     except BaseException:
         for host in matrix.hosts:  # Ctrl-C or an error: every worker now, whatever the jobs wait on
             host.stop()

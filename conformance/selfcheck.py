@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 import reference
-from conformance.calls import CallFailed, call, shown, supports
+from conformance.calls import CallFailed, call, is_loss, shown, supports
 from conformance.contract import Implementation
 from conformance.problems import CATALOGUE, Problem
 from conformance.tolerances import GRADCHECK, KINK_MARGIN
@@ -157,7 +157,7 @@ def _own(impl, p, params):
     every check (fresh read-only inputs, calls.py); Unusable or CallFailed if there are none."""
     got = call(impl, "gradients", p.spec, params, p.x, p.y)
     loss = got.fields.get("loss")
-    if isinstance(loss, (bool, np.bool_)) or not isinstance(loss, (float, int, np.floating)):
+    if not is_loss(loss):
         raise Unusable(f"its loss is not a float ({shown(loss)})")
     grads: Any = got.fields.get("grads")  # Any: anything but a list of pairs raises below
     try:
@@ -211,9 +211,6 @@ class Verdicts:
             if name not in self._found:
                 self._found[name] = self_consistency(impl)
             return self._found[name]
-
-    def __contains__(self, name: str) -> bool:
-        return name in self._found
 
     def __len__(self) -> int:
         return len(self._found)

@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
+from conformance.calls import is_loss
 from conformance.compare import CheckResult
 from conformance.contract import Pair
 from conformance.problems import Problem
@@ -139,8 +140,8 @@ def _floats(a):
 
 
 def _number(value):
-    """A real number as a 0-d float64 array, as checks._loss_ok accepts it (not a bool, not a string)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (float, int, np.floating, np.integer)):
+    """A loss as a 0-d float64 array, where the checks accept it as one (calls.is_loss), else None."""
+    if not is_loss(value):
         return None
     return np.asarray(value, dtype=np.float64)
 

@@ -41,6 +41,11 @@ _BOOT = (
 )
 
 
+class CallTimedOut(CallFailed):
+    """A call that ran past its time limit (its worker was stopped): the entry point is not called
+    again in this run."""
+
+
 class Died(Exception):
     """The worker process ended; ``str()`` says how (exit code or signal)."""
 
@@ -187,7 +192,7 @@ class Host:
                 return worker.ask(request, timeout)
             except TimedOut:
                 self._worker = None
-                raise CallFailed(
+                raise CallTimedOut(
                     f"timed out: no result after {timeout:g} s (the limit is --timeout); "
                     "its process was stopped"
                 ) from None
@@ -228,11 +233,11 @@ class Isolated:
         *,
         timeout: float = DEFAULT_TIMEOUT,
         host: Host | None = None,
-        timed_out: dict[str, bool] | None = None,
+        timed_out: set[str] | None = None,
     ) -> None:
         self.target, self.timeout = target, float(timeout)
         self.host = Host() if host is None else host
-        self.timed_out = {} if timed_out is None else timed_out
+        self.timed_out = set() if timed_out is None else timed_out
         info = self.host.load(target, self.timeout)
         self.name, self.supports_conv = info["name"], info["supports_conv"]
 
@@ -260,9 +265,8 @@ class Isolated:
             status, value = self.host.ask(
                 self.target, ("call", self.target, kind, spec, params, x, y, lr, batches), kind, self.timeout
             )
-        except CallFailed as exc:
-            if str(exc).startswith("timed out"):
-                self.timed_out[kind] = True
+        except CallTimedOut:
+            self.timed_out.add(kind)
             raise
         if status != "ok":
             raise CallFailed(value)

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+import conformance
 import reference
 from conformance import CATALOGUE, check
 
@@ -127,3 +128,20 @@ def test_conv_problems_are_opt_in(opt_in):
     conv = [p for p in CATALOGUE.values() if p.spec.conv]
     assert conv and all(supports(impl, p.spec) is opt_in for p in conv)
     assert all(supports(impl, p.spec) for p in CATALOGUE.values() if not p.spec.conv)
+
+
+@pytest.mark.parametrize("name", conformance.NAMES)
+def test_shipped_implementations_meet_the_typed_contract(name):
+    """The Protocols of conformance/contract.py describe what the harness really gets: every shipped
+    implementation is an Implementation with a name, its gradients a Recorded, its train a Trajectory."""
+    try:
+        impl = conformance.load(name)
+    except conformance.Unavailable as exc:
+        pytest.skip(str(exc))
+    p = conformance.CATALOGUE["nielsen-2-3-1"]
+    assert isinstance(impl, conformance.Implementation) and isinstance(impl.name, str)
+    assert isinstance(impl.gradients(p.spec, p.params, p.x, p.y), conformance.Recorded)
+    assert isinstance(
+        impl.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches), conformance.Trajectory
+    )
+    assert not isinstance(object(), conformance.Implementation)  # the Protocol can say no
