@@ -15,7 +15,16 @@ __version__ = "0.2.0.dev0"  # recorded in report.json ("harness"); the package's
 from conformance import checks as _checks
 from conformance.checks import Checked, check_gradients, check_training
 from conformance.compare import CheckResult, compare
-from conformance.contract import Declares, Gradients, Implementation, Recorded, Trajectory
+from conformance.contract import (
+    Declares,
+    Gradients,
+    Implementation,
+    Optimizes,
+    Recorded,
+    Stateful,
+    Trajectory,
+)
+from conformance.optimizer import Optimizer
 from conformance.problems import CATALOGUE, Problem, make_problem
 from conformance.spec import Conv, Spec
 from conformance.targets.registry import DATA_PARALLEL, NAMES, available_names, load
@@ -37,9 +46,12 @@ __all__ = [
     "Declares",
     "Gradients",
     "Implementation",
+    "Optimizer",
+    "Optimizes",
     "Problem",
     "Recorded",
     "Spec",
+    "Stateful",
     "Trajectory",
     "Unavailable",
     "__version__",

@@ -29,7 +29,10 @@ from conformance.contract import Array, Implementation, Params
 from conformance.spec import Spec
 
 # kind -> the result attributes the harness contract reads (docs/contract.md)
-FIELDS = {"gradients": ("loss", "grads", "zs", "activations", "deltas"), "train": ("losses", "params")}
+FIELDS = {
+    "gradients": ("loss", "grads", "zs", "activations", "deltas"),
+    "train": ("losses", "params", "state"),
+}
 REQUIRED = {"gradients": ("loss", "grads"), "train": ("losses", "params")}
 MAX_DEPTH = 3  # grads is a list of pairs of arrays: two levels of containers, one to spare
 MAX_ITEMS = 100_000  # a list longer than this is not a per-layer or per-step list
@@ -92,6 +95,8 @@ def plain(value: object, depth: int = 0) -> object:
         return items if isinstance(value, list) else tuple(items)
     if isinstance(value, (list, tuple)):
         return Foreign(f"{type_name(value)} of {len(value)}")
+    if type(value) is dict and depth == 0 and len(value) <= MAX_ITEMS:  # an optimizer's state
+        return {str(k): plain(v, depth) for k, v in value.items()}
     return Foreign(type_name(value))
 
 
@@ -157,12 +162,15 @@ def call(
     x: Array,
     y: Array,
     *,
-    lr: Any = None,  # Any: a float for train, None for gradients (not passed); handed on as given
+    lr: Any = None,  # Any: a float or a schedule for train, None for gradients; handed on as given
     batches: Sequence[object] | None = None,
+    optimizer: object = None,
     real_interrupts: bool = True,
 ) -> Returned:
     """``impl.gradients(spec, params, x, y)`` or ``impl.train(..., lr=lr, batches=batches)`` on fresh
-    read-only inputs; the :class:`Returned` record, or :class:`CallFailed`.
+    read-only inputs; the :class:`Returned` record, or :class:`CallFailed`. ``optimizer`` is passed
+    (as ``optimizer=``) only when it is not None, so an implementation written for plain SGD is
+    called exactly as before; a schedule ``lr`` is handed over as a fresh tuple.
 
     ``real_interrupts``: a plain ``KeyboardInterrupt`` (Ctrl-C) still stops this process; in a worker
     process, where Ctrl-C is ignored, every exception is the code's own and is caught."""
@@ -171,8 +179,10 @@ def call(
         if kind == "gradients":
             result: object = impl.gradients(spec, inputs["params"], inputs["x"], inputs["y"])
         else:
+            extra = {} if optimizer is None else {"optimizer": optimizer}
+            rate = tuple(lr) if isinstance(lr, (list, tuple)) else lr
             result = impl.train(
-                spec, inputs["params"], inputs["x"], inputs["y"], lr=lr, batches=inputs["batches"]
+                spec, inputs["params"], inputs["x"], inputs["y"], lr=rate, batches=inputs["batches"], **extra
             )
         return snapshot(result, kind)
     except CallFailed:
@@ -255,28 +265,44 @@ class SupportsError(ValueError):
     made, which this process passes on unchanged."""
 
 
-def supports(impl: object, spec: Spec) -> bool:
-    """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
-    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
-    the string "no" is not an opt-in) gets them, so one written before the conv extension (whose
-    ``supports`` never looked at ``spec.conv``) is still checked on exactly the problems it was
-    written for. ``supports`` must return a bool: anything else, or raising, is a
-    :class:`SupportsError` naming it."""
-    if getattr(spec, "conv", ()) and getattr(impl, "supports_conv", False) is not True:
-        return False
-    fn = getattr(impl, "supports", None)
-    if fn is None:
-        return True
+def _declared(fn: Any, arg: object, what: str, label: str) -> bool:
+    """A declaration's answer (``supports(spec)``, ``supports_optimizer(optimizer)``), which must be
+    a bool: anything else, or raising, is a :class:`SupportsError` naming it."""
     try:
-        answer = fn(spec)
+        answer = fn(arg)
     except SupportsError:
         raise
     except BaseException as exc:
         if type(exc) is KeyboardInterrupt:
             raise
-        raise SupportsError(f"supports: {describe(exc)} for {spec.label}") from None
+        raise SupportsError(f"{what}: {describe(exc)} for {label}") from None
     if not isinstance(answer, (bool, np.bool_)):
         raise SupportsError(
-            f"supports: expected True or False, got {answer!r} ({type(answer).__name__}) for {spec.label}"
+            f"{what}: expected True or False, got {answer!r} ({type(answer).__name__}) for {label}"
         )
     return bool(answer)
+
+
+def supports_optimizer(impl: object, optimizer: object) -> bool:
+    """Optimizer and schedule problems are opt-in: only an implementation with
+    ``supports_optimizer(optimizer) -> bool`` that answers True gets one."""
+    fn = getattr(impl, "supports_optimizer", None)
+    if fn is None:
+        return False
+    return _declared(fn, optimizer, "supports_optimizer", str(getattr(optimizer, "label", optimizer)))
+
+
+def supports(impl: object, spec: Spec, optimizer: object = None) -> bool:
+    """An implementation may declare ``supports(spec) -> bool``; by default it supports every dense
+    spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
+    the string "no" is not an opt-in) gets them, so one written before the conv extension (whose
+    ``supports`` never looked at ``spec.conv``) is still checked on exactly the problems it was
+    written for. ``supports`` must return a bool: anything else, or raising, is a
+    :class:`SupportsError` naming it. With an ``optimizer`` (a problem that trains with one, or with
+    a schedule) the implementation must also pass :func:`supports_optimizer`, the same opt-in."""
+    if getattr(spec, "conv", ()) and getattr(impl, "supports_conv", False) is not True:
+        return False
+    fn = getattr(impl, "supports", None)
+    if fn is not None and not _declared(fn, spec, "supports", spec.label):
+        return False
+    return optimizer is None or supports_optimizer(impl, optimizer)

@@ -46,7 +46,7 @@ def _expected(problem: Problem, dtype: np.dtype) -> tuple[Gradients, Trajectory]
     p = problem.as_dtype(dtype).as_dtype(np.float64)
     return (
         reference.backprop(p.spec, p.params, p.x, p.y),
-        reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches),
+        reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches, optimizer=p.optimizer),
     )
 
 
@@ -125,11 +125,12 @@ def _compare_params(
     want_params: list,
     prefix: str,
     conv_layers: int,
+    container: str | None = None,
 ) -> None:
     """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones; a pair
     must be exactly two arrays (a missing bias gradient is a failure, never unlooked at)."""
     L = len(want_params)
-    container = "grads" if prefix == "d" else "final params"
+    container = container or ("grads" if prefix == "d" else "final params")
     if not isinstance(got_params, (list, tuple)) or len(got_params) != L:
         results.append(
             failure(*ctx, "structure", container, f"expected a list of {L} pairs, got {shown(got_params)}")
@@ -222,8 +223,10 @@ def check(
     kinds: Sequence[str] = ("gradients", "train"),
 ) -> Checked:
     """Call ``impl.gradients`` and/or ``impl.train`` once each on fresh read-only copies of the
-    problem cast to ``dtype`` (calls.py) and check everything they return against the reference."""
+    problem cast to ``dtype`` (calls.py) and check everything they return against the reference.
+    Only the ``kinds`` the problem has are run (an optimizer problem has no backward-pass check)."""
     dtype = str(np.dtype(dtype))
+    kinds = tuple(k for k in kinds if k in problem.kinds)
     ctx = Context(implementation_name(impl), problem.name, dtype)
     gradients, trajectory = _expected(problem, np.dtype(dtype))
     want: dict[str, Gradients | Trajectory] = {"gradients": gradients, "train": trajectory}
@@ -245,7 +248,7 @@ def _call(
     ``results``) when the call failed or its result is not an object with the contract's attributes."""
     p = problem.as_dtype(ctx[2])
     try:
-        got = call(impl, kind, p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
+        got = call(impl, kind, p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches, optimizer=p.optimizer)
     except CallFailed as exc:  # an implementation's own failure is a verdict, not a crash
         results.append(failure(*ctx, "call", f"call {kind}", str(exc)))
         return None
@@ -322,6 +325,39 @@ def _check_run(
         "final ",
         len(conv_stack(problem.spec)[1]),
     )
+    state = got.fields.get("state")
+    if state is not None and want.state is not None:  # optional: compared where both sides give it
+        _compare_state(results, ctx, problem, state, want.state)
+
+
+def _compare_state(
+    results: list[CheckResult], ctx: Context, problem: Problem, got: object, want: dict
+) -> None:
+    """The optimizer's final state, key by key, where the implementation returns it."""
+    if not isinstance(got, dict):
+        results.append(failure(*ctx, "structure", "state", f"expected a dict, got {shown(got)}"))
+        return
+    unknown = sorted(set(got) - set(want))
+    if unknown:
+        results.append(
+            failure(
+                *ctx,
+                "structure",
+                "state",
+                f"unknown key {unknown[0]!r}: the reference keeps {', '.join(sorted(want))} for {problem.optimizer.name}",
+            )
+        )
+    if "t" in got and (not is_loss(got["t"]) or got["t"] != want["t"]):
+        results.append(
+            failure(
+                *ctx, "trajectory", "state t", f"{shown(got['t'])} = {got['t']!r}, expected {want['t']} steps"
+            )
+        )
+    conv_layers = len(conv_stack(problem.spec)[1])
+    for key in sorted(set(got) & set(want) - {"t"}):
+        _compare_params(
+            results, ctx, "trajectory", got[key], want[key], f"state {key} ", conv_layers, f"state {key}"
+        )
 
 
 def _compare_steps(ctx: Context, losses: np.ndarray, want_losses: np.ndarray) -> CheckResult:

@@ -85,6 +85,40 @@ class Implementation(Protocol):
 
 
 @runtime_checkable
+class Stateful(Trajectory, Protocol):
+    """A trajectory that also hands back the optimizer's final state (optional): a dict of per-layer
+    lists of (for W, for b) arrays under "b", "v", "s", "m" (reference/optimizers.py), and "t", the
+    number of steps; compared key by key where both sides give it."""
+
+    @property
+    def state(self) -> dict[str, object] | None: ...
+
+
+@runtime_checkable
+class Optimizes(Protocol):
+    """An implementation that trains with optimizers and schedules (opt-in): it answers
+    ``supports_optimizer(optimizer)`` and its ``train`` takes ``optimizer=`` and an ``lr`` that may be
+    one rate per step. Without this it is handed plain-SGD problems only, exactly as before."""
+
+    def supports_optimizer(self, optimizer: object) -> bool: ...
+
+    def train(
+        self,
+        spec: Spec,
+        params: Params,
+        x: Array,
+        y: Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Sequence[IndexArray],
+        optimizer: object = None,
+    ) -> Trajectory:
+        """From ``params``: one step of ``optimizer`` (None: SGD) per entry of ``batches``, state
+        fresh for this call, η_t = ``lr`` or ``lr[t]``."""
+        ...
+
+
+@runtime_checkable
 class Named(Implementation, Protocol):
     """An implementation as the registry loads it (conformance.load): it has a printed name."""
 

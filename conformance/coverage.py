@@ -221,7 +221,7 @@ def missing_pairs(
     """The allowed pairs (within ``profile``, if given) that no problem (of those ``profile`` supports)
     covers, in FEATURES order. ``problems``: an iterable of problems, or a mapping such as CATALOGUE."""
     problems = problems.values() if isinstance(problems, Mapping) else problems
-    admitted = [p for p in problems if profile is None or supports(profile, p.spec)]
+    admitted = [p for p in problems if profile is None or supports(profile, p.spec, p.optimizer)]
     covered = covered_pairs(admitted)
     return [pair for pair in allowed_pairs(profile) if pair not in covered]
 

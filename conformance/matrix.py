@@ -78,12 +78,13 @@ def run_matrix(
                 continue
             matrix.impls[impl.name] = impl
             for problem in chosen:
-                if not supports(impl, problem.spec):
+                if not supports(impl, problem.spec, problem.optimizer):
+                    with_optimizer = f" with {problem.optimizer.label}" if problem.optimizer else ""
                     matrix.skipped.append(
                         dict(
                             impl=impl.name,
                             problem=problem.name,
-                            reason=f"does not support {problem.spec.label}",
+                            reason=f"does not support {problem.spec.label}{with_optimizer}",
                         )
                     )
                     continue

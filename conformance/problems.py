@@ -16,6 +16,7 @@ from typing import TypedDict
 import numpy as np
 import numpy.typing as npt
 
+from conformance.optimizer import Optimizer
 from conformance.spec import Conv, Spec
 from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
 from reference.conv import conv_stack
@@ -39,11 +40,22 @@ class Problem:
     x: np.ndarray  # (m, n_0), or (m, C_0, H_0, W_0) with conv blocks
     y: np.ndarray  # (m, n_L)
     batches: list  # index arrays into x, y: one SGD step each
-    lr: float
+    lr: float | tuple[float, ...]  # η, or η_t for each step t (a schedule: then an optimizer is set)
+    optimizer: Optimizer | None = None  # None: plain SGD at the constant rate lr, as always
+
+    def __post_init__(self) -> None:
+        if isinstance(self.lr, tuple) and (self.optimizer is None or len(self.lr) != len(self.batches)):
+            raise ValueError(f"{self.name}: a schedule needs an optimizer and one rate per batch")
 
     @property
     def dtype(self) -> np.dtype:
         return self.x.dtype
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """What is checked: a backward pass and a run; an optimizer problem only runs (its spec's
+        backward pass is what the plain problems check)."""
+        return ("train",) if self.optimizer is not None else ("gradients", "train")
 
     def as_dtype(self, dtype: npt.DTypeLike) -> "Problem":
         """The same problem in ``dtype``, cast once here so every implementation sees identical values."""
@@ -81,6 +93,8 @@ def make_problem(
     init: str = "scaled",
     name: str | None = None,
     relu_kink: bool = False,
+    optimizer: Optimizer | None = None,
+    lr_drops: tuple[tuple[int, float], ...] = (),
 ) -> Problem:
     """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
     x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks.
@@ -89,6 +103,9 @@ def make_problem(
     block: its whole kernel) have zero weights and a zero bias, so its pre-activation is exactly 0.0
     for every example in every framework: a ReLU whose derivative at 0 is not 0 (seed 002's
     convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
+
+    ``optimizer`` trains with that rule instead of plain SGD; ``lr_drops`` ((step, factor), ...)
+    makes ``lr`` a schedule, η_t multiplied by each factor from its (0-based) step on.
     """
     rng = rng_from(seed)
     input_shape, conv = conv_stack(spec)
@@ -100,7 +117,12 @@ def make_problem(
     x = rng.standard_normal((m, *(input_shape or spec.sizes[:1])))
     y = targets(rng, spec, m)
     batches = batch_order(m, batch_size, epochs, rng)
-    return Problem(name or f"{spec.label} seed={seed}", spec, params, x, y, batches, lr)
+    rate: float | tuple[float, ...] = lr
+    if lr_drops:
+        rate = tuple(lr * float(np.prod([f for s, f in lr_drops if s <= t])) for t in range(len(batches)))
+        optimizer = optimizer or Optimizer("sgd")
+    label = f"{spec.label} seed={seed}" + (f" {optimizer.label}" if optimizer else "")
+    return Problem(name or label, spec, params, x, y, batches, rate, optimizer)
 
 
 class BatchShape(TypedDict, total=False):
@@ -235,7 +257,7 @@ def _catalogue():
         _row("sigmoid", "sigmoid", "cross_entropy", 138, decay=True, batches="even"),
         _row("sigmoid", "sigmoid", "quadratic", 139, decay=True),
     ]
-    problems += conv_problems() + golden_problems()
+    problems += conv_problems() + golden_problems() + optimizer_problems()
     catalogue = {p.name: p for p in problems}
     if len(catalogue) != len(problems):  # a dict would silently keep only the last of two namesakes
         names = [p.name for p in problems]
@@ -458,6 +480,145 @@ def conv_problems() -> list[Problem]:
             )
         ),
     ]
+
+
+def _small_gradients(problem: Problem, factor: float = 1e-4) -> Problem:
+    """The first two input features scaled by ``factor``: their columns of ∂C/∂W^1 are ≲ 1e-4, where
+    ε's placement (inside or outside the square root, ε̂) changes an adaptive step several-fold."""
+    x = problem.x.copy()
+    x[:, :2] *= factor
+    return replace(problem, x=x)
+
+
+def optimizer_problems() -> list[Problem]:
+    """Each optimizer and each convention switch on small specs, with what exposes the conventions:
+    an η drop mid-run (momentum forms), small gradients (ε placement, ε̂), λ > 0 with momentum and
+    with Adam, λ_d, clipping that triggers on some steps only, and 20-40 steps so that bias
+    correction and the accumulated state matter (docs/optimizers.md). Trajectories only (kinds)."""
+    O = Optimizer
+    dense = Spec((5, 4, 3), "tanh", "sigmoid", "quadratic", 0.05)
+    softmax = Spec((5, 4, 3), "sigmoid", "softmax", "log_likelihood")
+    relu = Spec((5, 4, 4, 3), "relu", "identity", "quadratic", 0.01)
+    long: BatchShape = dict(m=12, batch_size=3, epochs=8)  # 32 steps of 3
+    drop = ((16, 0.1),)  # η × 0.1 from step 16 (0-based) on: the two momentum forms part there
+
+    def opt(spec, seed, name, optimizer, lr, **kw):
+        return make_problem(spec, seed, name=f"opt-{name}", optimizer=optimizer, lr=lr, **{**long, **kw})
+
+    problems = [
+        opt(dense, 300, "sgd-lr-drop", O("sgd"), 0.5, lr_drops=drop),
+        opt(dense, 301, "momentum-buffer-lr-drop", O("momentum", momentum=0.9), 0.1, lr_drops=drop),
+        opt(
+            dense,
+            301,
+            "momentum-velocity-lr-drop",
+            O("momentum", momentum=0.9, momentum_form="velocity"),
+            0.1,
+            lr_drops=drop,
+        ),
+        opt(softmax, 302, "nesterov-buffer-lr-drop", O("nesterov", momentum=0.8), 0.2, lr_drops=drop),
+        opt(
+            relu,
+            303,
+            "nesterov-velocity-lr-drop-kink",
+            O("nesterov", momentum=0.9, momentum_form="velocity"),
+            0.05,
+            lr_drops=drop,
+            relu_kink=True,
+        ),
+        _small_gradients(opt(dense, 304, "rmsprop-small-grads", O("rmsprop", rho=0.99, eps=1e-8), 0.01)),
+        _small_gradients(
+            opt(
+                softmax,
+                305,
+                "rmsprop-eps-in-sqrt-small-grads",
+                O("rmsprop", rho=0.9, eps=1e-8, eps_in_sqrt=True),
+                0.01,
+            )
+        ),
+        opt(
+            relu,
+            306,
+            "rmsprop-momentum-buffer-lr-drop",
+            O("rmsprop", rho=0.9, eps=1e-8, momentum=0.5),
+            0.01,
+            lr_drops=drop,
+        ),
+        opt(
+            dense,
+            307,
+            "rmsprop-momentum-velocity-lr-drop",
+            O("rmsprop", rho=0.9, eps=1e-8, momentum=0.5, momentum_form="velocity"),
+            0.01,
+            lr_drops=drop,
+        ),
+        opt(dense, 308, "adam-decay", O("adam", beta1=0.9, beta2=0.999, eps=1e-8), 0.01, epochs=12),
+        _small_gradients(
+            opt(
+                softmax,
+                309,
+                "adam-eps-hat-small-grads",
+                O("adam", beta1=0.9, beta2=0.999, eps=1e-8, eps_hat=True),
+                0.01,
+            )
+        ),
+        opt(
+            relu,
+            310,
+            "adamw-decay-kink",
+            O("adamw", beta1=0.9, beta2=0.99, eps=1e-8, decoupled_decay=0.1),
+            0.01,
+            relu_kink=True,
+        ),
+        _small_gradients(opt(softmax, 311, "adagrad-small-grads", O("adagrad", eps=1e-10), 0.1)),
+        opt(
+            dense,
+            312,
+            "adagrad-eps-in-sqrt-initial-accumulator",
+            O("adagrad", eps=1e-7, eps_in_sqrt=True, initial_accumulator=0.1),
+            0.1,
+        ),
+        # Clipping that triggers on some steps only (measured: see tests/harness/test_optimizer_catalogue.py).
+        opt(dense, 313, "momentum-clip-norm", O("momentum", momentum=0.9, clip_norm=0.17), 0.1),
+        opt(
+            softmax,
+            314,
+            "adam-clip-norm-eps",
+            O("adam", beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=0.5, clip_eps=1e-6),
+            0.01,
+        ),
+        opt(relu, 315, "sgd-clip-value-even", O("sgd", clip_value=1.0), 0.1, batch_size=4, relu_kink=True),
+        # A single example per step, and a conv stack (the data-parallel ports run both too).
+        opt(
+            softmax,
+            316,
+            "adam-m1",
+            O("adam", beta1=0.9, beta2=0.999, eps=1e-8),
+            0.01,
+            m=1,
+            batch_size=1,
+            epochs=20,
+        ),
+        make_problem(
+            Spec(
+                (6, 10),
+                "relu",
+                "softmax",
+                "log_likelihood",
+                0.01,
+                input_shape=(1, 8, 8),
+                conv=(Conv(4, 3, padding=1, pool="max"), Conv(6, 3, pool="max")),
+            ),
+            317,
+            name="opt-conv-adam-clip-norm",
+            optimizer=O("adam", beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=2.0),
+            lr=0.01,
+            m=8,
+            batch_size=4,
+            epochs=10,
+        ),
+    ]
+    return problems
 
 
 def golden_problems() -> list[Problem]:

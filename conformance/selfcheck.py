@@ -114,7 +114,11 @@ def small_problems(impl: object, count: int = 3) -> list[Problem]:
         (
             p
             for p in CATALOGUE.values()
-            if len(p.params) >= 2 and size(p) <= MAX_PARAMS and smooth(p) and supports(impl, p.spec)
+            if len(p.params) >= 2
+            and size(p) <= MAX_PARAMS
+            and smooth(p)
+            and p.optimizer is None
+            and supports(impl, p.spec)
         ),
         key=lambda p: (p.spec.weight_decay == 0, size(p)),
     )

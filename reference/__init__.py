@@ -1,5 +1,5 @@
-"""The NumPy reference: forward pass, backprop (BP1–BP4, and conv blocks), SGD and a finite-difference
-check.
+"""The NumPy reference: forward pass, backprop (BP1–BP4, and conv blocks), SGD, the optimizers (momentum, Nesterov,
+RMSprop, Adam, AdamW, Adagrad, schedules, clipping) and a finite-difference check.
 
 NumPy and the standard library only; copy this folder into a project and it runs.
 """
@@ -9,11 +9,13 @@ from .conv import conv_shapes
 from .costs import PAIRINGS
 from .gradcheck import gradcheck, numerical_gradient
 from .network import Gradients, backprop, feedforward
+from .optimizers import init_state, step
 from .training import Trajectory, accuracy, batch_order, init_params, rng_from, sgd_step, train
-from .validation import one_hot
+from .validation import OPTIMIZERS, check_optimizer, check_schedule, one_hot
 
 __all__ = [
     "ACTIVATIONS",
+    "OPTIMIZERS",
     "HIDDEN_ACTIVATIONS",
     "PAIRINGS",
     "Gradients",
@@ -21,13 +23,17 @@ __all__ = [
     "accuracy",
     "backprop",
     "batch_order",
+    "check_optimizer",
+    "check_schedule",
     "conv_shapes",
     "feedforward",
     "gradcheck",
     "init_params",
+    "init_state",
     "numerical_gradient",
     "one_hot",
     "rng_from",
     "sgd_step",
+    "step",
     "train",
 ]

@@ -12,15 +12,18 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from . import optimizers
 from .conv import conv_shapes
 from .network import backprop_unchecked, feedforward
-from .types import Batches, ConvBlock, FloatArray, IndexArray, Params, ParamsIn, Spec
-from .validation import check_batches, check_inputs, check_lr
+from .optimizers import State
+from .types import Batches, ConvBlock, FloatArray, IndexArray, Optimizer, Params, ParamsIn, Spec
+from .validation import check_batches, check_inputs, check_optimizer, check_schedule
 
 
 class Trajectory(NamedTuple):
     losses: list[float]  # batch cost before each step's update, one float per step
     params: Params  # final [(W, b)]
+    state: State | None = None  # the optimizer's final state (optimizers.py); None for plain SGD
 
 
 def rng_from(seed: int | np.random.Generator) -> np.random.Generator:
@@ -87,24 +90,39 @@ def sgd_step(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
 
 
 def train(
-    spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray, *, lr: float, batches: Batches
+    spec: Spec,
+    params: ParamsIn,
+    x: FloatArray,
+    y: FloatArray,
+    *,
+    lr: float | Sequence[float],
+    batches: Batches,
+    optimizer: Optimizer | None = None,
 ) -> Trajectory:
-    """One SGD step per index array in ``batches``; record each step's cost before its update."""
+    """One step per index array in ``batches``; record each step's cost before its update.
+
+    ``lr`` is η, or one η_t per step (a schedule). ``optimizer=None`` is plain SGD (:func:`sgd_step`);
+    otherwise the update of optimizers.py with state fresh for this call, returned as ``state``."""
     check_inputs(spec, params, x, y)
-    lr = check_lr(lr)
+    hyper = None if optimizer is None else check_optimizer(optimizer)
     batches = check_batches(batches, x.shape[0])
+    rates = check_schedule(lr, len(batches))
+    state = None if hyper is None else optimizers.init_state(hyper, params)
     losses = []
-    for step, idx in enumerate(batches):
+    for step, (idx, lr_t) in enumerate(zip(batches, rates)):
         result = backprop_unchecked(spec, params, x[idx], y[idx])
         if not math.isfinite(result.loss):  # never hand back NaN/Inf parameters quietly
             raise FloatingPointError(
                 f"train: the cost is {result.loss} at step {step}; training "
-                f"diverged, the learning rate lr={lr} is too large"
+                f"diverged, the learning rate lr={lr_t} is too large"
             )
         losses.append(result.loss)
-        params = sgd_step(params, result.grads, lr)
+        if hyper is None or state is None:
+            params = sgd_step(params, result.grads, lr_t)
+        else:
+            params, state = optimizers.step(hyper, params, result.grads, state, lr_t)
     assert isinstance(params, list)  # the last step's new list (batches is never empty)
-    return Trajectory(losses, params)
+    return Trajectory(losses, params, state)
 
 
 def accuracy(

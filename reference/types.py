@@ -62,3 +62,13 @@ class Spec(Protocol):
     def loss(self) -> str: ...
     @property
     def weight_decay(self) -> float: ...
+
+
+class Optimizer(Protocol):
+    """An optimizer: ``name`` (sgd, momentum, nesterov, rmsprop, adam, adamw, adagrad) and any of its
+    hyperparameters (momentum, momentum_form, rho, beta1, beta2, eps, eps_in_sqrt, eps_hat,
+    decoupled_decay, initial_accumulator, clip_value, clip_norm, clip_eps); those left out take the
+    contract's defaults (validation.OPTIMIZER_DEFAULTS), so only ``name`` is part of this protocol."""
+
+    @property
+    def name(self) -> str: ...

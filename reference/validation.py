@@ -8,7 +8,7 @@ cast: float32 stays float32, float64 stays float64, and mixing them is an error.
 import math
 import numbers
 from collections.abc import Sequence
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -211,6 +211,158 @@ def check_lr(lr: float) -> float:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a finite learning rate > 0, got {lr!r}")
     return float(lr)
+
+
+def check_schedule(lr: float | Sequence[float], steps: int) -> list[float]:
+    """η_t for t = 1..steps: a float (a constant rate, checked by :func:`check_lr`) or a sequence of
+    ``steps`` finite rates > 0, one per step."""
+    if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        return [check_lr(lr)] * steps
+    if isinstance(lr, (str, bytes)) or not isinstance(lr, (Sequence, np.ndarray)):
+        raise TypeError(f"lr: expected a float or a sequence of per-step floats, got {type(lr).__name__}")
+    if len(lr) != steps:
+        raise ValueError(
+            f"lr: expected one learning rate per step, {steps} for {steps} batches, got {len(lr)}"
+        )
+    rates = []
+    for t, rate in enumerate(lr):
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ValueError(f"lr[{t}]: expected a finite learning rate > 0, got {rate!r}")
+        rates.append(float(rate))
+    return rates
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adagrad")
+# The contract's defaults, used for every attribute an optimizer object leaves out.
+OPTIMIZER_DEFAULTS: dict[str, object] = dict(
+    momentum=0.0,
+    momentum_form="buffer",
+    rho=0.9,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    eps_in_sqrt=False,
+    eps_hat=False,
+    decoupled_decay=0.0,
+    initial_accumulator=0.0,
+    clip_value=None,
+    clip_norm=None,
+    clip_eps=0.0,
+)
+CLIPPING = ("clip_value", "clip_norm", "clip_eps")
+# optimizer -> the hyperparameters its rule reads (besides clipping, which every optimizer takes)
+READS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum", "momentum_form"),
+    "nesterov": ("momentum", "momentum_form"),
+    "rmsprop": ("rho", "eps", "eps_in_sqrt", "momentum", "momentum_form"),
+    "adam": ("beta1", "beta2", "eps", "eps_hat"),
+    "adamw": ("beta1", "beta2", "eps", "eps_hat", "decoupled_decay"),
+    "adagrad": ("eps", "eps_in_sqrt", "initial_accumulator"),
+}
+
+
+class Hyper(NamedTuple):
+    """A checked optimizer: every hyperparameter present, as a plain Python value."""
+
+    name: str
+    momentum: float
+    momentum_form: str
+    rho: float
+    beta1: float
+    beta2: float
+    eps: float
+    eps_in_sqrt: bool
+    eps_hat: bool
+    decoupled_decay: float
+    initial_accumulator: float
+    clip_value: float | None
+    clip_norm: float | None
+    clip_eps: float
+
+
+def _real(
+    name: str,
+    value: object,
+    low: float,
+    high: float = math.inf,
+    *,
+    open_low: bool = False,
+    open_high: bool = True,
+) -> float:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if open_low else value >= low) and (value < high if open_high else value <= high)
+    if not ok:
+        lo = f"{'(' if open_low else '['}{low:g}"
+        hi = f"{high:g}{')' if open_high else ']'}" if math.isfinite(high) else "∞)"
+        raise ValueError(f"optimizer.{name}: expected a finite real number in {lo}, {hi}, got {value!r}")
+    return float(value)
+
+
+def check_optimizer(optimizer: object) -> Hyper:
+    """Check an optimizer (any object with ``name`` and the hyperparameters it sets; the others take
+    OPTIMIZER_DEFAULTS) and return it as a :class:`Hyper`. A hyperparameter the named rule does not
+    read must keep its default: a beta1 handed to momentum is a mistake, not a no-op."""
+    name = getattr(optimizer, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"optimizer: expected an object with a name (one of {list(OPTIMIZERS)}), got {optimizer!r}"
+        )
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer.name: unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    got = {k: getattr(optimizer, k, default) for k, default in OPTIMIZER_DEFAULTS.items()}
+    for k, default in OPTIMIZER_DEFAULTS.items():
+        if k not in READS[name] and k not in CLIPPING and got[k] != default:
+            raise ValueError(
+                f"optimizer.{k}: {name} does not use it (got {got[k]!r}); {name} reads "
+                f"{', '.join(READS[name] + CLIPPING)}"
+            )
+    for flag in ("eps_in_sqrt", "eps_hat"):
+        if not isinstance(got[flag], (bool, np.bool_)):
+            raise TypeError(f"optimizer.{flag}: expected True or False, got {got[flag]!r}")
+    if got["momentum_form"] not in ("buffer", "velocity"):
+        raise ValueError(
+            f"optimizer.momentum_form: expected 'buffer' or 'velocity', got {got['momentum_form']!r}"
+        )
+    needs_mu = name in ("momentum", "nesterov")
+    momentum = _real("momentum", got["momentum"], 0.0, 1.0, open_low=needs_mu)
+    for beta in ("rho", "beta1", "beta2"):
+        _real(beta, got[beta], 0.0, 1.0)
+    _real("eps", got["eps"], 0.0, open_low=True)
+    _real("decoupled_decay", got["decoupled_decay"], 0.0)
+    _real("initial_accumulator", got["initial_accumulator"], 0.0)
+    _real("clip_eps", got["clip_eps"], 0.0)
+    for c in ("clip_value", "clip_norm"):
+        if got[c] is not None:
+            got[c] = _real(c, got[c], 0.0, open_low=True)
+    if got["clip_value"] is not None and got["clip_norm"] is not None:
+        raise ValueError("optimizer.clip_norm: set clip_value or clip_norm, not both")
+    if got["clip_eps"] and got["clip_norm"] is None:
+        raise ValueError(
+            f"optimizer.clip_eps: only clip_norm reads it (got {got['clip_eps']!r} without clip_norm)"
+        )
+    return Hyper(
+        name,
+        momentum,
+        got["momentum_form"],
+        float(got["rho"]),
+        float(got["beta1"]),
+        float(got["beta2"]),
+        float(got["eps"]),
+        bool(got["eps_in_sqrt"]),
+        bool(got["eps_hat"]),
+        float(got["decoupled_decay"]),
+        float(got["initial_accumulator"]),
+        got["clip_value"],
+        got["clip_norm"],
+        float(got["clip_eps"]),
+    )
 
 
 def check_batches(batches: Batches, m: int) -> list[IndexArray]:

@@ -201,7 +201,7 @@ def _plot_losses(impl, problem):
     """(the per-step losses of ``impl`` on the plot's problem, or None and why not): the plot calls
     the code under test like every check, on fresh read-only inputs, in its worker process."""
     try:
-        if not supports(impl, problem.spec):
+        if not supports(impl, problem.spec, problem.optimizer):
             return None, f"(its supports() declines {problem.spec.label})"
         got = call(
             impl,

@@ -70,9 +70,9 @@ class Implementations:
             pytest.fail(f"{name}: {impl}", pytrace=False)
         return impl
 
-    def supports(self, name, spec):
+    def supports(self, name, spec, optimizer=None):
         try:
-            return supports(self.get(name), spec)
+            return supports(self.get(name), spec, optimizer)
         except (ValueError, TypeError) as exc:  # supports() raised or did not answer True/False
             pytest.fail(f"{name}: {exc}", pytrace=False)
 

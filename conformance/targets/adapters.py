@@ -33,10 +33,21 @@ class Reference:
     def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> reference.Gradients:
         return reference.backprop(spec, params, x, y)
 
+    def supports_optimizer(self, optimizer: object) -> bool:
+        return True  # the reference defines every rule (reference/optimizers.py)
+
     def train(
-        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+        self,
+        spec: Spec,
+        params: Params,
+        x: Array,
+        y: Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Sequence[IndexArray],
+        optimizer: object = None,
     ) -> reference.Trajectory:
-        return reference.train(spec, params, x, y, lr=lr, batches=batches)
+        return reference.train(spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)
 
 
 def _indices(batch, convert, int_dtype):
@@ -74,22 +85,50 @@ def _result(got, convert):
             activations=_to_numpy_list(got.activations, convert),
             deltas=_to_numpy_list(got.deltas, convert),
         )
-    return SimpleNamespace(losses=list(got.losses), params=[(convert(W), convert(b)) for W, b in got.params])
+    state = getattr(got, "state", None)
+    if state is not None:  # the optimizer's final state: {"t": int, key: [(for W, for b), ...]}
+        state = {
+            k: (int(v) if k == "t" else [(convert(a), convert(b)) for a, b in v]) for k, v in state.items()
+        }
+    return SimpleNamespace(
+        losses=list(got.losses), params=[(convert(W), convert(b)) for W, b in got.params], state=state
+    )
 
 
-class Torch:
+class _Optimizes:
+    """The opt-in to optimizer problems (calls.supports): ``supports_optimizer`` exists on an adapter
+    only where its implementation declares one; ``train`` passes ``optimizer`` only when it is set, so
+    a port that never heard of optimizers is called exactly as before."""
+
+    def _declare(self, supports_optimizer: Callable[[object], bool] | None) -> None:
+        if supports_optimizer is not None:
+            self.supports_optimizer = supports_optimizer
+
+    @staticmethod
+    def _training(lr: object, optimizer: object) -> dict[str, object]:
+        rate = list(lr) if isinstance(lr, (list, tuple)) else lr  # a schedule: one float per step
+        return {"lr": rate} if optimizer is None else {"lr": rate, "optimizer": optimizer}
+
+
+class Torch(_Optimizes):
     """torch_impl function pair; ``device`` is "cpu" or e.g. "cuda"."""
 
     supports_conv = True  # every shipped port implements the conv extension
 
     def __init__(
-        self, name: str, gradients: Callable[..., object], train: Callable[..., object], device: str = "cpu"
+        self,
+        name: str,
+        gradients: Callable[..., object],
+        train: Callable[..., object],
+        device: str = "cpu",
+        supports_optimizer: Callable[[object], bool] | None = None,
     ) -> None:
         import torch
 
         configure()
         self.name, self._gradients, self._train, self.device = name, gradients, train, device
         self._torch = torch
+        self._declare(supports_optimizer)
 
     def _in(self, a):
         # a copy: the harness hands read-only arrays (calls.py), and torch tensors are writable
@@ -106,13 +145,22 @@ class Torch:
         return _result(self._gradients(spec, *self._args(params, x, y)), self._out)
 
     def train(
-        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+        self,
+        spec: Spec,
+        params: Params,
+        x: Array,
+        y: Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Sequence[IndexArray],
+        optimizer: object = None,
     ) -> Trajectory:
         batches = [_indices(i, self._in, np.int64) for i in batches]
-        return _result(self._train(spec, *self._args(params, x, y), lr=lr, batches=batches), self._out)
+        got = self._train(spec, *self._args(params, x, y), batches=batches, **self._training(lr, optimizer))
+        return _result(got, self._out)
 
 
-class Jax:
+class Jax(_Optimizes):
     """jax_impl function pair; float64 calls run inside ``jax.enable_x64(True)`` only."""
 
     supports_conv = True  # every shipped port implements the conv extension
@@ -123,6 +171,7 @@ class Jax:
         gradients: Callable[..., object],
         train: Callable[..., object],
         device: jax.Device | str | None = None,
+        supports_optimizer: Callable[[object], bool] | None = None,
     ) -> None:
         import jax
 
@@ -130,6 +179,7 @@ class Jax:
         self.name, self._gradients, self._train = name, gradients, train
         self._jax = jax
         self.device = device or jax.devices()[0]
+        self._declare(supports_optimizer)
 
     def _run(self, fn, spec, params, x, y, **kwargs):
         jax = self._jax
@@ -144,13 +194,21 @@ class Jax:
         return self._run(self._gradients, spec, params, x, y)
 
     def train(
-        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+        self,
+        spec: Spec,
+        params: Params,
+        x: Array,
+        y: Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Sequence[IndexArray],
+        optimizer: object = None,
     ) -> Trajectory:
         # NumPy int32 index arrays: the port stacks them on the host and transfers them once (a
         # device_put per batch would cost a dispatch per step); non-integer indices stay as they
         # are, so the port refuses them with the reference's message.
         idx = [_indices(i, np.asarray, np.int32) for i in batches]
-        return self._run(self._train, spec, params, x, y, lr=lr, batches=idx)
+        return self._run(self._train, spec, params, x, y, batches=idx, **self._training(lr, optimizer))
 
 
 class DataParallel:

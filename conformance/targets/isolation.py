@@ -27,7 +27,15 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from conformance.calls import CallFailed, Returned, SupportsError, call, describe, supports
+from conformance.calls import (
+    CallFailed,
+    Returned,
+    SupportsError,
+    call,
+    describe,
+    supports,
+    supports_optimizer,
+)
 from conformance.contract import Array, IndexArray, Params
 from conformance.spec import Spec
 from conformance.targets.resolve import Unavailable
@@ -240,6 +248,8 @@ class Isolated:
         self.timed_out = set() if timed_out is None else timed_out
         info = self.host.load(target, self.timeout)
         self.name, self.supports_conv = info["name"], info["supports_conv"]
+        if info["supports_optimizer"]:  # declared only where the target declares it (calls.supports)
+            self.supports_optimizer = self._supports_optimizer
 
     def copy(self, host: Host) -> "Isolated":
         """The same target in another job's worker, sharing ``timed_out``."""
@@ -255,7 +265,15 @@ class Isolated:
             return value
         raise SupportsError(value)
 
-    def _call(self, kind, spec, params, x, y, lr=None, batches=None):
+    def _supports_optimizer(self, optimizer: object) -> bool:
+        status, value = self.host.ask(
+            self.target, ("supports_optimizer", self.target, optimizer), "supports_optimizer", self.timeout
+        )
+        if status == "ok":
+            return value
+        raise SupportsError(value)
+
+    def _call(self, kind, spec, params, x, y, lr=None, batches=None, optimizer=None):
         if kind in self.timed_out:
             raise CallFailed(
                 f"not called: {kind} ran past the {self.timeout:g} s limit earlier in this "
@@ -263,7 +281,10 @@ class Isolated:
             )
         try:
             status, value = self.host.ask(
-                self.target, ("call", self.target, kind, spec, params, x, y, lr, batches), kind, self.timeout
+                self.target,
+                ("call", self.target, kind, spec, params, x, y, lr, batches, optimizer),
+                kind,
+                self.timeout,
             )
         except CallTimedOut:
             self.timed_out.add(kind)
@@ -276,9 +297,17 @@ class Isolated:
         return self._call("gradients", spec, params, x, y)
 
     def train(
-        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+        self,
+        spec: Spec,
+        params: Params,
+        x: Array,
+        y: Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Sequence[IndexArray],
+        optimizer: object = None,
     ) -> Returned:
-        return self._call("train", spec, params, x, y, lr, batches)
+        return self._call("train", spec, params, x, y, lr, batches, optimizer)
 
     def close(self) -> None:
         """Stop its worker (and with it every other target that shares the host)."""
@@ -313,16 +342,22 @@ def _handle(request, impls):
             return "unavailable", str(exc)
         except (ValueError, TypeError) as exc:
             return "error", str(exc)
-        return "ok", {"name": impl.name, "supports_conv": getattr(impl, "supports_conv", False) is True}
+        return "ok", {
+            "name": impl.name,
+            "supports_conv": getattr(impl, "supports_conv", False) is True,
+            "supports_optimizer": getattr(impl, "supports_optimizer", None) is not None,
+        }
     impl = impls[target]
-    if op == "supports":
+    if op in ("supports", "supports_optimizer"):
         try:
-            return "ok", supports(impl, args[0])
+            return "ok", (supports if op == "supports" else supports_optimizer)(impl, args[0])
         except SupportsError as exc:
             return "error", str(exc)
-    kind, spec, params, x, y, lr, batches = args
+    kind, spec, params, x, y, lr, batches, optimizer = args
     try:
-        return "ok", call(impl, kind, spec, params, x, y, lr=lr, batches=batches, real_interrupts=False)
+        return "ok", call(
+            impl, kind, spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer, real_interrupts=False
+        )
     except CallFailed as exc:
         return "failed", str(exc)
 

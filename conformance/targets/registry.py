@@ -27,6 +27,7 @@ class Record:
     files: tuple[str, ...]  # its source files, in reading order (the rosetta page searches them)
     libraries: tuple[str, ...] = ()  # modules it needs besides the framework
     extra: str = ""  # the pip extra that installs them ("" for the framework's own extra)
+    supports_optimizer: str | None = None  # "module:attr" of its supports_optimizer(optimizer), if any
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -134,7 +135,10 @@ def load(name: str, device: str | None = None, workers: int | None = None) -> Na
         )
     adapter = Torch if record.framework == "torch" else Jax
     kwargs = {} if device is None else {"device": device}
-    return adapter(name, resolve(record.gradients), resolve(record.train), **kwargs)
+    declared = None if record.supports_optimizer is None else resolve(record.supports_optimizer)
+    return adapter(
+        name, resolve(record.gradients), resolve(record.train), supports_optimizer=declared, **kwargs
+    )
 
 
 def available_names() -> list[str]:

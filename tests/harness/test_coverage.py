@@ -152,7 +152,9 @@ class Within:
 def caught_on(impl):
     """The supported catalogue problems on which ``impl`` fails some check."""
     return [
-        p for p in CATALOGUE.values() if supports(impl, p.spec) and not all(r.passed for r in check(impl, p))
+        p
+        for p in CATALOGUE.values()
+        if supports(impl, p.spec, p.optimizer) and not all(r.passed for r in check(impl, p))
     ]
 
 
@@ -164,7 +166,7 @@ def test_a_sigmoid_output_has_weight_decay():
         for p in CATALOGUE.values()
         if p.spec.output == "sigmoid"
         and p.spec.weight_decay > 0
-        and supports(PROFILE["nielsen-network2"], p.spec)
+        and supports(PROFILE["nielsen-network2"], p.spec, p.optimizer)
     ]
     assert {p.spec.loss for p in decayed} == {"quadratic", "cross_entropy"}
     for bug in ("decay_per_example", "penalty_per_example"):
