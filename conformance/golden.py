@@ -17,17 +17,25 @@ from typing import Any
 import numpy as np
 
 import reference
-from conformance.problems import Problem, golden_problems
+from conformance.problems import Problem, golden_problems, optimizer_problems
 from reference.conv import conv_stack
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
+# Two optimizer problems pinned as well: Adam with global-norm clipping (clip_eps, 18 of 32 steps
+# clipped) and velocity-form momentum across an η drop.
+GOLDEN_OPTIMIZERS = ("opt-adam-clip-norm-eps", "opt-momentum-velocity-lr-drop")
+
+
+def pinned() -> list[Problem]:
+    """Every problem with a golden file: golden_problems() and the GOLDEN_OPTIMIZERS."""
+    return golden_problems() + [p for p in optimizer_problems() if p.name in GOLDEN_OPTIMIZERS]
 
 
 def arrays(problem: Problem) -> dict[str, Any]:  # arrays; Any: np.savez(**) takes allow_pickle too
     """Inputs and reference outputs of one problem, flattened to named arrays."""
     p = problem
     g = reference.backprop(p.spec, p.params, p.x, p.y)
-    t = reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches)
+    t = reference.train(p.spec, p.params, p.x, p.y, lr=p.lr, batches=p.batches, optimizer=p.optimizer)
     out = {
         "x": p.x,
         "y": p.y,
@@ -43,12 +51,21 @@ def arrays(problem: Problem) -> dict[str, Any]:  # arrays; Any: np.savez(**) tak
         out[f"z{l}"], out[f"a{l}"], out[f"delta{l}"] = g.zs[l - 1], g.activations[l], g.deltas[l - 1]
         out[f"d{w}{l}"], out[f"db{l}"] = g.grads[l - 1]
         out[f"final_{w}{l}"], out[f"final_b{l}"] = t.params[l - 1]
+    if t.state is not None:  # an optimizer problem: its schedule and the optimizer's final state
+        out["lr"], out["state_t"] = (
+            np.broadcast_to(np.asarray(p.lr, dtype=np.float64), len(p.batches)),
+            np.array(t.state["t"]),
+        )
+        for key in sorted(set(t.state) - {"t"}):
+            for l, (for_w, for_b) in enumerate(t.state[key], start=1):
+                w = "K" if l <= c else "W"
+                out[f"state_{key}_{w}{l}"], out[f"state_{key}_b{l}"] = for_w, for_b
     return out
 
 
 def main(names: Sequence[str] = ()) -> None:
     """Write the golden files of ``names`` (default: every golden problem without a file yet)."""
-    problems = {p.name: p for p in golden_problems()}
+    problems = {p.name: p for p in pinned()}
     unknown = sorted(set(names) - set(problems))
     if unknown:
         raise SystemExit(f"names: unknown golden problems {unknown}; expected some of {list(problems)}")
