@@ -8,7 +8,8 @@ nox -s conformance  the conformance matrix alone (all shipped implementations)
 nox -s lint         ruff check and ruff format --check (versions from constraints.txt)
 nox -s typecheck    mypy on conformance/ and the three implementation folders
 nox -s wheel        build the wheel, install it outside the repository, run check and the suite from it
-nox -s docs         regenerate docs/rosetta.md from the tagged source lines
+nox -s docs         regenerate the generated pages, then build the documentation site into site/ (strict)
+nox -s browser      the built site in headless Chromium (Debian's chromium): every page, maths, tabs, search
 nox -s bench        the benchmarks (bench/README.md)
 """
 
@@ -85,8 +86,18 @@ def wheel(session):
 
 @nox.session
 def docs(session):
-    install(session, "")
+    # everything: the build executes the teaching notebook, which trains every implementation
+    install(session, "all,notebook,docs")
     session.run("python", "docs/generate.py")
+    session.run("python", "docs/site/pages.py")
+    # mkdocs-material's notice of its end of life (2027) is printed on every build: said once, here
+    session.run("mkdocs", "build", "--strict", env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
+def browser(session):
+    install(session, "test,docs")
+    session.run("python", "-m", "pytest", "-m", "browser", "tests/browser", *session.posargs)
 
 
 @nox.session

@@ -50,9 +50,12 @@ PORTS = [
     "jax.flax",
 ]
 DATA_PARALLEL = ["torch.ddp-w1", "torch.ddp-w2", "jax.sharded-w1", "jax.sharded-w2"]  # NAME-wK: k workers
+# the minimal torch loop (bench/minimal_torch.py: sigmoid and quadratic only), beside the template
+_AFTER_MODULE = PORTS.index("torch.module") + 1
+MLP_ROWS = [*PORTS[:_AFTER_MODULE], "minimal-torch", *PORTS[_AFTER_MODULE:]]
 # recipe -> (implementations, the first being the baseline of the ratios; default batch sizes)
 RECIPES = {
-    "mlp": (["nielsen-per-example", *PORTS, *DATA_PARALLEL], "10,100,1000"),
+    "mlp": (["nielsen-per-example", *MLP_ROWS, *DATA_PARALLEL], "10,100,1000"),
     "cnn": (PORTS, "10,100,1000"),
 }
 
@@ -95,7 +98,7 @@ def runner(name, spec, params, x, y, batches):
         return lambda: reference.train(spec, params, x, y, lr=3.0, batches=batches), lambda r: r
     name, _, workers = name.partition("-w")
     framework, _, variant = name.partition(".")
-    if framework == "torch":
+    if framework in ("torch", "minimal-torch"):
         import torch
 
         import torch_impl
@@ -103,6 +106,10 @@ def runner(name, spec, params, x, y, batches):
         t = torch.from_numpy
         args = ([(t(W), t(b)) for W, b in params], t(x), t(y))
         idx = [t(np.asarray(i, dtype=np.int64)) for i in batches]
+        if framework == "minimal-torch":
+            import minimal_torch
+
+            return lambda: minimal_torch.train(*args, lr=3.0, batches=idx), lambda r: r
         if variant == "ddp":  # the worker processes start here, before the clock
             from torch_impl.distributed import DataParallel
 

@@ -181,7 +181,8 @@ def call(
         else:
             extra = {} if optimizer is None else {"optimizer": optimizer}
             rate = tuple(lr) if isinstance(lr, (list, tuple)) else lr
-            result = impl.train(
+            train: Any = impl.train  # Any: the Optimizes contract's train takes a schedule and optimizer
+            result = train(
                 spec, inputs["params"], inputs["x"], inputs["y"], lr=rate, batches=inputs["batches"], **extra
             )
         return snapshot(result, kind)

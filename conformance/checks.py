@@ -344,7 +344,8 @@ def _compare_state(
                 *ctx,
                 "structure",
                 "state",
-                f"unknown key {unknown[0]!r}: the reference keeps {', '.join(sorted(want))} for {problem.optimizer.name}",
+                f"unknown key {unknown[0]!r}: the reference keeps {', '.join(sorted(want))} "
+                f"for {getattr(problem.optimizer, 'name', 'this optimizer')}",
             )
         )
     if "t" in got and (not is_loss(got["t"]) or got["t"] != want["t"]):

@@ -9,6 +9,7 @@ lax.reduce_window pooling, whose gradient at a tie goes to the first maximal ele
 window order, as the contract says. The backward is value_and_grad's, never conv.py's.
 """
 
+from collections.abc import Sequence
 from functools import partial
 
 import jax
@@ -17,6 +18,7 @@ import jax.numpy as jnp
 from .activations import ACTIVATIONS
 from .conv import correlate, pool
 from .costs import cost
+from .optimizers import supports_optimizer as supports_optimizer  # the opt-in: every rule
 from .training import Gradients, Trajectory, train_steps
 from .types import Batches, Params, ParamsIn, Spec
 from .validation import Blocks, check_inputs, layer_shapes
@@ -112,7 +114,15 @@ def backprop(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradie
 
 
 def train(
-    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+    spec: Spec,
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    lr: float | Sequence[float],
+    batches: Batches,
+    optimizer: object = None,
 ) -> Trajectory:
-    """SGD step by step from Python with jax.value_and_grad gradients."""
-    return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)
+    """Step by step from Python with jax.value_and_grad gradients; ``optimizer`` None is plain SGD,
+    otherwise optimizers.py's update (``lr`` a float or one η_t per step)."""
+    return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)

@@ -26,20 +26,41 @@ Idiomatic Flax and Optax, checked number for number against the hand-written ref
   chapter 3). Unmasked, add_decayed_weights would decay every Param, biases too: the gradient of
   (λ/2)(‖W‖² + ‖b‖²), a different cost;
 - one training step (value_and_grad, the recorded cost, the optimizer update) is one ``nnx.jit``.
+
+With ``optimizer=`` (docs/optimizers.md) the update is Optax's own transformations, chained after the
+coupled decay: ``optax.clip`` / ``optax.clip_by_global_norm``, then ``optax.sgd`` (momentum, nesterov:
+the buffer form), ``optax.rmsprop`` (eps_in_sqrt; momentum in the velocity form), ``optax.adam``,
+``optax.adamw`` (its decay masked to the kernels) or ``optax.adagrad``; the velocity forms of momentum
+and Nesterov are ``chain(scale_by_learning_rate, trace)``, RMSprop's buffer form ``chain(scale_by_rms,
+trace, scale_by_learning_rate)``, the order torch uses. The learning rate is a schedule, a callable
+over the per-step array of η_t. The transformation is built inside the jitted step from the traced
+hyperparameters (Optax's transformations are pure functions of them), so problems of one shape share
+one compiled step. Its state is read back into the reference's layout (Optax's trace is "b" or "v",
+scale_by_rms's nu and scale_by_rss's sum "s", scale_by_adam's mu and nu "m" and "v", the schedule's
+count "t"). ``supports_optimizer`` declines what Optax's transformations cannot express:
+- adam/adamw ``eps_hat=True``: scale_by_adam adds ε to √v̂ after the bias correction; Kingma & Ba's
+  §2 form (ε̂ added to √v, Keras and TF; Optax #571) has no Optax transformation;
+- adagrad ``eps_in_sqrt=False``: scale_by_rss always puts ε inside the root, 1/√(s + ε);
+- ``clip_norm`` with ``clip_eps`` ≠ 0: clip_by_global_norm divides by ‖g‖ itself, with nothing added
+  (torch's clip_grad_norm_ adds 1e-6).
 """
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import numpy.typing as npt
 import optax
 from flax import nnx
 
+from .optimizers import State
 from .training import Gradients, Trajectory
 from .types import Activation, Batches, ConvBlock, Params, ParamsIn, PyTree, Spec
-from .validation import Blocks, check_conv, check_inputs, check_training
+from .validation import Blocks, Hyper, check_conv, check_inputs, check_optimizer, check_training
 
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": nnx.sigmoid,
@@ -245,13 +266,136 @@ def train_step(
     return C
 
 
+def supports_optimizer(optimizer: object) -> bool:
+    """False for the conventions Optax's transformations cannot express (the module docstring says
+    why); True for the rest. An invalid optimizer raises check_optimizer's error."""
+    o = check_optimizer(optimizer)
+    if o.name in ("adam", "adamw") and o.eps_hat:
+        return False  # scale_by_adam: ε added to √v̂, never the ε̂ form
+    if o.name == "adagrad" and not o.eps_in_sqrt:
+        return False  # scale_by_rss: ε inside the root only
+    return not (o.clip_norm is not None and o.clip_eps)  # clip_by_global_norm adds nothing to ‖g‖
+
+
+def transformation(
+    hyper: Hyper, rates: jax.Array, weight_decay: Any, rms_momentum: bool
+) -> optax.GradientTransformation:
+    """The contract's update as Optax transformations: the coupled decay (the gradient of (λ/2)‖W‖²),
+    clipping, the rule. Every number may be a tracer; ``rms_momentum`` (μ > 0 for RMSprop) is the
+    one choice of chain that a traced μ cannot make."""
+    o = hyper
+
+    def schedule(count: jax.Array) -> jax.Array:
+        return rates[count]  # η_t for t = count + 1: Optax's schedules count from 0
+
+    rule: optax.GradientTransformation
+    if o.name == "sgd":
+        rule = optax.sgd(schedule)  # OPT-sgd   Δ = −ηg
+    elif o.name in ("momentum", "nesterov") and o.momentum_form == "velocity":  # the rate, then trace:
+        lr = optax.scale_by_learning_rate(schedule)  # v ← μv + (−ηg), Δ = v (Nesterov: Δ = −ηg + μv)
+        rule = optax.chain(lr, optax.trace(o.momentum, o.name == "nesterov"))  # OPT-momentum-velocity
+    elif o.name in ("momentum", "nesterov"):  # trace, then the rate: b ← μb + g, Δ = −ηb (or −η(g + μb))
+        rule = optax.sgd(schedule, momentum=o.momentum, nesterov=o.name == "nesterov")  # OPT-momentum-buffer
+    elif o.name == "rmsprop" and rms_momentum and o.momentum_form == "buffer":
+        rms = optax.scale_by_rms(o.rho, o.eps, eps_in_sqrt=o.eps_in_sqrt)  # OPT-rmsprop   d = g/(√s + ε)
+        rule = optax.chain(rms, optax.trace(o.momentum), optax.scale_by_learning_rate(schedule))
+    elif o.name == "rmsprop":  # optax.rmsprop's momentum is a trace after the rate: the velocity form
+        mu = o.momentum if rms_momentum else None
+        rule = optax.rmsprop(schedule, o.rho, o.eps, eps_in_sqrt=o.eps_in_sqrt, momentum=mu)  # OPT-rmsprop
+    elif o.name == "adam":
+        rule = optax.adam(schedule, o.beta1, o.beta2, o.eps)  # OPT-adam   Δ = −η m̂/(√v̂ + ε)
+    elif o.name == "adamw":  # Δ = −η(m̂/(√v̂ + ε) + λ_d θ), θ the kernels only
+        rule = optax.adamw(
+            schedule, o.beta1, o.beta2, o.eps, weight_decay=o.decoupled_decay, mask=decay_kernels
+        )  # OPT-adamw
+    else:  # adagrad: s ← s + g², Δ = −η g/√(s + ε); scale_by_rss's 0 where s = 0 is right: g = 0 there
+        rule = optax.adagrad(schedule, o.initial_accumulator, o.eps)  # OPT-adagrad
+    clips = []
+    if o.clip_value is not None:
+        clips.append(optax.clip(o.clip_value))  # OPT-clip-value   g ← clip(g, −c, c)
+    if o.clip_norm is not None:
+        clips.append(optax.clip_by_global_norm(o.clip_norm))  # OPT-clip-norm   g ← g · c/‖g‖ if ‖g‖ > c
+    return optax.chain(optax.add_decayed_weights(weight_decay, mask=decay_kernels), *clips, rule)
+
+
+@nnx.jit(static_argnames=("loss", "rms_momentum"))
+def optimizer_step(
+    model: Network,
+    opt_state: PyTree,
+    x: jax.Array,
+    y: jax.Array,
+    idx: jax.Array,
+    rates: jax.Array,
+    weight_decay: float,
+    hyper: Hyper,
+    loss: str,
+    rms_momentum: bool,
+) -> tuple[jax.Array, PyTree]:
+    """One step of ``transformation`` on the batch x[idx], y[idx]: C (penalty included) before the
+    update, and the new Optax state. ``hyper`` and ``rates`` are traced, like the parameters."""
+    C, grads = nnx.value_and_grad(data_cost)(model, x[idx], y[idx], loss)
+    C = C + penalty(model, weight_decay)
+    params = nnx.as_pure(nnx.state(model, nnx.Param))
+    tx = transformation(hyper, rates, weight_decay, rms_momentum)
+    updates, opt_state = tx.update(nnx.as_pure(grads), opt_state, params)  # OPT-update
+    nnx.update(model, optax.apply_updates(params, updates))  # OPT-update   θ ← θ + Δ
+    return C, opt_state
+
+
+def reference_state(opt_state: PyTree, hyper: Hyper) -> State:
+    """Optax's state in the reference's layout, kernels back to W and K (contract_pairs)."""
+    state: State = {}
+    kinds = (optax.TraceState, optax.ScaleByRmsState, optax.ScaleByAdamState, optax.ScaleByRssState)
+    for part in jax.tree.leaves(
+        opt_state, is_leaf=lambda s: isinstance(s, (*kinds, optax.ScaleByScheduleState))
+    ):
+        if isinstance(part, optax.ScaleByScheduleState):
+            state["t"] = int(part.count)  # the steps taken
+        elif isinstance(part, optax.TraceState):
+            state["b" if hyper.momentum_form == "buffer" else "v"] = contract_pairs(part.trace)
+        elif isinstance(part, optax.ScaleByRmsState):
+            state["s"] = contract_pairs(part.nu)
+        elif isinstance(part, optax.ScaleByAdamState):
+            state["m"], state["v"] = contract_pairs(part.mu), contract_pairs(part.nu)
+        elif isinstance(part, optax.ScaleByRssState):
+            state["s"] = contract_pairs(part.sum_of_squares)
+    return state
+
+
+PLAIN_SGD = check_optimizer(SimpleNamespace(name="sgd"))  # the rule of a schedule without an optimizer
+
+
 def train(
-    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+    spec: Spec,
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    lr: float | Sequence[float],
+    batches: Batches,
+    optimizer: object = None,
 ) -> Trajectory:
-    """optax.sgd over the given batch order; the decay comes from the optimizer, not the loss."""
+    """optax.sgd over the given batch order, the decay from the optimizer, not the loss; with
+    ``optimizer`` (or a schedule) Optax's transformation of it (``transformation``)."""
     blocks = check_inputs(spec, params, x, y)
-    check_training(lr, batches, x.shape[0])
+    hyper = None if optimizer is None else check_optimizer(optimizer)
+    rates = check_training(lr, batches, x.shape[0])
     model = build(spec, params, blocks)
-    optimizer = nnx.Optimizer(model, sgd(float(lr), float(spec.weight_decay)), wrt=nnx.Param)
-    losses = [train_step(model, optimizer, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
-    return Trajectory([float(C) for C in losses], model.params())
+    if hyper is None and not isinstance(lr, (Sequence, np.ndarray)):
+        tx = nnx.Optimizer(model, sgd(rates[0], float(spec.weight_decay)), wrt=nnx.Param)
+        losses = [train_step(model, tx, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
+        return Trajectory([float(C) for C in losses], model.params())
+    o = PLAIN_SGD if hyper is None else hyper
+    eta = jnp.asarray(np.asarray(rates, dtype=x.dtype))  # η_t, one per step
+    rms_momentum = o.name == "rmsprop" and o.momentum > 0
+    opt_state = transformation(o, eta, spec.weight_decay, rms_momentum).init(
+        nnx.as_pure(nnx.state(model, nnx.Param))
+    )
+    losses = []
+    for idx in batches:
+        C, opt_state = optimizer_step(
+            model, opt_state, x, y, idx, eta, spec.weight_decay, o, spec.loss, rms_momentum
+        )
+        losses.append(C)
+    state = None if hyper is None else reference_state(opt_state, hyper)
+    return Trajectory([float(C) for C in jax.device_get(losses)], model.params(), state)

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from .activations import ACTIVATIONS
 from .conv import conv_gradients, correlate, correlate_transpose, pool, unpool
 from .costs import cost, output_error
+from .optimizers import supports_optimizer as supports_optimizer  # the opt-in: every rule
 from .training import Gradients, Trajectory, train_scan, train_steps
 from .types import Batches, ConvBlock, Params, ParamsIn, Spec
 from .validation import Blocks, check_inputs
@@ -128,14 +129,29 @@ def backprop(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradie
 
 
 def train(
-    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+    spec: Spec,
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    lr: float | Sequence[float],
+    batches: Batches,
+    optimizer: object = None,
 ) -> Trajectory:
-    """SGD step by step from Python with the hand-written gradients."""
-    return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)
+    """Step by step from Python with the hand-written gradients; ``optimizer`` None is plain SGD,
+    otherwise optimizers.py's update (``lr`` a float or one η_t per step)."""
+    return train_steps(loss_and_grads, spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)
 
 
 def train_compiled(
-    spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+    spec: Spec,
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    lr: float | Sequence[float],
+    batches: Batches,
+    optimizer: object = None,
 ) -> Trajectory:
-    """The same run compiled end to end with jax.lax.scan."""
-    return train_scan(loss_and_grads, spec, params, x, y, lr=lr, batches=batches)
+    """The same run compiled end to end with jax.lax.scan (the optimizer state in the carry)."""
+    return train_scan(loss_and_grads, spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)

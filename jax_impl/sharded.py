@@ -13,8 +13,12 @@ the k sums, and only then is anything divided, by the true m:
 Averaging the k shard means instead would weight the examples of a short shard more. The decay is
 added once, after the all-reduce; the weights are the caller's, replicated to every device.
 
-The forward pass, the costs and the SGD update are jax_impl's own (manual.feedforward, costs.cost,
-training.sgd_update): only the split and the reduction are new. The
+The forward pass, the costs and the update are jax_impl's own (manual.feedforward, costs.cost,
+training.update): only the split and the reduction are new. A conv spec runs the same way: its
+blocks are manual.feedforward's, and a shard is a slice of the examples (s, C, H, W) like any other.
+With an ``optimizer``, training.update is optimizers.step (clip, transform, decoupled decay) on the
+combined gradient, after the all-reduce: global-norm clipping sees ‖g‖ of the full gradient, never
+one shard's, and the parameters and the state stay replicated, the same on every device. The
 devices are JAX's: on GPUs or TPUs the real ones; on a CPU, JAX makes k of them when the process
 starts with ``XLA_FLAGS=--xla_force_host_platform_device_count=k`` (read once, before JAX first
 uses a device). Float64 needs ``jax.enable_x64(True)`` around the calls, as everywhere in jax_impl.
@@ -31,11 +35,13 @@ import numpy.typing as npt
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from . import optimizers
 from .costs import cost
 from .manual import feedforward
-from .training import Gradients, Trajectory, sgd_update
+from .optimizers import State, supports_optimizer
+from .training import Gradients, Trajectory, finish, update
 from .types import Batches, Params, ParamsIn, Spec
-from .validation import check_inputs, check_training
+from .validation import Blocks, Hyper, check_inputs, check_optimizer, check_training
 
 AXIS = "batch"  # the mesh's one axis: the examples
 
@@ -55,10 +61,17 @@ def shard_layout(
 
 
 def shard_cost(
-    params: ParamsIn, x: jax.Array, y: jax.Array, weights: jax.Array, activation: str, output: str, loss: str
+    params: ParamsIn,
+    x: jax.Array,
+    y: jax.Array,
+    weights: jax.Array,
+    activation: str,
+    output: str,
+    loss: str,
+    conv: Blocks,
 ) -> tuple[jax.Array, tuple[list[jax.Array], list[jax.Array]]]:
     """S_r = Σ_x w_x C_x over one device's padded shard, with its (zs, activations)."""
-    zs, activations = feedforward(params, x, activation, output)
+    zs, activations = feedforward(params, x, activation, output, conv)
     return jnp.sum(weights * cost(loss, zs[-1], activations[-1], y)), (zs, activations)
 
 
@@ -72,6 +85,7 @@ def backprop_padded(
     activation: str,
     output: str,
     loss: str,
+    conv: Blocks,
 ) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array]]:
     """(C, grads, zs, activations) of a padded batch (k·s rows, sharded s per device); m = Σ weights."""
 
@@ -88,7 +102,7 @@ def backprop_padded(
         # alone (differentiating the shared replica would make JAX insert the all-reduce itself).
         params = jax.lax.pcast(params, AXIS, to="varying")
         value_and_grad = jax.value_and_grad(shard_cost, has_aux=True)
-        (S, (zs, activations)), nabla = value_and_grad(params, x, y, weights, activation, output, loss)
+        (S, (zs, activations)), nabla = value_and_grad(params, x, y, weights, activation, output, loss, conv)
         return jax.lax.psum(S, AXIS), jax.lax.psum(nabla, AXIS), zs, activations  # the all-reduce
 
     S, nabla, zs, activations = per_device(params, x, y, weights)
@@ -101,7 +115,10 @@ def backprop_padded(
     return C, grads, zs, activations
 
 
-@partial(jax.jit, static_argnames=("mesh", "activation", "output", "loss"))
+STATIC = ("mesh", "activation", "output", "loss", "conv")
+
+
+@partial(jax.jit, static_argnames=STATIC)
 def gradients_arrays(
     params: ParamsIn,
     x: jax.Array,
@@ -114,38 +131,46 @@ def gradients_arrays(
     activation: str,
     output: str,
     loss: str,
+    conv: Blocks,
 ) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array]]:
     """One pass over the batch x[rows]; zs and activations without the padding (m rows)."""
     C, grads, zs, activations = backprop_padded(
-        params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss
+        params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss, conv
     )
     return C, grads, [z[keep] for z in zs], [a[keep] for a in activations]
 
 
-@partial(jax.jit, static_argnames=("mesh", "activation", "output", "loss"))
+@partial(jax.jit, static_argnames=STATIC)
 def step(
     params: ParamsIn,
+    state: State | None,
     x: jax.Array,
     y: jax.Array,
     rows: jax.Array,
     weights: jax.Array,
-    lr: float,
+    lr: Any,
     weight_decay: float,
+    hyper: Hyper | None,
     mesh: Mesh,
     activation: str,
     output: str,
     loss: str,
-) -> tuple[Params, jax.Array]:
-    """One SGD step on the batch x[rows]; returns (new params, C before the update)."""
+    conv: Blocks,
+) -> tuple[Params, State | None, jax.Array]:
+    """One step on the batch x[rows] at rate lr = η_t: plain SGD for ``hyper`` None, else
+    optimizers.step on the all-reduced gradient; returns (new params, new state, C before it)."""
     C, grads, _, _ = backprop_padded(
-        params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss
+        params, x[rows], y[rows], weights, weight_decay, mesh, activation, output, loss, conv
     )
-    return sgd_update(params, grads, lr), C
+    params, state = update(hyper, params, grads, state, lr)  # replicated: the same on every device
+    return params, state, C
 
 
 class Sharded:
     """``gradients`` and ``train`` over a mesh of the first ``workers`` devices (jax.Arrays in and
     out, as the other ports)."""
+
+    supports_optimizer = staticmethod(supports_optimizer)  # every rule: optimizers.py's own step
 
     def __init__(self, workers: int, devices: Sequence[jax.Device] | None = None) -> None:
         if isinstance(workers, bool) or not isinstance(workers, int):
@@ -161,46 +186,60 @@ class Sharded:
             )
         self.mesh = Mesh(np.array(devices[:workers]), (AXIS,))
 
-    def _static(self, spec: Spec) -> dict[str, Any]:
-        return dict(mesh=self.mesh, activation=spec.activation, output=spec.output, loss=spec.loss)
+    def _static(self, spec: Spec, conv: Blocks) -> dict[str, Any]:
+        return dict(mesh=self.mesh, activation=spec.activation, output=spec.output, loss=spec.loss, conv=conv)
 
     def gradients(self, spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
-        check_inputs(spec, params, x, y)
+        conv = check_inputs(spec, params, x, y)
         rows, real, keep = shard_layout(x.shape[0], self.mesh.size)
         C, grads, zs, activations = gradients_arrays(
-            params, x, y, rows, real.astype(x.dtype), keep, spec.weight_decay, **self._static(spec)
+            params, x, y, rows, real.astype(x.dtype), keep, spec.weight_decay, **self._static(spec, conv)
         )
         return Gradients(float(C), grads, zs, activations)
 
     def train(
-        self, spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array, *, lr: float, batches: Batches
+        self,
+        spec: Spec,
+        params: ParamsIn,
+        x: jax.Array,
+        y: jax.Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Batches,
+        optimizer: object = None,
     ) -> Trajectory:
-        """SGD step by step. Every step is padded to the shard length of the largest batch, so the step
+        """Step by step: plain SGD for ``optimizer=None``, else clip → transform → decay after the
+        all-reduce, with state fresh for this call (returned as ``state``); ``lr`` is η or one η_t
+        per step. Every step is padded to the shard length of the largest batch, so the step
         compiles once however the batch sizes vary."""
-        check_inputs(spec, params, x, y)
-        check_training(lr, batches, x.shape[0])
-        # x, y and the weights replicated on the mesh once. The weights as every step returns them:
-        # handed in with another placement, the first step would compile a second program.
+        conv = check_inputs(spec, params, x, y)
+        hyper = None if optimizer is None else check_optimizer(optimizer)
+        rates = check_training(lr, batches, x.shape[0])
+        # x, y, the weights and the state replicated on the mesh once. The weights as every step
+        # returns them: handed in with another placement, the first step would compile a second program.
         replicated = NamedSharding(self.mesh, P())
         x, y, params = jax.device_put((x, y, [(W, b) for W, b in params]), replicated)
+        state = None if hyper is None else jax.device_put(optimizers.init_state(hyper, params), replicated)
         s = -(-max(i.shape[0] for i in batches) // self.mesh.size)
         losses = []
-        for idx in batches:
+        for idx, lr_t in zip(batches, rates):
             rows, real, _ = shard_layout(idx.shape[0], self.mesh.size, s)
             # One step in flight at a time: with several queued, XLA's in-process CPU all-reduce can
             # wait forever for a device whose turn never comes (seen with 2 CPU devices under load).
-            params, C = jax.block_until_ready(
+            params, state, C = jax.block_until_ready(
                 step(
                     params,
+                    state,
                     x,
                     y,
                     np.asarray(idx)[rows],
                     real.astype(x.dtype),
-                    lr,
+                    lr_t,
                     spec.weight_decay,
-                    **self._static(spec),
+                    hyper,
+                    **self._static(spec, conv),
                 )
             )
             losses.append(float(C))
         assert isinstance(params, list)  # the last step's new list (batches is never empty)
-        return Trajectory(losses, params)
+        return finish(losses, params, state)

@@ -9,6 +9,7 @@ it on (``with jax.enable_x64(True): ...`` around the call, or JAX_ENABLE_X64=1 f
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from typing import Any, NamedTuple, TypeAlias, cast
 
 import jax
@@ -205,9 +206,38 @@ def check_inputs(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Bl
     return conv
 
 
-def check_training(lr: float, batches: Batches, m: int) -> None:
+def check_lr(lr: float) -> float:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a finite learning rate > 0, got {lr!r}")
+    return float(lr)
+
+
+def check_schedule(lr: float | Sequence[float], steps: int) -> list[float]:
+    """η_t for t = 1..steps: a float (a constant rate, checked by :func:`check_lr`) or a sequence of
+    ``steps`` finite rates > 0, one per step."""
+    if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        return [check_lr(cast(float, lr))] * steps
+    if isinstance(lr, (str, bytes)) or not isinstance(lr, (Sequence, np.ndarray)):
+        raise TypeError(f"lr: expected a float or a sequence of per-step floats, got {type(lr).__name__}")
+    if len(lr) != steps:
+        raise ValueError(
+            f"lr: expected one learning rate per step, {steps} for {steps} batches, got {len(lr)}"
+        )
+    rates: list[float] = []
+    for t, rate in enumerate(lr):
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ValueError(f"lr[{t}]: expected a finite learning rate > 0, got {rate!r}")
+        rates.append(float(rate))
+    return rates
+
+
+def check_training(lr: float | Sequence[float], batches: Batches, m: int) -> list[float]:
+    """The batch order, then η_t for each of its steps (:func:`check_schedule`)."""
     if not isinstance(batches, (list, tuple)) or not batches:
         raise ValueError("batches: expected a non-empty list of index arrays (one per step)")
     for k, idx in enumerate(batches):
@@ -220,3 +250,141 @@ def check_training(lr: float, batches: Batches, m: int) -> None:
     if every.min() < 0 or every.max() >= m:
         k = next(k for k, idx in enumerate(host) if idx.min() < 0 or idx.max() >= m)
         raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples")
+    return check_schedule(lr, len(batches))
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adagrad")
+# The contract's defaults, used for every attribute an optimizer object leaves out.
+OPTIMIZER_DEFAULTS: dict[str, object] = dict(
+    momentum=0.0,
+    momentum_form="buffer",
+    rho=0.9,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    eps_in_sqrt=False,
+    eps_hat=False,
+    decoupled_decay=0.0,
+    initial_accumulator=0.0,
+    clip_value=None,
+    clip_norm=None,
+    clip_eps=0.0,
+)
+CLIPPING = ("clip_value", "clip_norm", "clip_eps")
+# optimizer -> the hyperparameters its rule reads (besides clipping, which every optimizer takes)
+READS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum", "momentum_form"),
+    "nesterov": ("momentum", "momentum_form"),
+    "rmsprop": ("rho", "eps", "eps_in_sqrt", "momentum", "momentum_form"),
+    "adam": ("beta1", "beta2", "eps", "eps_hat"),
+    "adamw": ("beta1", "beta2", "eps", "eps_hat", "decoupled_decay"),
+    "adagrad": ("eps", "eps_in_sqrt", "initial_accumulator"),
+}
+# the fields that shape the compiled program; every other field is a number, traced under jit
+SWITCHES = ("name", "momentum_form", "eps_in_sqrt", "eps_hat")
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """A checked optimizer: every hyperparameter present, as a plain Python value. Also a pytree:
+    the numbers are its leaves, so jit traces them and problems of one shape share one compiled
+    program; the SWITCHES, and whether clip_value / clip_norm is set (None is no leaf), are static."""
+
+    name: str
+    momentum: float
+    momentum_form: str
+    rho: float
+    beta1: float
+    beta2: float
+    eps: float
+    eps_in_sqrt: bool
+    eps_hat: bool
+    decoupled_decay: float
+    initial_accumulator: float
+    clip_value: float | None
+    clip_norm: float | None
+    clip_eps: float
+
+
+jax.tree_util.register_dataclass(
+    Hyper, data_fields=[f.name for f in fields(Hyper) if f.name not in SWITCHES], meta_fields=list(SWITCHES)
+)
+
+
+def check_real(
+    name: str,
+    value: object,
+    low: float,
+    high: float = math.inf,
+    *,
+    open_low: bool = False,
+    open_high: bool = True,
+) -> float:
+    """A finite real number in the interval from ``low`` to ``high``, each end open or closed."""
+    v = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    ok = math.isfinite(v) and (v > low if open_low else v >= low) and (v < high if open_high else v <= high)
+    if not ok:
+        lo = f"{'(' if open_low else '['}{low:g}"
+        hi = f"{high:g}{')' if open_high else ']'}" if math.isfinite(high) else "∞)"
+        raise ValueError(f"optimizer.{name}: expected a finite real number in {lo}, {hi}, got {value!r}")
+    return v
+
+
+def check_optimizer(optimizer: object) -> Hyper:
+    """An optimizer (any object with ``name`` and the hyperparameters it sets; the others take
+    OPTIMIZER_DEFAULTS) as a :class:`Hyper`. A hyperparameter the named rule does not read must keep
+    its default: a beta1 handed to momentum is a mistake, not a no-op."""
+    name = getattr(optimizer, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"optimizer: expected an object with a name (one of {list(OPTIMIZERS)}), got {optimizer!r}"
+        )
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer.name: unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    got = {k: getattr(optimizer, k, default) for k, default in OPTIMIZER_DEFAULTS.items()}
+    for k, default in OPTIMIZER_DEFAULTS.items():
+        if k not in READS[name] and k not in CLIPPING and got[k] != default:
+            raise ValueError(
+                f"optimizer.{k}: {name} does not use it (got {got[k]!r}); {name} reads "
+                f"{', '.join(READS[name] + CLIPPING)}"
+            )
+    for flag in ("eps_in_sqrt", "eps_hat"):
+        if not isinstance(got[flag], (bool, np.bool_)):
+            raise TypeError(f"optimizer.{flag}: expected True or False, got {got[flag]!r}")
+    if got["momentum_form"] not in ("buffer", "velocity"):
+        raise ValueError(
+            f"optimizer.momentum_form: expected 'buffer' or 'velocity', got {got['momentum_form']!r}"
+        )
+    momentum = check_real("momentum", got["momentum"], 0.0, 1.0, open_low=name in ("momentum", "nesterov"))
+    for beta in ("rho", "beta1", "beta2"):
+        check_real(beta, got[beta], 0.0, 1.0)
+    check_real("eps", got["eps"], 0.0, open_low=True)
+    check_real("decoupled_decay", got["decoupled_decay"], 0.0)
+    check_real("initial_accumulator", got["initial_accumulator"], 0.0)
+    check_real("clip_eps", got["clip_eps"], 0.0)
+    for c in ("clip_value", "clip_norm"):
+        if got[c] is not None:
+            got[c] = check_real(c, got[c], 0.0, open_low=True)
+    if got["clip_value"] is not None and got["clip_norm"] is not None:
+        raise ValueError("optimizer.clip_norm: set clip_value or clip_norm, not both")
+    if got["clip_eps"] and got["clip_norm"] is None:
+        raise ValueError(
+            f"optimizer.clip_eps: only clip_norm reads it (got {got['clip_eps']!r} without clip_norm)"
+        )
+    return Hyper(
+        name,
+        momentum,
+        str(got["momentum_form"]),
+        float(cast(float, got["rho"])),
+        float(cast(float, got["beta1"])),
+        float(cast(float, got["beta2"])),
+        float(cast(float, got["eps"])),
+        bool(got["eps_in_sqrt"]),
+        bool(got["eps_hat"]),
+        float(cast(float, got["decoupled_decay"])),
+        float(cast(float, got["initial_accumulator"])),
+        cast(float | None, got["clip_value"]),
+        cast(float | None, got["clip_norm"]),
+        float(cast(float, got["clip_eps"])),
+    )

@@ -1,5 +1,5 @@
-"""The NumPy reference: forward pass, backprop (BP1–BP4, and conv blocks), SGD, the optimizers (momentum, Nesterov,
-RMSprop, Adam, AdamW, Adagrad, schedules, clipping) and a finite-difference check.
+"""The NumPy reference: forward pass, backprop (BP1–BP4, and conv blocks), SGD, the optimizers
+(momentum, Nesterov, RMSprop, Adam, AdamW, Adagrad, schedules, clipping) and a finite-difference check.
 
 NumPy and the standard library only; copy this folder into a project and it runs.
 """
@@ -15,8 +15,8 @@ from .validation import OPTIMIZERS, check_optimizer, check_schedule, one_hot
 
 __all__ = [
     "ACTIVATIONS",
-    "OPTIMIZERS",
     "HIDDEN_ACTIVATIONS",
+    "OPTIMIZERS",
     "PAIRINGS",
     "Gradients",
     "Trajectory",

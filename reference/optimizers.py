@@ -34,13 +34,13 @@ State: TypeAlias = dict[str, Any]  # {"t": int, "b" | "v" | "s" | "m": [(for W, 
 
 def clip(grads: ParamsIn, clip_value: float | None, clip_norm: float | None, clip_eps: float) -> Params:
     """Step 1: elementwise, then (if set) by the global 2-norm over every parameter together."""
-    grads = [tuple(g) for g in grads]
+    grads = [(dW, db) for dW, db in grads]
     if clip_value is not None:
         c = clip_value
         grads = [(np.clip(dW, -c, c), np.clip(db, -c, c)) for dW, db in grads]  # OPT-clip-value
     if clip_norm is not None:
         norm = math.sqrt(sum(float(np.sum(g * g)) for pair in grads for g in pair))  # OPT-clip-norm ‖g‖
-        scale = clip_norm / (norm + clip_eps) if norm + clip_eps > 0 else math.inf
+        scale = clip_norm / (norm + clip_eps) if norm + clip_eps > 0 else math.inf  # OPT-clip-norm
         if scale < 1:  # OPT-clip-norm min(1, c / (‖g‖ + clip_eps))
             grads = [(dW * scale, db * scale) for dW, db in grads]  # OPT-clip-norm
     return grads
@@ -125,7 +125,7 @@ def step(optimizer: Any, params: ParamsIn, grads: ParamsIn, state: State, lr: fl
     grads = clip(grads, o.clip_value, o.clip_norm, o.clip_eps)
     keys = [k for k in state if k != "t"]
     new_state: State = {"t": t, **{k: [] for k in keys}}
-    new_params = []
+    new_params: Params = []
     for l, ((W, b), (dW, db)) in enumerate(zip(params, grads)):
         pair = []
         new_slots: dict[str, list[FloatArray]] = {k: [] for k in keys}

@@ -8,7 +8,7 @@ cast: float32 stays float32, float64 stays float64, and mixing them is an error.
 import math
 import numbers
 from collections.abc import Sequence
-from typing import NamedTuple, TypeAlias
+from typing import Any, NamedTuple, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -217,14 +217,14 @@ def check_schedule(lr: float | Sequence[float], steps: int) -> list[float]:
     """η_t for t = 1..steps: a float (a constant rate, checked by :func:`check_lr`) or a sequence of
     ``steps`` finite rates > 0, one per step."""
     if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
-        return [check_lr(lr)] * steps
+        return [check_lr(float(lr))] * steps
     if isinstance(lr, (str, bytes)) or not isinstance(lr, (Sequence, np.ndarray)):
         raise TypeError(f"lr: expected a float or a sequence of per-step floats, got {type(lr).__name__}")
     if len(lr) != steps:
         raise ValueError(
             f"lr: expected one learning rate per step, {steps} for {steps} batches, got {len(lr)}"
         )
-    rates = []
+    rates: list[float] = []
     for t, rate in enumerate(lr):
         if (
             isinstance(rate, bool)
@@ -288,7 +288,7 @@ class Hyper(NamedTuple):
 
 def _real(
     name: str,
-    value: object,
+    value: Any,
     low: float,
     high: float = math.inf,
     *,
@@ -316,7 +316,7 @@ def check_optimizer(optimizer: object) -> Hyper:
         )
     if name not in OPTIMIZERS:
         raise ValueError(f"optimizer.name: unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
-    got = {k: getattr(optimizer, k, default) for k, default in OPTIMIZER_DEFAULTS.items()}
+    got: dict[str, Any] = {k: getattr(optimizer, k, default) for k, default in OPTIMIZER_DEFAULTS.items()}
     for k, default in OPTIMIZER_DEFAULTS.items():
         if k not in READS[name] and k not in CLIPPING and got[k] != default:
             raise ValueError(

@@ -17,20 +17,36 @@ over shards. The rest of the contract:
   as in module.py), never by each worker before the all-reduce;
 - the recorded loss is the full-batch C: the k shares are all-reduced (summed), then (λ/2)Σ‖W‖².
 
+Conv specs run the same way: module.py's network has the conv blocks in front, and a shard is a
+slice of the examples (m_r, C, H, W) like any other.
+
+With an ``optimizer``, every worker takes the gradient DDP has averaged, adds λW once, and runs the
+hand-written torch_impl.optimizers.step on it (clip, transform, decoupled decay, as
+reference/optimizers.py): the whole update happens after the all-reduce, so global-norm clipping
+sees ‖g‖ of the full gradient, never one shard's, and every worker holds the same parameters and the
+same state (the all-reduce hands every rank the same bits; ``train_ranks`` returns them all). Why not
+torch.optim: module.py's optimizer is SGD only, and torch.optim's rules lack conventions of the
+contract (velocity momentum, ε inside √ for RMSprop and Adagrad, Adam's ε̂); the hand-written step
+covers them all and returns its state in the reference's layout. Plain SGD (``optimizer=None``)
+stays torch.optim.SGD, as module.train.
+
 The workers are a torch_impl.workers.Pool, started once per DataParallel object and reused by every
 call; ``close()`` stops them. Tensors in, tensors out, like the other ports.
 """
 
+from collections.abc import Sequence
 from types import SimpleNamespace
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from . import optimizers
 from .module import Network, build, data_cost, penalty
+from .optimizers import State, supports_optimizer
 from .training import Gradients, Trajectory
 from .types import Batches, Params, ParamsIn, Spec
-from .validation import check_inputs, check_training
+from .validation import Hyper, check_inputs, check_optimizer, check_training
 from .workers import Pool, Worker
 
 SPEC_FIELDS = ("sizes", "activation", "output", "loss", "weight_decay", "input_shape")
@@ -69,6 +85,20 @@ def _step(
     return data
 
 
+def _gradient(model: Network, weight_decay: float) -> Params:
+    """∂C/∂θ of the full batch: the gradient DDP has averaged (the data part), plus λW once."""
+    grads: Params = []
+    for lin in model.weighted():  # every layer has its bias, and backward() has set each .grad
+        assert lin.weight.grad is not None and lin.bias is not None and lin.bias.grad is not None
+        grads.append((lin.weight.grad + weight_decay * lin.weight, lin.bias.grad))  # λW once
+    return grads
+
+
+def _to(pairs: Params, device: torch.device | str) -> Params:
+    """Every (W, b) pair (or state pair) on ``device``: the workers send CPU tensors back."""
+    return [(a.to(device), b.to(device)) for a, b in pairs]
+
+
 def rank_gradients(
     worker: Worker, spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor
 ) -> tuple[float, Params] | None:
@@ -80,11 +110,7 @@ def rank_gradients(
         return None
     with torch.no_grad():
         C = float(data + penalty(model, spec.weight_decay))
-        grads: Params = []
-        for lin in model.weighted():  # every layer has its bias, and backward() has set each .grad
-            assert lin.weight.grad is not None and lin.bias is not None and lin.bias.grad is not None
-            grads.append((lin.weight.grad + spec.weight_decay * lin.weight, lin.bias.grad))  # λW once
-    return C, [(dW.cpu(), db.cpu()) for dW, db in grads]
+        return C, _to(_gradient(model, spec.weight_decay), "cpu")
 
 
 def rank_train(
@@ -93,29 +119,39 @@ def rank_train(
     params: ParamsIn,
     x: torch.Tensor,
     y: torch.Tensor,
-    lr: float,
+    rates: list[float],
     order: torch.Tensor,
     sizes: list[int],
-) -> tuple[list[float], Params] | None:
-    """torch.optim.SGD over the batch order (all batches in one tensor ``order``, split by ``sizes``),
-    as module.train; rank 0 returns (losses, params)."""
+    hyper: Hyper | None,
+) -> tuple[list[float], Params, State | None]:
+    """The steps over the batch order (all batches in one tensor ``order``, split by ``sizes``) at
+    the rates η_t: torch.optim.SGD as module.train for ``hyper`` None, else optimizers.step on the
+    all-reduced gradient. Every rank returns (losses, params, state): the same on every rank."""
     x, y = x.to(worker.device), y.to(worker.device)
     model, ddp = _replica(worker, spec, params)
-    optimizer = torch.optim.SGD(
-        [
-            {"params": [lin.weight for lin in model.weighted()], "weight_decay": spec.weight_decay},
-            {"params": [lin.bias for lin in model.weighted()], "weight_decay": 0.0},
-        ],
-        lr=lr,
-    )
+    weights = [lin.weight for lin in model.weighted()]  # W^l and K^l: decayed by torch.optim.SGD
+    biases = [lin.bias for lin in model.weighted()]
+    groups = [{"params": weights, "weight_decay": spec.weight_decay}, {"params": biases, "weight_decay": 0.0}]
+    sgd = torch.optim.SGD(groups, lr=rates[0]) if hyper is None else None
+    state = None if hyper is None else optimizers.init_state(hyper, model.params())  # fresh per call
     losses = []
-    for idx in order.split(sizes):
-        optimizer.zero_grad()
+    for idx, lr in zip(order.split(sizes), rates):
+        model.zero_grad()
         data = _step(worker, ddp, x, y, idx)
         with torch.no_grad():
             losses.append(float(data + penalty(model, spec.weight_decay)))
-        optimizer.step()  # every replica applies the same averaged gradient (+ λW once): they stay equal
-    return None if worker.rank else (losses, [(W.cpu(), b.cpu()) for W, b in model.params()])
+        if sgd is not None:
+            for group in sgd.param_groups:
+                group["lr"] = lr  # η_t
+            sgd.step()  # every replica applies the same averaged gradient (+ λW once): they stay equal
+        else:  # the same full gradient on every replica: the same clip, the same state, the same step
+            assert hyper is not None and state is not None
+            g = _gradient(model, spec.weight_decay)
+            theta, state = optimizers.step(hyper, model.params(), g, state, lr)
+            model.load(theta)
+    if state is not None:
+        state = {k: v if k == "t" else _to(v, "cpu") for k, v in state.items()}
+    return losses, _to(model.params(), "cpu"), state
 
 
 def _plain(spec: Spec) -> SimpleNamespace:
@@ -142,6 +178,7 @@ class DataParallel:
 
     # what every worker runs, by name (spawned workers import it); a subclass may put others here
     rank_gradients, rank_train = staticmethod(rank_gradients), staticmethod(rank_train)
+    supports_optimizer = staticmethod(supports_optimizer)  # every rule: optimizers.py's own step
 
     def __init__(self, workers: int, *, device: str | torch.device = "cpu", timeout: float = 300.0) -> None:
         self.pool = Pool(workers, device=device, timeout=timeout, name=f"torch.ddp-w{workers}")
@@ -151,24 +188,57 @@ class DataParallel:
         C, grads = self.pool.run(
             self.rank_gradients, _plain(spec), [(_send(W), _send(b)) for W, b in params], _send(x), _send(y)
         )[0]
-        return Gradients(C, [(dW.to(x.device), db.to(x.device)) for dW, db in grads])
+        return Gradients(C, _to(grads, x.device))
 
     def train(
-        self, spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
+        self,
+        spec: Spec,
+        params: ParamsIn,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        lr: float | Sequence[float],
+        batches: Batches,
+        optimizer: object = None,
     ) -> Trajectory:
+        """Plain SGD for ``optimizer=None``, else clip → transform → decay after the all-reduce;
+        ``lr`` is η or one η_t per step. ``state``: the optimizer's final state (None for SGD)."""
+        return self.train_ranks(spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)[0]
+
+    def train_ranks(
+        self,
+        spec: Spec,
+        params: ParamsIn,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        *,
+        lr: float | Sequence[float],
+        batches: Batches,
+        optimizer: object = None,
+    ) -> list[Trajectory]:
+        """``train``'s Trajectory as every worker ends it, by rank: the replicas must be equal."""
         check_inputs(spec, params, x, y)
-        check_training(lr, batches, x.shape[0])
-        losses, final = self.pool.run(
+        hyper = None if optimizer is None else check_optimizer(optimizer)
+        rates = check_training(lr, batches, x.shape[0])
+        ranks = self.pool.run(
             self.rank_train,
             _plain(spec),
             [(_send(W), _send(b)) for W, b in params],
             _send(x),
             _send(y),
-            lr,
+            rates,
             _send(torch.cat(batches)),
             [len(i) for i in batches],
-        )[0]
-        return Trajectory(losses, [(W.to(x.device), b.to(x.device)) for W, b in final])
+            hyper,
+        )
+        return [
+            Trajectory(
+                losses,
+                _to(final, x.device),
+                None if state is None else {k: v if k == "t" else _to(v, x.device) for k, v in state.items()},
+            )
+            for losses, final, state in ranks
+        ]
 
     @property
     def pids(self) -> list[int | None]:

@@ -23,8 +23,9 @@ from .activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from .conv import backward as conv_backward
 from .conv import forward as conv_forward
 from .costs import cost, output_error
-from .training import Gradients, Trajectory, sgd
-from .types import Batches, ConvBlock, Params, ParamsIn, Spec
+from .optimizers import supports_optimizer as supports_optimizer  # True for every valid optimizer
+from .training import Gradients, Trajectory, train_loop
+from .types import Batches, ConvBlock, LearningRate, Params, ParamsIn, Spec
 from .validation import check_inputs
 
 
@@ -93,7 +94,15 @@ def backprop_unchecked(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.T
 
 
 def train(
-    spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
+    spec: Spec,
+    params: ParamsIn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr: LearningRate,
+    batches: Batches,
+    optimizer: object = None,
 ) -> Trajectory:
-    """Mini-batch SGD over the given batch order with the hand-written gradients."""
-    return sgd(backprop_unchecked, spec, params, x, y, lr=lr, batches=batches)
+    """Mini-batch training over the given batch order with the hand-written gradients: plain SGD, or the
+    ``optimizer``'s update (optimizers.py) with ``lr`` a rate or a per-step schedule."""
+    return train_loop(backprop_unchecked, spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)

@@ -1,4 +1,4 @@
-"""The template to copy into a real project: an nn.Module network trained with torch.optim.SGD.
+"""The template to copy into a real project: an nn.Module network trained with torch.optim.
 
 Idiomatic PyTorch, checked number for number against the hand-written reference:
 - the network is an ``nn.Sequential`` of ``nn.Linear`` layers and activation modules; ``nn.Linear``
@@ -16,19 +16,46 @@ Idiomatic PyTorch, checked number for number against the hand-written reference:
   averages over m·n_L elements and has no ½);
 - weight decay: ``torch.optim.SGD(weight_decay=λ)`` adds λW to the gradient before the step, which
   is exactly the gradient of the contract's (λ/2)‖W‖² term. It is given to the weights and kernels
-  only (biases are not decayed), through two parameter groups.
+  only (biases are not decayed), through two parameter groups (one when nothing is decayed).
+  Where torch would add λW at the wrong moment — after ``clip_grad_*_`` has read the gradient, or
+  not at all (AdamW's weight_decay is its decoupled λ_d) — the (λ/2)‖W‖² term is in the cost
+  instead, so that ``backward()`` gives the full ∂C/∂θ;
+- per step the loop does what a minimal loop does (``zero_grad``, forward, cost, ``backward``,
+  ``step``, one ``.item()``) plus writing η_t into the groups: validation runs once per call, each a
+  single pass (``aminmax``), and nothing is computed for λ = 0 (bench/minimal_torch.py measures it
+  against a minimal loop: bench/README.md).
+
+Optimizers, schedules and clipping (``train(..., optimizer=...)``) are torch's own:
+``torch.optim.SGD`` (``momentum``, ``nesterov``), ``RMSprop`` (``alpha`` = ρ, ``momentum``), ``Adam``,
+``AdamW`` (its ``weight_decay`` is the decoupled λ_d, on the weights and kernels' group only),
+``Adagrad`` (``initial_accumulator_value``); the schedule η_t is written into every parameter
+group's ``lr`` before each step; ``torch.nn.utils.clip_grad_value_`` / ``clip_grad_norm_`` between
+``backward()`` and ``step()``. The state comes back from ``optimizer.state`` in the contract's layout
+(momentum_buffer → b, square_avg and sum → s, exp_avg → m, exp_avg_sq → v).
+Kingma & Ba's ε̂ form (``eps_hat=True``) is expressed with torch.optim.Adam as it is: its
+m̂ / (√v̂ + ε_t) with ε_t = ε̂ / √(1 − β₂ᵗ), written into the groups' ``eps`` before each step, is
+exactly √(1 − β₂ᵗ)/(1 − β₁ᵗ) · m / (√v + ε̂).
+
+``supports_optimizer`` declines (and ``train`` refuses with a ValueError) what torch.optim cannot
+express, one line per convention:
+- ``momentum_form="velocity"`` (momentum, Nesterov, RMSprop with μ > 0): torch keeps η out of the
+  buffer (b ← μb + g, Δ = −η_t b), which differs from the velocity v ← μv − η_t g once η changes;
+- RMSprop ``eps_in_sqrt=True``: torch.optim.RMSprop divides by √s + ε, never √(s + ε);
+- Adagrad ``eps_in_sqrt=True``: torch.optim.Adagrad divides by √s + ε, never √(s + ε);
+- ``clip_norm`` with ``clip_eps`` other than 1e-6: clip_grad_norm_ scales by c / (‖g‖ + 1e-6), fixed.
 """
 
+import math
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .training import Gradients, Trajectory
-from .types import Batches, ConvBlock, ConvSpec, Params, ParamsIn, Spec
-from .validation import check_inputs, check_training
+from .types import Batches, ConvBlock, ConvSpec, LearningRate, Params, ParamsIn, Spec
+from .validation import Hyper, check_inputs, check_optimizer, check_training
 
 ACTIVATION_MODULES: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
@@ -128,7 +155,7 @@ def data_cost(model: Network, loss: str, x: torch.Tensor, y: torch.Tensor) -> to
 
 
 def penalty(model: Network, weight_decay: float) -> torch.Tensor | float:
-    """(λ/2) Σ_l ‖W^l‖², kernels K^l included."""
+    """(λ/2) Σ_l ‖W^l‖², kernels K^l included (the loops call it only for λ > 0)."""
     return 0.5 * weight_decay * sum(torch.sum(layer.weight**2) for layer in model.weighted())
 
 
@@ -159,25 +186,129 @@ def gradients(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) ->
     return Gradients(float(C.detach()), grads)
 
 
-def train(
-    spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor, *, lr: float, batches: Batches
-) -> Trajectory:
-    """torch.optim.SGD over the given batch order; the decay comes from the optimizer, not the loss."""
-    check_inputs(spec, params, x, y)
-    check_training(lr, batches, x.shape[0])
-    model = build(spec, params)
+CLIP_GRAD_NORM_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_ scales by c / (‖g‖ + 1e-6)
+
+
+def declined(hyper: Hyper) -> str | None:
+    """Why torch.optim cannot express this optimizer (the module docstring), as the message that
+    ``train`` raises; None when it can."""
+    if hyper.momentum_form == "velocity" and (hyper.name != "rmsprop" or hyper.momentum > 0):
+        return (
+            "optimizer.momentum_form: 'velocity' is not expressible with torch.optim, which keeps η "
+            "out of the momentum buffer (b ← μb + g, Δ = −ηb)"
+        )
+    if hyper.eps_in_sqrt and hyper.name in ("rmsprop", "adagrad"):
+        return (
+            f"optimizer.eps_in_sqrt: not expressible with torch.optim, whose {hyper.name} divides by √s + ε"
+        )
+    if hyper.clip_norm is not None and hyper.clip_eps != CLIP_GRAD_NORM_EPS:
+        return (
+            f"optimizer.clip_eps: {hyper.clip_eps!r} is not expressible with clip_grad_norm_, which "
+            "scales by c / (‖g‖ + 1e-6)"
+        )
+    return None
+
+
+def supports_optimizer(optimizer: object) -> bool:
+    """True for every valid optimizer torch.optim can express (:func:`declined`)."""
+    try:
+        return declined(check_optimizer(optimizer)) is None
+    except (TypeError, ValueError):
+        return False
+
+
+def make_optimizer(
+    hyper: Hyper | None, model: Network, weight_decay: float, lr: float
+) -> torch.optim.Optimizer:
+    """torch.optim for ``hyper`` (None: plain SGD). ``weight_decay`` is the coupled λ that the
+    optimizer adds to the gradient (0 when the cost carries it); AdamW's weight_decay is its
+    decoupled λ_d instead. Either decays the weights and kernels only, never the biases."""
+    o = hyper
+    decay = o.decoupled_decay if o is not None and o.name == "adamw" else weight_decay  # OPT-adamw λ_d
     weights = [layer.weight for layer in model.weighted()]  # W^l and K^l: decayed
     biases = [layer.bias for layer in model.weighted()]
-    optimizer = torch.optim.SGD(
-        [{"params": weights, "weight_decay": spec.weight_decay}, {"params": biases, "weight_decay": 0.0}],
-        lr=lr,
+    # two parameter groups when something is decayed; one (cheaper per step) when nothing is
+    groups: list[dict[str, Any]] = (
+        [{"params": weights, "weight_decay": decay}, {"params": biases, "weight_decay": 0.0}]
+        if decay
+        else [{"params": weights + biases, "weight_decay": 0.0}]
     )
+    if o is None or o.name == "sgd":
+        return torch.optim.SGD(groups, lr=lr)  # OPT-sgd   Δ = −ηg
+    if o.name == "momentum":  # b ← μb + g, Δ = −ηb
+        return torch.optim.SGD(groups, lr=lr, momentum=o.momentum)  # OPT-momentum-buffer
+    if o.name == "nesterov":
+        return torch.optim.SGD(groups, lr=lr, momentum=o.momentum, nesterov=True)  # OPT-nesterov-buffer
+    if o.name == "rmsprop":  # d = g/(√s + ε), then the buffer form on d if μ > 0
+        return torch.optim.RMSprop(groups, lr=lr, alpha=o.rho, eps=o.eps, momentum=o.momentum)  # OPT-rmsprop
+    if o.name == "adam":
+        return torch.optim.Adam(groups, lr=lr, betas=(o.beta1, o.beta2), eps=o.eps)  # OPT-adam
+    if o.name == "adamw":  # Δ ← Δ − ηλ_d θ, from the weights group's weight_decay = λ_d
+        return torch.optim.AdamW(groups, lr=lr, betas=(o.beta1, o.beta2), eps=o.eps)  # OPT-adamw
+    # s ← s + g² from s₀ = initial_accumulator, Δ = −η g/(√s + ε)
+    s0 = o.initial_accumulator
+    return torch.optim.Adagrad(groups, lr=lr, eps=o.eps, initial_accumulator_value=s0)  # OPT-adagrad
+
+
+# torch.optim's state names -> the contract's (reference/optimizers.py)
+STATE_KEYS = {"momentum_buffer": "b", "square_avg": "s", "sum": "s", "exp_avg": "m", "exp_avg_sq": "v"}
+
+
+def read_state(optimizer: torch.optim.Optimizer, model: Network, steps: int) -> dict[str, Any]:
+    """optimizer.state in the contract's layout: {"t": steps, key: [(for W, for b), ...]}."""
+    state: dict[str, Any] = {"t": steps}
+    for layer in model.weighted():
+        W, b = optimizer.state[layer.weight], optimizer.state[cast(torch.Tensor, layer.bias)]
+        for name, key in STATE_KEYS.items():
+            if W.get(name) is not None:
+                state.setdefault(key, []).append((W[name].detach().clone(), b[name].detach().clone()))
+    return state
+
+
+def train(
+    spec: Spec,
+    params: ParamsIn,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    lr: LearningRate,
+    batches: Batches,
+    optimizer: object = None,
+) -> Trajectory:
+    """torch.optim over the given batch order: SGD for ``optimizer=None``, else the optimizer's
+    torch.optim counterpart (:func:`make_optimizer`); ``lr`` is η or one η_t per step."""
+    check_inputs(spec, params, x, y)
+    hyper = None if optimizer is None else check_optimizer(optimizer)
+    rates = check_training(lr, batches, x.shape[0])
+    reason = None if hyper is None else declined(hyper)
+    if reason is not None:  # supports_optimizer says False for it
+        raise ValueError(reason)
+    model = build(spec, params)
+    lam = spec.weight_decay
+    clip_value = None if hyper is None else hyper.clip_value
+    clip_norm = None if hyper is None else hyper.clip_norm
+    optimizer_name = "sgd" if hyper is None else hyper.name
+    # torch's coupled weight_decay=λ adds λW inside step(): after clip_grad_*_ has read the gradient,
+    # and AdamW's weight_decay is λ_d. There the (λ/2)‖W‖² term goes into the cost instead, so that
+    # backward() gives the full gradient ∂C/∂θ, λW included, as the contract clips and transforms it.
+    in_cost = bool(lam) and (clip_value is not None or clip_norm is not None or optimizer_name == "adamw")
+    opt = make_optimizer(hyper, model, 0.0 if in_cost else lam, rates[0])
+    parameters = list(model.parameters())
     losses = []
-    for idx in batches:
-        optimizer.zero_grad()
+    for t, (idx, lr_t) in enumerate(zip(batches, rates), start=1):
+        for group in opt.param_groups:  # the schedule: η_t for this step
+            group["lr"] = lr_t
+            if hyper is not None and hyper.eps_hat:  # ε_t = ε̂/√(1 − β₂ᵗ): Adam's ε̂ form (docstring)
+                group["eps"] = hyper.eps / math.sqrt(1 - hyper.beta2**t)
+        opt.zero_grad()
         C = data_cost(model, spec.loss, x[idx], y[idx])
-        with torch.no_grad():  # the recorded cost includes (λ/2)‖W‖², the optimizer adds its gradient
-            losses.append(float(C + penalty(model, spec.weight_decay)))
-        C.backward()  # gradients of the data cost; the optimizer adds λW itself
-        optimizer.step()  # BP-SGD W ← W − η(∂C/∂W + λW), b ← b − η ∂C/∂b
-    return Trajectory(losses, model.params())
+        full = C + penalty(model, lam) if lam else C  # C + (λ/2)‖W‖²: the recorded cost
+        (full if in_cost else C).backward()  # else the optimizer adds λW itself, inside step()
+        losses.append(full.item())
+        if clip_value is not None:
+            nn.utils.clip_grad_value_(parameters, clip_value)  # OPT-clip-value g ← clip(g, −c, c)
+        if clip_norm is not None:
+            nn.utils.clip_grad_norm_(parameters, clip_norm)  # OPT-clip-norm g · min(1, c/(‖g‖ + 1e-6))
+        opt.step()  # BP-SGD W ← W − η(∂C/∂W + λW), b ← b − η ∂C/∂b
+    state = None if hyper is None else read_state(opt, model, len(batches))
+    return Trajectory(losses, model.params(), state)

@@ -1,7 +1,8 @@
-"""Result types and the mini-batch SGD loop shared by torch_impl.manual and torch_impl.autograd.
+"""Result types and the mini-batch training loop shared by torch_impl.manual and torch_impl.autograd.
 
-The loop is handed its batch order (a list of index tensors) and takes one step per entry:
-W ← W − η ∂C/∂W, b ← b − η ∂C/∂b, recording the batch cost before each update.
+The loop is handed its batch order (a list of index tensors) and takes one step per entry,
+recording the batch cost before each update: W ← W − η_t ∂C/∂W, b ← b − η_t ∂C/∂b (plain SGD), or
+the update of optimizers.py when an ``optimizer`` is given. ``lr`` is η, or one η_t per step.
 """
 
 from collections.abc import Callable
@@ -9,8 +10,10 @@ from typing import NamedTuple, TypeAlias
 
 import torch
 
-from .types import Batches, Params, ParamsIn, Spec
-from .validation import check_inputs, check_training
+from . import optimizers
+from .optimizers import State
+from .types import Batches, LearningRate, Params, ParamsIn, Spec
+from .validation import check_inputs, check_optimizer, check_training
 
 
 class Gradients(NamedTuple):
@@ -24,31 +27,45 @@ class Gradients(NamedTuple):
 class Trajectory(NamedTuple):
     losses: list[float]  # one float per step, before that step's update
     params: Params  # final [(W, b)]
+    state: State | None = None  # the optimizer's final state (optimizers.py); None for plain SGD
 
 
 # manual.backprop_unchecked or autograd.backprop_unchecked: (spec, params, x, y) -> Gradients, unchecked
 BackpropFn: TypeAlias = Callable[[Spec, ParamsIn, torch.Tensor, torch.Tensor], Gradients]
 
 
-def sgd(
+@torch.no_grad()
+def sgd_step(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
+    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (the 1/m already in grads)."""
+    steps = zip(params, grads)  # BP-SGD
+    return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
+
+
+def train_loop(
     backprop_unchecked: BackpropFn,
     spec: Spec,
     params: ParamsIn,
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    lr: float,
+    lr: LearningRate,
     batches: Batches,
+    optimizer: object = None,
 ) -> Trajectory:
-    """Validate once, then step through ``batches`` with the given gradient function."""
+    """Validate once, then step through ``batches`` with the given gradient function: plain SGD
+    (:func:`sgd_step`) for ``optimizer=None``, else optimizers.step with state fresh for this call,
+    returned as ``state``."""
     check_inputs(spec, params, x, y)
-    check_training(lr, batches, x.shape[0])
+    hyper = None if optimizer is None else check_optimizer(optimizer)
+    rates = check_training(lr, batches, x.shape[0])
+    state = None if hyper is None else optimizers.init_state(hyper, params)
     losses = []
-    for idx in batches:
+    for idx, lr_t in zip(batches, rates):
         result = backprop_unchecked(spec, params, x[idx], y[idx])
         losses.append(result.loss)
-        with torch.no_grad():
-            steps = zip(params, result.grads)  # BP-SGD
-            params = [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
+        if hyper is None or state is None:
+            params = sgd_step(params, result.grads, lr_t)
+        else:
+            params, state = optimizers.step(hyper, params, result.grads, state, lr_t)
     assert isinstance(params, list)  # the last step's new list (batches is never empty)
-    return Trajectory(losses, params)
+    return Trajectory(losses, params, state)

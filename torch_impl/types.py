@@ -19,6 +19,8 @@ ParamsIn: TypeAlias = Sequence[Pair]
 """The same pairs as the functions take them: a list, or any sequence (only read, never changed)."""
 Batches: TypeAlias = list[torch.Tensor] | tuple[torch.Tensor, ...]
 """The batch order: one 1-D integer index tensor per SGD step."""
+LearningRate: TypeAlias = float | Sequence[float]
+"""η, or a schedule: one η_t per step (as many as there are batches), each finite and > 0."""
 Activation: TypeAlias = Callable[[torch.Tensor], torch.Tensor]
 """g, g' (of z) or g' read from the output a = g(z): elementwise, same shape and dtype out."""
 

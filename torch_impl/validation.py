@@ -7,11 +7,12 @@ dtype and device follow the inputs, and mixing dtypes or devices is an error.
 import math
 import numbers
 from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import torch
 
 from .costs import PAIRINGS
-from .types import Batches, ConvBlock, ParamsIn, Spec
+from .types import Batches, ConvBlock, LearningRate, ParamsIn, Spec
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
 OUTPUTS = HIDDEN + ("softmax",)
@@ -117,7 +118,7 @@ def check_tensor(name: str, t: object, shape: Sequence[int], like: torch.Tensor 
         )
     if tuple(t.shape) != tuple(shape):
         raise ValueError(f"{name}: expected shape {tuple(shape)}, got {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()):
+    if not bool(torch.isfinite(torch.stack(torch.aminmax(t))).all()):  # NaN propagates to both
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
@@ -150,9 +151,37 @@ def check_inputs(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor)
         raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
 
 
-def check_training(lr: float, batches: Batches, m: int) -> None:
+def check_lr(lr: object) -> float:
     if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not math.isfinite(lr) or lr <= 0:
         raise ValueError(f"lr: expected a finite learning rate > 0, got {lr!r}")
+    return float(lr)
+
+
+def check_schedule(lr: LearningRate, steps: int) -> list[float]:
+    """η_t for t = 1..steps: a float (a constant rate) or a sequence of ``steps`` finite rates > 0."""
+    if isinstance(lr, numbers.Real) and not isinstance(lr, bool):
+        return [check_lr(lr)] * steps
+    if isinstance(lr, (str, bytes)) or not isinstance(lr, Sequence):
+        raise TypeError(f"lr: expected a float or a sequence of per-step floats, got {type(lr).__name__}")
+    if len(lr) != steps:
+        raise ValueError(
+            f"lr: expected one learning rate per step, {steps} for {steps} batches, got {len(lr)}"
+        )
+    rates: list[float] = []
+    for t, rate in enumerate(lr):
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, numbers.Real)
+            or not math.isfinite(rate)
+            or rate <= 0
+        ):
+            raise ValueError(f"lr[{t}]: expected a finite learning rate > 0, got {rate!r}")
+        rates.append(float(rate))
+    return rates
+
+
+def check_training(lr: LearningRate, batches: Batches, m: int) -> list[float]:
+    """The batch order, then η_t for each of its steps (:func:`check_schedule`)."""
     if not isinstance(batches, (list, tuple)) or not batches:
         raise ValueError("batches: expected a non-empty list of index tensors (one per step)")
     for k, idx in enumerate(batches):
@@ -160,5 +189,136 @@ def check_training(lr: float, batches: Batches, m: int) -> None:
             raise ValueError(f"batches[{k}]: expected a non-empty 1-D index tensor")
         if idx.dtype not in (torch.int32, torch.int64):
             raise TypeError(f"batches[{k}]: expected integer indices, got {idx.dtype}")
-        if int(idx.min()) < 0 or int(idx.max()) >= m:
-            raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples")
+    low, high = map(int, torch.aminmax(torch.cat(list(batches))))  # one range check for the whole order
+    if low < 0 or high >= m:
+        k = next(k for k, idx in enumerate(batches) if int(idx.min()) < 0 or int(idx.max()) >= m)
+        raise ValueError(f"batches[{k}]: indices must lie in [0, {m}) for {m} examples")
+    return check_schedule(lr, len(batches))
+
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "adagrad")
+# The contract's defaults, used for every attribute an optimizer object leaves out.
+OPTIMIZER_DEFAULTS: dict[str, object] = dict(
+    momentum=0.0,
+    momentum_form="buffer",
+    rho=0.9,
+    beta1=0.9,
+    beta2=0.999,
+    eps=1e-8,
+    eps_in_sqrt=False,
+    eps_hat=False,
+    decoupled_decay=0.0,
+    initial_accumulator=0.0,
+    clip_value=None,
+    clip_norm=None,
+    clip_eps=0.0,
+)
+CLIPPING = ("clip_value", "clip_norm", "clip_eps")
+# optimizer -> the hyperparameters its rule reads (besides clipping, which every optimizer takes)
+READS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum", "momentum_form"),
+    "nesterov": ("momentum", "momentum_form"),
+    "rmsprop": ("rho", "eps", "eps_in_sqrt", "momentum", "momentum_form"),
+    "adam": ("beta1", "beta2", "eps", "eps_hat"),
+    "adamw": ("beta1", "beta2", "eps", "eps_hat", "decoupled_decay"),
+    "adagrad": ("eps", "eps_in_sqrt", "initial_accumulator"),
+}
+
+
+class Hyper(NamedTuple):
+    """A checked optimizer: every hyperparameter present, as a plain Python value."""
+
+    name: str
+    momentum: float
+    momentum_form: str
+    rho: float
+    beta1: float
+    beta2: float
+    eps: float
+    eps_in_sqrt: bool
+    eps_hat: bool
+    decoupled_decay: float
+    initial_accumulator: float
+    clip_value: float | None
+    clip_norm: float | None
+    clip_eps: float
+
+
+def check_real(
+    name: str,
+    value: object,
+    low: float,
+    high: float = math.inf,
+    *,
+    open_low: bool = False,
+    open_high: bool = True,
+) -> float:
+    """A finite real number in the interval from ``low`` to ``high``, each end open or closed."""
+    x = float(value) if isinstance(value, numbers.Real) and not isinstance(value, bool) else math.nan
+    above = x > low if open_low else x >= low  # False for NaN: not a real number, or NaN itself
+    below = x < high if open_high else x <= high
+    if not (math.isfinite(x) and above and below):
+        lo = f"{'(' if open_low else '['}{low:g}"
+        hi = f"{high:g}{')' if open_high else ']'}" if math.isfinite(high) else "∞)"
+        raise ValueError(f"optimizer.{name}: expected a finite real number in {lo}, {hi}, got {value!r}")
+    return x
+
+
+def check_optimizer(optimizer: object) -> Hyper:
+    """An optimizer (any object with ``name`` and the hyperparameters it sets; the others take
+    OPTIMIZER_DEFAULTS) as a :class:`Hyper`. A hyperparameter the named rule does not read must keep
+    its default: a beta1 handed to momentum is a mistake, not a no-op."""
+    name = getattr(optimizer, "name", None)
+    if not isinstance(name, str):
+        raise TypeError(
+            f"optimizer: expected an object with a name (one of {list(OPTIMIZERS)}), got {optimizer!r}"
+        )
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer.name: unknown optimizer {name!r}; expected one of {list(OPTIMIZERS)}")
+    got = {k: getattr(optimizer, k, default) for k, default in OPTIMIZER_DEFAULTS.items()}
+    for k, default in OPTIMIZER_DEFAULTS.items():
+        if k not in READS[name] and k not in CLIPPING and got[k] != default:
+            raise ValueError(
+                f"optimizer.{k}: {name} does not use it (got {got[k]!r}); {name} reads "
+                f"{', '.join(READS[name] + CLIPPING)}"
+            )
+    eps_in_sqrt, eps_hat = got["eps_in_sqrt"], got["eps_hat"]
+    for flag, value in (("eps_in_sqrt", eps_in_sqrt), ("eps_hat", eps_hat)):
+        if not isinstance(value, bool):
+            raise TypeError(f"optimizer.{flag}: expected True or False, got {value!r}")
+    form = got["momentum_form"]
+    if form not in ("buffer", "velocity"):
+        raise ValueError(f"optimizer.momentum_form: expected 'buffer' or 'velocity', got {form!r}")
+    momentum = check_real("momentum", got["momentum"], 0.0, 1.0, open_low=name in ("momentum", "nesterov"))
+    rho, beta1, beta2 = (check_real(beta, got[beta], 0.0, 1.0) for beta in ("rho", "beta1", "beta2"))
+    eps = check_real("eps", got["eps"], 0.0, open_low=True)
+    decoupled_decay = check_real("decoupled_decay", got["decoupled_decay"], 0.0)
+    initial_accumulator = check_real("initial_accumulator", got["initial_accumulator"], 0.0)
+    clip_eps = check_real("clip_eps", got["clip_eps"], 0.0)
+    clip_value, clip_norm = (
+        None if got[c] is None else check_real(c, got[c], 0.0, open_low=True)
+        for c in ("clip_value", "clip_norm")
+    )
+    if clip_value is not None and clip_norm is not None:
+        raise ValueError("optimizer.clip_norm: set clip_value or clip_norm, not both")
+    if clip_eps and clip_norm is None:
+        raise ValueError(
+            f"optimizer.clip_eps: only clip_norm reads it (got {got['clip_eps']!r} without clip_norm)"
+        )
+    return Hyper(
+        name,
+        momentum,
+        str(form),
+        rho,
+        beta1,
+        beta2,
+        eps,
+        bool(eps_in_sqrt),
+        bool(eps_hat),
+        decoupled_decay,
+        initial_accumulator,
+        clip_value,
+        clip_norm,
+        clip_eps,
+    )

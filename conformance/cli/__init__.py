@@ -3,6 +3,8 @@
     train   train every available implementation side by side on real digits (the main job)
     report  run the conformance matrix; write a table, report.json, report.md and plots
     check   run the conformance matrix on your own implementation (PATH.py:ATTR or module:attr)
+    conventions  torch.optim's and Optax's default optimizers against each other and the reference:
+            where they part, by how much, and the settings that make them agree
 
 Exit codes: 0 every check passed; 1 at least one check failed (code under test that raised, exited,
 crashed, hung past --timeout or returned something malformed is a failed check); 2 the command could

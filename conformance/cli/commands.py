@@ -3,6 +3,7 @@ tables; matplotlib the plots."""
 
 import argparse
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +15,9 @@ from conformance.matrix import run_matrix
 from conformance.targets.registry import DATA_PARALLEL, available_names, load
 from conformance.tolerances import TOLERANCES
 from conformance.training.datasets import load_dataset
-from conformance.training.side_by_side import forward, inputs, train_side_by_side
-from conformance.training.tasks import TASKS, Autoencoder, Classify, network
+from conformance.training.side_by_side import declined, forward, inputs, replays, train_side_by_side
+from conformance.training.tasks import TASKS, Autoencoder, Classify, lr_drops, network, optimizer
+from reference.validation import OPTIMIZER_DEFAULTS
 
 MAX_LINES = 40  # failure and diagnosis lines printed without -v (report.json and report.md have all)
 
@@ -37,6 +39,7 @@ def _rich():
 
 def train(args: argparse.Namespace) -> int:
     console, Progress, Table = _rich()
+    rule, drops = optimizer(args), lr_drops(args)  # None, (): plain SGD at a constant η, as always
     data = load_dataset(args.dataset, args.seed)
     task = TASKS[args.task]
     spec = network(args, data, task)
@@ -44,11 +47,25 @@ def train(args: argparse.Namespace) -> int:
     impls = [load("reference")] + [  # data-parallel workers stop when the program ends (atexit)
         load(n, workers=args.workers if n in DATA_PARALLEL else None) for n in names if n != "reference"
     ]
+    skipped = declined(impls, rule)  # never the reference: it defines every rule
+    impls = [impl for impl in impls if impl.name not in skipped]
     config = (
         f"{'' if task is Classify else 'autoencoder '}{spec.label}, η={args.lr:g}, "
         f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}"
     )
+    if rule:  # a line of its own: the plots' titles must fit 800 pixels
+        config += f"\n{rule.label}" + "".join(f", η × {f:g} from epoch {e}" for e, f in drops)
     console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
+    for name, why in skipped.items():
+        console.print(f"skipped {name}: {why}", markup=False, highlight=False, soft_wrap=True)
+    if rule and replays(rule):
+        console.print(
+            f"{rule.name} keeps state, which every train call starts afresh: epoch e retrains epochs "
+            "1..e from the initial weights (one trajectory)",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
     rows: list[tuple[str, dict]] = []  # (implementation, its epoch record)
 
     def epoch_done(name, epoch, record):
@@ -76,6 +93,8 @@ def train(args: argparse.Namespace) -> int:
             seed=args.seed,
             dtype=args.dtype,
             init=args.init,
+            optimizer=rule,
+            lr_drops=drops,
             progress=epoch_done,
         )
     table = Table(title=f"After {args.epochs} epochs — {config}")
@@ -103,9 +122,19 @@ def train(args: argparse.Namespace) -> int:
         json.dumps(
             {
                 "config": {
-                    **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                    **{
+                        k: (str(v) if isinstance(v, Path) else v)
+                        for k, v in vars(args).items()
+                        if k not in ("optimizer", "lr_drop", *OPTIMIZER_DEFAULTS)  # the Optimizer instead
+                    },
                     "sizes": list(spec.sizes),
                     "impl": [i.name for i in impls],
+                    # plain SGD's train.json stays as it always was
+                    **(
+                        {"optimizer": asdict(rule), "lr_drop": [list(d) for d in drops], "skipped": skipped}
+                        if rule
+                        else {}
+                    ),
                 },
                 "histories": {n: h.record() for n, h in histories.items()},
             },
@@ -242,3 +271,9 @@ def report(args: argparse.Namespace) -> int:
 
 def check(args: argparse.Namespace) -> int:
     return _matrix_command(args, [args.target], f"Conformance of {args.target}", self_check=True)
+
+
+def conventions(args: argparse.Namespace) -> int:
+    from conformance.cli import conventions as matrix  # the tables: cli/conventions.py
+
+    return matrix.run(args, *_rich())

@@ -2,11 +2,13 @@
 and conv blocks, and the exit codes the help prints."""
 
 import argparse
+import math
 import os
 from pathlib import Path
 
 from conformance.targets.isolation import DEFAULT_TIMEOUT
 from conformance.targets.registry import DATA_PARALLEL, NAMES
+from reference.validation import OPTIMIZER_DEFAULTS, OPTIMIZERS, READS
 
 PROG = "backprop-conformance"
 EXIT_CODES = (
@@ -75,6 +77,23 @@ def _conv(text):
     return tuple(blocks)
 
 
+def _lr_drop(text):
+    """'3:0.1' -> (3, 0.1): η multiplied by 0.1 from epoch 3 on. Whether epoch 3 comes within
+    --epochs is the command's check (tasks.lr_drops), which knows --epochs."""
+    epoch, colon, factor = text.partition(":")
+    try:
+        e, f = int(epoch), float(factor)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected EPOCH:FACTOR like 3:0.1, got {text!r}") from None
+    if not colon:
+        raise argparse.ArgumentTypeError(f"expected EPOCH:FACTOR like 3:0.1, got {text!r}")
+    if e < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the epoch must be >= 1 (epochs count from 1), got {e}")
+    if not (math.isfinite(f) and f > 0):
+        raise argparse.ArgumentTypeError(f"{text!r}: the factor must be a finite number > 0, got {factor}")
+    return e, f
+
+
 def _impl_list(choices):
     def parse(text):
         names = [n.strip() for n in text.split(",") if n.strip()]
@@ -104,7 +123,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog=PROG, description=__doc__.split("\n\n")[0], formatter_class=_Formatter, epilog=EXIT_CODES
     )
-    sub = p.add_subparsers(dest="command", required=True, metavar="{train,report,check}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{train,report,check,conventions}")
     fmt = _Formatter
 
     t = sub.add_parser(
@@ -186,6 +205,7 @@ def parser() -> argparse.ArgumentParser:
         default=2,
         help=f"worker processes or devices for the data-parallel {', '.join(DATA_PARALLEL)}",
     )
+    _optimizer_options(t)
     t.add_argument("--out", type=Path, default=Path("runs/train"), help="output folder")
 
     r = sub.add_parser(
@@ -206,7 +226,94 @@ def parser() -> argparse.ArgumentParser:
     )
     c.add_argument("target", help="PATH.py:ATTR, PATH.py, module:attr, or a shipped name")
     _matrix_options(c, None)
+
+    v = sub.add_parser(
+        "conventions",
+        help="torch.optim's and Optax's optimizer defaults, measured against each other",
+        formatter_class=fmt,
+        epilog="exit codes: 0 each side matched the reference with its switches and every agreeing "
+        "setting agreed, within 1e-12 relative; 1 one did not; 2 the command could not run (torch, "
+        "flax or optax not installed); 130 interrupted",
+        description="Train each catalogue problem that exposes a convention with torch.optim's "
+        "defaults (the torch.module template) and Optax's (jax.flax), in float64: where they part, "
+        "by how much, against the NumPy reference with the matching switches, and the settings "
+        "that make them agree (docs/optimizers.md). A template that cannot express a setting is "
+        "replaced by the reference, and the table says so.",
+    )
+    v.add_argument(
+        "--json",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also write the numbers to PATH (docs/optimizers.json feeds docs/generate.py; default: "
+        "none, the tables only)",
+    )
     return p
+
+
+# conformance.Optimizer's fields as train's options (--momentum-form for momentum_form): the type and
+# what each means; the help adds which rules read it (READS) and the contract's default
+HYPERPARAMETERS: dict[str, tuple[object, str]] = {
+    "momentum": (float, "μ, the momentum coefficient"),
+    "momentum_form": (
+        ("buffer", "velocity"),
+        "buffer: b ← μb + g, Δ = −ηb (torch.optim, Optax); velocity: v ← μv − ηg, Δ = v (Nielsen "
+        "ch. 3, Sutskever et al. 2013, Keras); the two differ once η changes",
+    ),
+    "rho": (float, "ρ, RMSprop's decay of the mean square s ← ρs + (1−ρ)g²"),
+    "beta1": (float, "β₁, Adam's decay of the first moment m"),
+    "beta2": (float, "β₂, Adam's decay of the second moment v"),
+    "eps": (float, "ε, added to the denominator"),
+    "eps_in_sqrt": (bool, "ε inside the root, g/√(s + ε) (Optax, Keras), not g/(√s + ε) (torch)"),
+    "eps_hat": (bool, "Adam's ε̂ form (Kingma & Ba end of §2; Keras, TF): Δ = −η √(1−β₂ᵗ)/(1−β₁ᵗ) m/(√v + ε̂)"),
+    "decoupled_decay": (float, "λ_d, AdamW's decoupled decay Δ ← Δ − ηλ_d W (weights only, never biases)"),
+    "initial_accumulator": (float, "Adagrad's s₀"),
+    "clip_value": (float, "clip every gradient entry to [−c, c] before the update"),
+    "clip_norm": (float, "scale the gradient by min(1, c / (‖g‖ + clip_eps)), ‖g‖ over every parameter"),
+    "clip_eps": (float, "added to ‖g‖ by --clip-norm (torch's clip_grad_norm_ adds 1e-6, Optax 0)"),
+}
+assert set(HYPERPARAMETERS) == set(OPTIMIZER_DEFAULTS)  # one option per field of conformance.Optimizer
+
+
+def _optimizer_options(t):
+    """--optimizer, one option per hyperparameter (default None: not given, so the command can tell
+    a value the user typed from the contract's default) and --lr-drop."""
+    o = t.add_argument_group(
+        "optimizer",
+        "Plain SGD at a constant η unless one of these is given. Each hyperparameter needs an "
+        "--optimizer that reads it (clipping: any rule, sgd without --optimizer); unset ones take "
+        "the contract's default.",
+    )
+    o.add_argument(
+        "--optimizer",
+        choices=OPTIMIZERS,
+        default=None,
+        help="the update rule (default: none, plain SGD as always; clipping or --lr-drop alone train "
+        "with sgd). Implementations whose supports_optimizer declines it, or that declare none, are "
+        "skipped. A rule with state restarts it at every train call, so epoch e retrains epochs "
+        "1..e from the initial weights: one trajectory, e(e+1)/2 epochs of work",
+    )
+    for field, (kind, meaning) in HYPERPARAMETERS.items():
+        flag = "--" + field.replace("_", "-")
+        readers = [n for n in OPTIMIZERS if field in READS[n]]
+        read = ", ".join(readers) if readers else "every rule" if field != "clip_eps" else "--clip-norm"
+        default = "off" if OPTIMIZER_DEFAULTS[field] is None else OPTIMIZER_DEFAULTS[field]
+        text = f"{meaning} ({read}; default: {default})"
+        if kind is bool:
+            o.add_argument(flag, action="store_true", default=None, help=text)
+        elif isinstance(kind, tuple):
+            o.add_argument(flag, choices=kind, default=None, help=text)
+        else:
+            o.add_argument(flag, type=float, default=None, metavar="X", help=text)
+    o.add_argument(
+        "--lr-drop",
+        type=_lr_drop,
+        action="append",
+        default=None,
+        metavar="EPOCH:FACTOR",
+        help="η multiplied by FACTOR from epoch EPOCH (1-based) on, e.g. 3:0.1; repeatable, the "
+        "factors multiply (default: none, a constant η)",
+    )
 
 
 def _matrix_options(p, out):

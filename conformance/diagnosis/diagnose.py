@@ -24,17 +24,30 @@ from conformance.compare import CheckResult
 from conformance.contract import Implementation
 from conformance.diagnosis import multiples
 from conformance.diagnosis.evidence import Diagnosis, Evidence, unmatched
-from conformance.diagnosis.signatures import conv, conv_delta, dense, trajectory
+from conformance.diagnosis.signatures import conv, conv_delta, dense, optimizer, trajectory
 from conformance.problems import Problem
 
 # The order in which signatures are tried: the specific before the general. Adding one is one
-# function in a signature module and its name here. First the exact replays of a known-bad SGD step,
+# function in a signature module and its name here. First the exact replays of a known-bad optimizer
+# step, which speak only on an optimizer problem (Problem.optimizer), and of a known-bad SGD step,
 # which speak only when the training check alone failed (an exact replay is more specific than
 # float32_sized's "errors of float32 size", which a stale gradient on a one-example problem can also
 # show); then the single pass's signatures, the general readings (a constant multiple, bias only), and
 # last the readings of a training failure (a consequence of the single pass's, where a trajectory first
 # goes wrong).
 SIGNATURES = (
+    optimizer.adam_no_bias_correction,
+    optimizer.adam_step_count,
+    optimizer.adam_betas_swapped,
+    optimizer.eps_placement,
+    optimizer.momentum_form,
+    optimizer.nesterov_theta,
+    optimizer.decoupled_decay_on_biases,
+    optimizer.decoupled_decay_without_lr,
+    optimizer.decoupled_decay_coupled,
+    optimizer.clip_per_layer,
+    optimizer.clip_update,
+    optimizer.state_carried_over,
     trajectory.lr_float32,
     trajectory.step_scale,
     trajectory.stale_gradient,

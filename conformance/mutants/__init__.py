@@ -1,6 +1,7 @@
 """Known-bad implementations, the suite's own test and teaching material: dense.py (the classic
-backprop bugs, one switch each), conv.py (the conv ones), distributed.py (the data-parallel ones) and
-hostile.py (implementations that misbehave as programs: exit, hang, crash, write into their inputs).
+backprop bugs, one switch each), conv.py (the conv ones), optimizers.py (the optimizer, schedule and
+clipping ones), distributed.py (the data-parallel ones) and hostile.py (implementations that
+misbehave as programs: exit, hang, crash, write into their inputs).
 
 The dense mutants are importable from here, as a check target:
 

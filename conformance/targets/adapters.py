@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,7 +45,7 @@ class Reference:
         *,
         lr: float | Sequence[float],
         batches: Sequence[IndexArray],
-        optimizer: object = None,
+        optimizer: Any = None,  # Any: a conformance.Optimizer or any object with its attributes
     ) -> reference.Trajectory:
         return reference.train(spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)
 
@@ -212,11 +212,17 @@ class Jax(_Optimizes):
 
 
 class DataParallel:
-    """A data-parallel implementation: its framework adapter's gradients/train, and ``close()``,
-    which stops its workers (for those that have any)."""
+    """A data-parallel implementation: its framework adapter's gradients/train (and its
+    ``supports_optimizer``, where the port declares one), and ``close()``, which stops its workers
+    (for those that have any)."""
+
+    supports_conv = True  # every shipped data-parallel port implements the conv extension
 
     def __init__(self, adapter: Named, impl: object) -> None:
         self.name, self.gradients, self.train = adapter.name, adapter.gradients, adapter.train
+        declared = getattr(adapter, "supports_optimizer", None)
+        if declared is not None:  # the opt-in to optimizer problems (calls.supports), as declared
+            self.supports_optimizer = declared
         self._impl = impl
 
     @property

@@ -13,6 +13,10 @@ lives here, in the harness, and not in ``jax_impl``:
   was handed, the child's adapter converts them to jax.Arrays and back (inside ``jax.enable_x64`` for
   float64), so no conversion happens anywhere but in ``conformance``.
 
+The child says, as it starts, whether the hosted class declares ``supports_optimizer``; if it does,
+the host declares it too and asks the child (optimizer problems are opt-in, calls.supports). Conv
+specs go to the host as to any shipped port (``supports_conv``).
+
 The child is started once and reused by every call, and stopped by ``close()`` or at exit; it also
 exits by itself when its parent is gone. A call that raises in the child raises in the parent: bad
 input as the same ValueError/TypeError (its message still starts with the argument's name), any
@@ -46,11 +50,13 @@ def _serve(conn, name, path, workers, parent):
         from conformance.targets.resolve import resolve
 
         impl = resolve(path)(workers)
-        impl = Jax(name, impl.gradients, impl.train)
+        impl = Jax(
+            name, impl.gradients, impl.train, supports_optimizer=getattr(impl, "supports_optimizer", None)
+        )
     except Exception as exc:
         conn.send(_error(exc))
         return
-    conn.send((True, None))
+    conn.send((True, hasattr(impl, "supports_optimizer")))  # the opt-in, for the parent to declare
     while os.getppid() == parent:
         if not conn.poll(1.0):
             continue
@@ -75,6 +81,7 @@ class DeviceHost:
     """A harness object (NumPy in and out) for ``path`` (a class taking ``workers``) run with
     ``workers`` CPU devices in a child process."""
 
+    supports_conv = True  # every shipped data-parallel port implements the conv extension
     _proc: SpawnProcess | None  # the child, while it runs
     _conn: Connection | None  # this end of its pipe
 
@@ -104,10 +111,12 @@ class DeviceHost:
         self._proc.start()
         child.close()
         try:
-            self._answer("start", self.start_timeout)
+            optimizes = self._answer("start", self.start_timeout)
         except Exception:
             self.close(wait=0)
             raise
+        if optimizes:  # the hosted class's opt-in to optimizer problems, asked of the child
+            self.supports_optimizer = self._supports_optimizer
 
     def _call(self, method, *args, **kwargs):
         if self._proc is None:
@@ -154,10 +163,22 @@ class DeviceHost:
     def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         return self._call("gradients", spec, params, x, y)
 
+    def _supports_optimizer(self, optimizer: object) -> bool:
+        return self._call("supports_optimizer", optimizer)
+
     def train(
-        self, spec: Spec, params: Params, x: Array, y: Array, *, lr: float, batches: Sequence[IndexArray]
+        self,
+        spec: Spec,
+        params: Params,
+        x: Array,
+        y: Array,
+        *,
+        lr: float | Sequence[float],
+        batches: Sequence[IndexArray],
+        optimizer: object = None,
     ) -> Trajectory:
-        return self._call("train", spec, params, x, y, lr=lr, batches=batches)
+        """The child's adapter passes ``optimizer`` on only when it is set, as adapters.Jax does."""
+        return self._call("train", spec, params, x, y, lr=lr, batches=batches, optimizer=optimizer)
 
     def close(self, wait: float = 5.0) -> None:
         """Stop the child: ask, wait up to ``wait`` s, then kill."""

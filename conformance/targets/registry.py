@@ -59,6 +59,7 @@ RECORDS = (
         "torch_impl.manual:train",
         "PyTorch manual",
         _TORCH,
+        supports_optimizer="torch_impl.manual:supports_optimizer",
     ),
     Record(
         "torch.autograd",
@@ -67,6 +68,7 @@ RECORDS = (
         "torch_impl.autograd:train",
         "PyTorch autograd",
         ("torch_impl/autograd.py",),
+        supports_optimizer="torch_impl.autograd:supports_optimizer",
     ),
     Record(
         "torch.module",
@@ -75,8 +77,17 @@ RECORDS = (
         "torch_impl.module:train",
         "PyTorch autograd",
         ("torch_impl/module.py",),
+        supports_optimizer="torch_impl.module:supports_optimizer",
     ),
-    Record("jax.manual", "jax", "jax_impl.manual:backprop", "jax_impl.manual:train", "JAX manual", _JAX),
+    Record(
+        "jax.manual",
+        "jax",
+        "jax_impl.manual:backprop",
+        "jax_impl.manual:train",
+        "JAX manual",
+        _JAX,
+        supports_optimizer="jax_impl.manual:supports_optimizer",
+    ),
     Record(
         "jax.autodiff",
         "jax",
@@ -84,9 +95,16 @@ RECORDS = (
         "jax_impl.autodiff:train",
         "JAX autodiff",
         ("jax_impl/autodiff.py", "jax_impl/training.py", "jax_impl/conv.py"),
+        supports_optimizer="jax_impl.autodiff:supports_optimizer",
     ),
     Record(
-        "jax.scan", "jax", "jax_impl.manual:backprop", "jax_impl.manual:train_compiled", "JAX manual", _JAX
+        "jax.scan",
+        "jax",
+        "jax_impl.manual:backprop",
+        "jax_impl.manual:train_compiled",
+        "JAX manual",
+        _JAX,
+        supports_optimizer="jax_impl.manual:supports_optimizer",
     ),
     Record(
         "jax.flax",
@@ -97,6 +115,7 @@ RECORDS = (
         ("jax_impl/flax_module.py",),
         libraries=("flax", "optax"),
         extra="flax",
+        supports_optimizer="jax_impl.flax_module:supports_optimizer",
     ),
 )
 DATA_PARALLEL_RECORDS = (
@@ -157,12 +176,16 @@ def _data_parallel(name, device, workers):
             f"{name}: {framework} is not installed (pip install 'backprop-conformance[{framework}]')"
         )
     label, kwargs = f"{name}-w{workers}", {} if device is None else {"device": device}
+    adapter: type[Jax] | type[Torch]
     if framework == "jax":
         import jax
 
         if jax.device_count() < workers:  # a CPU-only process: the devices live in a child process
             return DeviceHost(label, path, workers)
-        impl = resolve(path)(workers)
-        return DataParallel(Jax(label, impl.gradients, impl.train, **kwargs), impl)
-    impl = resolve(path)(workers, **kwargs)
-    return DataParallel(Torch(label, impl.gradients, impl.train, **kwargs), impl)
+        adapter, impl = Jax, resolve(path)(workers)
+    else:
+        adapter, impl = Torch, resolve(path)(workers, **kwargs)
+    declared = getattr(impl, "supports_optimizer", None)  # the port's opt-in to optimizer problems
+    return DataParallel(
+        adapter(label, impl.gradients, impl.train, supports_optimizer=declared, **kwargs), impl
+    )

@@ -5,18 +5,27 @@ cost), mean training cost over the epoch's steps, and largest parameter divergen
 reference (max |θ_impl − θ_ref| over all layers) are recorded. The score uses the reference forward
 pass on each implementation's own parameters, so the numbers differ only where the parameters do.
 A conv spec is fed images (m, C, H, W); a dense one the flat rows.
+
+Plain SGD (``optimizer=None``, a constant ``lr``) is trained one epoch per ``train`` call, each from
+the parameters the last one returned, exactly as always. With an ``optimizer`` the calls pass it on,
+with ``lr_drops`` a per-step schedule built from the batch order. Every call starts the optimizer's
+state afresh (the contract), so a rule with state (all but sgd, whose only state, the step count, it
+never reads) is trained as one trajectory: epoch e's call retrains epochs 1..e from the initial
+weights, and its parameters after e epochs are those of one ``train`` over the whole batch order.
 """
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
 import reference
-from conformance.contract import Array, Named, Params
+from conformance.calls import supports_optimizer
+from conformance.contract import Array, Named, Optimizes, Params
 from conformance.spec import Spec
 from conformance.training.datasets import Dataset, aligned
 from conformance.training.tasks import Autoencoder, Classify
@@ -56,6 +65,42 @@ def forward(spec: Spec, params: Params, x: np.ndarray) -> tuple[list[Array], lis
     return reference.feedforward(p64, x.astype(np.float64), spec.activation, spec.output, conv=spec.conv)
 
 
+def declined(impls: Sequence[Named], optimizer: object) -> dict[str, str]:
+    """{name: why} for each implementation that cannot train with ``optimizer`` (the opt-in of
+    calls.supports_optimizer); none for plain SGD."""
+    if optimizer is None:
+        return {}
+    label = getattr(optimizer, "label", optimizer)
+    return {
+        impl.name: (
+            f"its supports_optimizer declines {label}"
+            if hasattr(impl, "supports_optimizer")
+            else "it declares no supports_optimizer, so it trains with plain SGD at a constant η only"
+        )
+        for impl in impls
+        if not supports_optimizer(impl, optimizer)
+    }
+
+
+def replays(optimizer: object) -> bool:
+    """Whether each epoch retrains from the initial weights: the rule keeps state that the next
+    ``train`` call would start afresh (every rule but sgd, whose only state is a step count it never
+    reads)."""
+    return optimizer is not None and getattr(optimizer, "name", None) != "sgd"
+
+
+def schedule(
+    lr: float, lr_drops: Sequence[tuple[int, float]], steps: int, epochs: int
+) -> float | list[float]:
+    """η_t for every step of ``epochs`` epochs of ``steps`` batches: ``lr`` times the factor of every
+    (epoch, factor) in ``lr_drops`` whose epoch has begun by step t's epoch; ``lr`` itself, a float,
+    when there is no drop (the constant rate of plain SGD)."""
+    if not lr_drops:
+        return lr
+    per_epoch = [lr * math.prod(f for e, f in lr_drops if e <= epoch) for epoch in range(1, epochs + 1)]
+    return [rate for rate in per_epoch for _ in range(steps)]
+
+
 def train_side_by_side(
     impls: Sequence[Named],
     spec: Spec,
@@ -68,9 +113,12 @@ def train_side_by_side(
     seed: int,
     dtype: npt.DTypeLike,
     init: str,
+    optimizer: object = None,
+    lr_drops: Sequence[tuple[int, float]] = (),
     progress: Callable[[str, int, dict], object] | None = None,
 ) -> dict[str, History]:
-    """Returns {name: History}. ``impls`` must start with the reference (the divergence baseline)."""
+    """Returns {name: History}. ``impls`` must start with the reference (the divergence baseline) and
+    must all support ``optimizer`` (:func:`declined` names those that do not)."""
     dtype = np.dtype(dtype)
     x, y = aligned(inputs(spec, data.x_train), dtype), task.targets(data, dtype)  # data.py: aligned
     x_test = inputs(spec, data.x_test)
@@ -79,22 +127,31 @@ def train_side_by_side(
     )
     order = reference.batch_order(len(x), batch_size, epochs, seed + 1)  # separate, seeded stream
     steps = -(-len(x) // batch_size)
+    rates = schedule(lr, lr_drops, steps, epochs)
+    replay = replays(optimizer)
     histories = {impl.name: History(impl.name, params=params0) for impl in impls}
     for epoch in range(1, epochs + 1):
-        batches = order[(epoch - 1) * steps : epoch * steps]
+        first, end = (0 if replay else (epoch - 1) * steps), epoch * steps  # the steps of this call
+        rate = rates[first:end] if isinstance(rates, list) else rates
         for impl in impls:
             history = histories[impl.name]
+            params, batches = params0 if replay else history.params, order[first:end]
             start = time.perf_counter()
-            run = impl.train(spec, history.params, x, y, lr=lr, batches=batches)
+            if optimizer is None and not isinstance(rate, list):  # plain SGD: called exactly as always
+                run = impl.train(spec, params, x, y, lr=rate, batches=batches)
+            else:  # an opt-in implementation (declined names the others)
+                run = cast(Optimizes, impl).train(
+                    spec, params, x, y, lr=rate, batches=batches, optimizer=optimizer
+                )
             seconds = time.perf_counter() - start
             history.params = run.params
             zs, activations = forward(spec, run.params, x_test)
-            history.step_losses.extend(float(c) for c in run.losses)
+            history.step_losses[first:] = [float(c) for c in run.losses]
             history.epochs.append(
                 {
                     "epoch": epoch,
                     task.metric: task.score(spec, zs, activations, data),
-                    "cost": float(np.mean(run.losses)),
+                    "cost": float(np.mean(run.losses[end - steps - first :])),  # this epoch's steps
                     "divergence": divergence(run.params, histories[impls[0].name].params),
                     "seconds": seconds,
                 }

@@ -8,7 +8,8 @@ autoencoder  seed 003's second extension: y = x, the pixels scaled to [0, 1], th
              (½‖a − x‖² for the quadratic cost).
 
 Both are scored with the reference forward pass on each implementation's own parameters, so the
-numbers differ only where the parameters do. ``network`` turns the options into the Spec to train.
+numbers differ only where the parameters do. ``network`` turns the options into the Spec to train,
+``optimizer`` and ``lr_drops`` into the update rule and the learning-rate schedule.
 """
 
 import argparse
@@ -18,10 +19,12 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
+from conformance.optimizer import Optimizer
 from conformance.spec import Conv, Spec
 from conformance.training.datasets import Dataset
 from reference import conv_shapes
 from reference.costs import cost
+from reference.validation import CLIPPING, OPTIMIZER_DEFAULTS, OPTIMIZERS, READS
 
 
 class Classify:
@@ -118,3 +121,47 @@ def network(args: argparse.Namespace, data: Dataset, task: type[Classify] | type
             f"layer must be {n_in} and the output layer {n_out}"
         )
     return Spec(sizes, args.activation, args.output, args.loss, args.weight_decay)
+
+
+def option(field: str) -> str:
+    """The command-line option of an Optimizer field: momentum_form -> --momentum-form."""
+    return "--" + field.replace("_", "-")
+
+
+def optimizer(args: argparse.Namespace) -> Optimizer | None:
+    """The Optimizer of ``--optimizer`` and its hyperparameter options, or None (plain SGD, called
+    exactly as without these options) when none of them and no ``--lr-drop`` is given; clipping or a
+    schedule alone train with sgd. An option the rule does not read is refused even at its default
+    value (a typed --beta1 for sgd is a mistake, whatever its value); the values are checked by
+    Optimizer itself, whose messages name the field, here renamed to the option."""
+    given = {k: getattr(args, k) for k in OPTIMIZER_DEFAULTS if getattr(args, k) is not None}
+    if args.optimizer is None and not given and not args.lr_drop:
+        return None
+    name = args.optimizer or "sgd"
+    rule = f"--optimizer {name}" if args.optimizer else "plain SGD (no --optimizer)"
+    for k in given:
+        if k == "clip_eps" and "clip_norm" not in given:
+            raise ValueError("--clip-eps: only --clip-norm reads it; give --clip-norm too")
+        if k not in READS[name] + CLIPPING:
+            readers = [n for n in OPTIMIZERS if k in READS[n]]
+            raise ValueError(f"{option(k)}: {rule} does not read it (only {', '.join(readers)} do)")
+    if "clip_value" in given and "clip_norm" in given:
+        raise ValueError("--clip-norm: give --clip-value or --clip-norm, not both")
+    try:
+        return Optimizer(name, **given)
+    except (ValueError, TypeError) as exc:  # "optimizer.clip_norm: expected ..." -> "--clip-norm: ..."
+        field, _, why = str(exc).partition(": ")
+        raise ValueError(f"{option(field.removeprefix('optimizer.'))}: {why}") from None
+
+
+def lr_drops(args: argparse.Namespace) -> tuple[tuple[int, float], ...]:
+    """``--lr-drop EPOCH:FACTOR`` options (parsed and range-checked by the parser) as ((epoch,
+    factor), ...) in epoch order; an epoch after the last one would never take effect."""
+    drops = tuple(sorted(args.lr_drop or ()))
+    late = [e for e, _ in drops if e > args.epochs]
+    if late:
+        raise ValueError(
+            f"--lr-drop: epoch {late[0]} comes after the last epoch (--epochs {args.epochs}), so it "
+            "would never take effect"
+        )
+    return drops

@@ -21,7 +21,8 @@ from tests.helpers.mutants import assert_caught, assert_one_diagnosis
 # (conv-lenet-2x9x9), stride 2 (conv-stride2-pad1), weight decay on two blocks (conv-decay),
 # max-pooling over 3×3 windows (conv-max-pool-3), and exact ReLU kinks in a conv block (conv-relu-kink).
 PROBLEMS = ["conv-lenet-2x9x9", "conv-stride2-pad1", "conv-decay", "conv-max-pool-3", "conv-relu-kink"]
-CONV_PROBLEMS = [name for name, p in CATALOGUE.items() if p.spec.conv and p.optimizer is None]  # plain SGD mutants
+# plain-SGD mutants: the conv problems without an optimizer
+CONV_PROBLEMS = [name for name, p in CATALOGUE.items() if p.spec.conv and p.optimizer is None]
 
 # bug -> the signature that must diagnose it wherever it fails (diagnose.SIGNATURES)
 EXPECTED = {

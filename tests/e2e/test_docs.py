@@ -1,5 +1,5 @@
-"""docs/rosetta.md is generated from the tagged source lines: stale pages, edited tagged lines,
-missing and duplicated tags all fail."""
+"""docs/rosetta.md and docs/optimizers.md are generated from the tagged source lines: stale pages,
+edited tagged lines, missing and duplicated tags all fail."""
 
 import importlib.util
 import shutil
@@ -82,3 +82,26 @@ def test_every_equation_has_a_line_in_every_column():
         section = page.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
         for column in generate.COLUMNS:
             assert f"| {column} | <code>" in section, f"{title}: no {column} line"
+
+
+def test_committed_optimizers_page_is_current():
+    """docs/optimizers.md: the # OPT-… lines as they are now, and the numbers of docs/optimizers.json
+    (whether those are current is tests/cli/test_conventions.py's: it runs the frameworks)."""
+    assert generate.OPT_PAGE.read_text() == generate.render_optimizers(), (
+        "docs/optimizers.md is stale: run `python docs/generate.py` (or `nox -s docs`)"
+    )
+
+
+def test_changing_an_optimizer_line_makes_its_page_stale(tmp_path):
+    for path in [p for files in generate.OPT_COLUMNS.values() for p in files] + [str(generate.MEASURED)]:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, tmp_path / path)
+    edit(
+        tmp_path,
+        "jax_impl/optimizers.py",
+        "return -lr * m_hat / (jnp.sqrt(v_hat) + o.eps)",
+        "return -lr * m_hat / jnp.sqrt(v_hat + o.eps)",
+    )
+    page = generate.render_optimizers(tmp_path)
+    assert page != generate.OPT_PAGE.read_text()
+    assert "return -lr * m_hat / jnp.sqrt(v_hat + o.eps)" in page

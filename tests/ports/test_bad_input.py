@@ -165,6 +165,75 @@ TRAIN_CASES = {
 }
 
 
+def opt(name, **hyper):
+    return SimpleNamespace(name=name, **hyper)  # duck-typed: bypasses conformance.Optimizer's checks
+
+
+# id -> (arguments changed from optimizer_args(), exception, message regex): docs/contract.md, section 5
+OPTIMIZER_CASES = {
+    "optimizer-unknown": (dict(optimizer=opt("adamax")), ValueError, r"^optimizer\.name: unknown optimizer"),
+    "optimizer-without-name": (dict(optimizer=object()), TypeError, r"^optimizer: expected an object"),
+    "beta1-one": (dict(optimizer=opt("adam", beta1=1.0)), ValueError, r"^optimizer\.beta1: expected"),
+    "beta2-negative": (dict(optimizer=opt("adam", beta2=-0.5)), ValueError, r"^optimizer\.beta2: expected"),
+    "eps-zero": (dict(optimizer=opt("adam", eps=0.0)), ValueError, r"^optimizer\.eps: expected"),
+    "eps-nan": (dict(optimizer=opt("rmsprop", eps=float("nan"))), ValueError, r"^optimizer\.eps: expected"),
+    "rho-above-one": (dict(optimizer=opt("rmsprop", rho=1.5)), ValueError, r"^optimizer\.rho: expected"),
+    "momentum-zero": (dict(optimizer=opt("momentum")), ValueError, r"^optimizer\.momentum: expected"),
+    "momentum-inf": (
+        dict(optimizer=opt("nesterov", momentum=float("inf"))),
+        ValueError,
+        r"^optimizer\.momentum: expected",
+    ),
+    "momentum-form-unknown": (
+        dict(optimizer=opt("momentum", momentum=0.9, momentum_form="heavy-ball")),
+        ValueError,
+        r"^optimizer\.momentum_form: expected 'buffer' or 'velocity'",
+    ),
+    "decoupled-decay-negative": (
+        dict(optimizer=opt("adamw", decoupled_decay=-0.1)),
+        ValueError,
+        r"^optimizer\.decoupled_decay: expected",
+    ),
+    "hyperparameter-not-read": (
+        dict(optimizer=opt("sgd", beta1=0.5)),
+        ValueError,
+        r"^optimizer\.beta1: sgd does not use it",
+    ),
+    "switch-not-bool": (
+        dict(optimizer=opt("adam", eps_hat="yes")),
+        TypeError,
+        r"^optimizer\.eps_hat: expected",
+    ),
+    "clip-norm-zero": (
+        dict(optimizer=opt("sgd", clip_norm=0.0)),
+        ValueError,
+        r"^optimizer\.clip_norm: expected",
+    ),
+    "clip-value-negative": (
+        dict(optimizer=opt("adam", clip_value=-1.0)),
+        ValueError,
+        r"^optimizer\.clip_value: expected",
+    ),
+    "clip-both": (
+        dict(optimizer=opt("sgd", clip_norm=1.0, clip_value=1.0)),
+        ValueError,
+        r"^optimizer\.clip_norm: set clip_value or clip_norm, not both",
+    ),
+    "schedule-wrong-length": (
+        dict(lr=[0.1, 0.1, 0.1]),
+        ValueError,
+        r"^lr: expected one learning rate per step",
+    ),
+    "schedule-zero-entry": (
+        dict(lr=[0.1, 0.0]),
+        ValueError,
+        r"^lr\[1\]: expected a finite learning rate > 0",
+    ),
+    "schedule-nan-entry": (dict(lr=[float("nan"), 0.1]), ValueError, r"^lr\[0\]: expected a finite"),
+    "schedule-string": (dict(lr="0.1"), TypeError, r"^lr: expected a float or a sequence"),
+}
+
+
 def entry_points(framework):
     """{"gradients": [...], "train": [...]}: the entry points of every shipped implementation of
     ``framework`` (None: the NumPy reference), read from the registry's records, each function once
@@ -233,6 +302,10 @@ def call_all(b, kind, args):
         for fn in b[kind]:
             if kind == "gradients":
                 yield lambda fn=fn: fn(spec, params, x, y)
+            elif "optimizer" in args:  # the optimizer cases: passed only there (plain SGD as before)
+                yield lambda fn=fn: fn(
+                    spec, params, x, y, lr=args["lr"], batches=batches, optimizer=args["optimizer"]
+                )
             else:
                 yield lambda fn=fn: fn(spec, params, x, y, lr=args["lr"], batches=batches)
 
@@ -247,6 +320,11 @@ def good_args():
         lr=0.5,
         batches=[np.arange(2), np.arange(2, 5)],
     )
+
+
+def optimizer_args():
+    """The accepted optimizer baseline: Adam with global-norm clipping on a two-step schedule."""
+    return good_args() | dict(lr=[0.1, 0.01], optimizer=opt("adam", clip_norm=1.0))
 
 
 def conv_args():
@@ -288,6 +366,18 @@ def test_good_conv_input_passes(backend_name):
 @pytest.mark.parametrize("case", list(TRAIN_CASES))
 def test_bad_training_input(case, backend_name):
     _check(backend_name, "train", *TRAIN_CASES[case])
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+@pytest.mark.parametrize("case", list(OPTIMIZER_CASES))
+def test_bad_optimizer_input(case, backend_name):
+    _check(backend_name, "train", *OPTIMIZER_CASES[case], base=optimizer_args)
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+def test_good_optimizer_input_passes(backend_name):
+    for call in call_all(backend(backend_name), "train", optimizer_args()):
+        call()
 
 
 def test_good_input_passes_everywhere():

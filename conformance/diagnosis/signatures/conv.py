@@ -33,6 +33,8 @@ def _parts(ev):
 
 
 def kernel_flipped(ev: Evidence) -> Diagnosis | None:
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     p, R, conv, layers = _parts(ev)
     if not any(block.kernel > 1 for block in conv):
         return None
@@ -53,6 +55,8 @@ def kernel_flipped(ev: Evidence) -> Diagnosis | None:
 
 
 def kernels_not_decayed(ev: Evidence) -> Diagnosis | None:
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     p, R, conv, layers = _parts(ev)
     lam, c = p.spec.weight_decay, len(conv)
     if lam == 0 or not c:
@@ -78,6 +82,8 @@ def kernels_not_decayed(ev: Evidence) -> Diagnosis | None:
 
 
 def bias_averaged(ev: Evidence) -> Diagnosis | None:
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     _, R, conv, layers = _parts(ev)
     c = len(conv)
     if not any(z.shape[2] * z.shape[3] > 1 for z in R.zs[:c]):
@@ -109,6 +115,8 @@ def _stride_one_kernel_gradient(delta, a_prev, K, padding, lam):
 
 
 def stride_ignored(ev: Evidence) -> Diagnosis | None:
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     p, R, conv, _ = _parts(ev)
     strided = [l for l, block in enumerate(conv, 1) if block.stride > 1]
     if not strided:
@@ -135,6 +143,8 @@ def stride_ignored(ev: Evidence) -> Diagnosis | None:
 def flatten_order(ev: Evidence) -> Diagnosis | None:
     """An F-order flatten feeds W^{c+1} the C-order features in another order: the reference with the
     columns of W^{c+1} permuted to match computes the same z, a, δ and loss, and ∂W^{c+1} permuted."""
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     p, R, conv, _ = _parts(ev)
     c = len(conv)
     if not c:

@@ -61,6 +61,8 @@ def _bp2_without_padding(delta, K, stride, padding, shape):
 
 
 def padding_ignored(ev: Evidence) -> Diagnosis | None:
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     padded = [l for l, block in enumerate(_blocks(ev), 1) if l > 1 and block.padding]
     if not padded:
         return None
@@ -96,6 +98,8 @@ def _to_last_maximum(nabla_a, h, block):
 
 
 def _routing(ev, signature, kind, route, cause, fix):
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     pooled = [l for l, block in enumerate(_blocks(ev), 1) if block.pool == kind]
     if not pooled:
         return None

@@ -79,6 +79,8 @@ def relu_kink(ev: Evidence) -> Diagnosis | None:
     g′(z^l)): a unit is a column of a dense z^l or a channel of a conv z^l, and its ∂b entry and its
     row of ∂W (its kernel ∂K[c]) go with it. Everything outside those units must agree with the
     reference to the check's tolerance, and every value must be finite."""
+    if "gradients" not in ev.want:  # no single-pass check ran (an optimizer problem: Problem.kinds)
+        return None
     spec, zs = ev.problem.spec, ev.want["gradients"].zs
     c, L = len(getattr(spec, "conv", ()) or ()), len(zs)
     relu = [l for l in range(1, L + 1) if (spec.output if l == L else spec.activation) == "relu"]

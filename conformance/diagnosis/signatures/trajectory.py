@@ -11,6 +11,8 @@ step and agrees with it on every step before (_matches).
 Each is a small function of the evidence (evidence.Evidence) listed in diagnose.SIGNATURES.
 """
 
+from typing import cast
+
 import numpy as np
 
 import reference
@@ -24,14 +26,16 @@ from reference.network import backprop_unchecked
 TRAIN = ("losses", "final K", "final W", "final b", "final ", "final params", "call train")
 
 
-def _train_keys(ev):
-    return tuple(ev.keys(*TRAIN))
+def train_keys(ev):
+    """The failing groups of the training check, the optimizer's state ("state m W", ...) included."""
+    return tuple(k for k in ev.failing if k[1] in TRAIN or k[1].startswith("state"))
 
 
 def _training_only(ev):
-    """Only the training check failed: the single pass (if it ran) is right, so a replay of the
-    reference's own gradients with one known-bad step rule can reproduce the run exactly."""
-    return bool(_train_keys(ev)) and not set(ev.failing) - set(_train_keys(ev))
+    """Only the training check failed, on a plain-SGD problem: the single pass (if it ran) is right,
+    so a replay of the reference's own gradients with one known-bad SGD step rule can reproduce the
+    run exactly. An optimizer problem's run is another rule (signatures/optimizer.py replays those)."""
+    return ev.problem.optimizer is None and bool(train_keys(ev)) and not set(ev.failing) - set(train_keys(ev))
 
 
 def _got(ev):
@@ -140,10 +144,9 @@ def lr_float32(ev: Evidence) -> Diagnosis | None:
     "part of the computation runs in float32": true, but not where."""
     if ev.dtype != "float64" or not _training_only(ev):
         return None
-    try:
-        lr, lr32 = float(ev.problem.lr), float(np.float32(ev.problem.lr))
-    except (TypeError, ValueError):  # a schedule, not one η
+    if not isinstance(ev.problem.lr, float):  # a schedule, not one η (never on a plain-SGD problem)
         return None
+    lr, lr32 = ev.problem.lr, float(np.float32(ev.problem.lr))
     if lr32 == lr or not _replays(ev, lr=lr32):
         return None
     return Diagnosis(
@@ -154,19 +157,19 @@ def lr_float32(ev: Evidence) -> Diagnosis | None:
         "keep η a Python float (float64) when the parameters are float64: no np.float32(lr), "
         "no framework scalar of the default float32 dtype (torch.tensor(lr), jnp.asarray(lr) "
         "without x64, a float32 lr Tensor)",
-        _train_keys(ev),
+        train_keys(ev),
     )
 
 
 def consequence(ev: Evidence) -> Diagnosis | None:
     """Training failures after single-pass failures: every step uses those gradients and that loss."""
-    if _train_keys(ev) and set(ev.failing) - set(_train_keys(ev)):
+    if train_keys(ev) and set(ev.failing) - set(train_keys(ev)):
         return Diagnosis(
             "consequence",
             "the training failures follow from the single-pass failures "
             "above (every step uses those gradients and that loss)",
             "fix those first",
-            _train_keys(ev),
+            train_keys(ev),
         )
     return None
 
@@ -196,7 +199,7 @@ def step_scale(ev: Evidence) -> Diagnosis | None:
                     "update_sign",
                     "the SGD step goes uphill, W + η∂C/∂W: gradient ascent",
                     "W ← W − η∂C/∂W and b ← b − η∂C/∂b",
-                    _train_keys(ev),
+                    train_keys(ev),
                 )
             reading, fix = FACTORS[name]
             return Diagnosis(
@@ -204,7 +207,7 @@ def step_scale(ev: Evidence) -> Diagnosis | None:
                 f"every SGD step moves c = {name} times as far as the "
                 f"reference's: the update (or the gradient it uses) is {reading}",
                 fix,
-                _train_keys(ev),
+                train_keys(ev),
             )
     return None
 
@@ -225,7 +228,7 @@ def stale_gradient(ev: Evidence) -> Diagnosis | None:
                 "stale_gradient",
                 "each step applies the previous step's gradient (a stale gradient)",
                 "compute the gradient on this step's batch and apply it in the same step: W ← W − η∂C/∂W",
-                _train_keys(ev),
+                train_keys(ev),
             )
     return None
 
@@ -236,7 +239,7 @@ def loss_after_update(ev: Evidence) -> Diagnosis | None:
             "loss_after_update",
             "each recorded loss is the cost after that step's update",
             "record the step's cost C before updating W and b",
-            _train_keys(ev),
+            train_keys(ev),
         )
     return None
 
@@ -253,7 +256,7 @@ def dropped_batches(ev: Evidence) -> Diagnosis | None:
             for k, idx in enumerate(p.batches):
                 now = reference.backprop(p.spec, params, p.x[idx], p.y[idx])
                 if i < len(got[0]) and ev.close("losses", got[0][i : i + 1], np.asarray([now.loss])):
-                    i, params = i + 1, reference.sgd_step(params, now.grads, p.lr)
+                    i, params = i + 1, reference.sgd_step(params, now.grads, float(cast(float, p.lr)))
                 else:
                     dropped.append(k)
     except ValueError:  # the parameters went non-finite: no skipped batch explains that
@@ -271,19 +274,19 @@ def dropped_batches(ev: Evidence) -> Diagnosis | None:
         f"{'it' if len(dropped) == 1 else 'them'} (an off-by-one, or the smaller last "
         "batch of an epoch dropped)",
         "one SGD step per index array in batches, the smaller last batch included",
-        _train_keys(ev),
+        train_keys(ev),
     )
 
 
 def losses_only(ev: Evidence) -> Diagnosis | None:
     """The parameters end right, only the recorded per-step losses differ."""
-    if set(_train_keys(ev)) == {("trajectory", "losses")}:
+    if set(train_keys(ev)) == {("trajectory", "losses")}:
         return Diagnosis(
             "losses_only",
             "the parameters end where the reference's do but the recorded "
             "per-step losses differ: the updates are right, the recorded cost is not",
             "record C = (1/m)Σ_x C_x + (λ/2)Σ_l ‖W^l‖² on the step's batch, before the update",
-            _train_keys(ev),
+            train_keys(ev),
         )
     return None
 
@@ -292,14 +295,24 @@ def first_step(ev: Evidence) -> Diagnosis | None:
     """Step 0's loss right, step 1's wrong: the first update differs. A NaN counts as wrong, as in
     the check (checks._compare_steps)."""
     pairs = ev.pairs("losses")  # the losses alone: the final parameters may be missing or malformed
-    if not _train_keys(ev) or not pairs or pairs[0][1].shape != pairs[0][2].shape or len(pairs[0][2]) < 2:
+    if not train_keys(ev) or not pairs or pairs[0][1].shape != pairs[0][2].shape or len(pairs[0][2]) < 2:
         return None
     _, got, want = pairs[0]
     bad = ~(np.abs(got - want) <= ev.tol("losses") * np.maximum(np.abs(want), ZERO_FLOOR))
     if bad[0] or not bad[1]:
         return None
-    passed = ev.got.get("gradients") is not None and not set(ev.failing) - set(_train_keys(ev))
+    passed = ev.got.get("gradients") is not None and not set(ev.failing) - set(train_keys(ev))
     checked = "the gradients pass, so " if passed else ""
+    optimizer = ev.problem.optimizer
+    if optimizer is not None:  # no gradients check ran on this problem: the first update is all we know
+        return Diagnosis(
+            "first_step",
+            f"step 0's loss is right but step 1's is not: the first {optimizer.name} update is wrong "
+            "— the clipping, the optimizer's rule or its state at t = 1, or the order clip → "
+            "transform → decoupled decay (the plain problems' checks show whether the gradients are)",
+            "follow reference/optimizers.py line by line for the first step (docs/optimizers.md)",
+            train_keys(ev),
+        )
     return Diagnosis(
         "first_step",
         f"step 0's loss is right but step 1's is not: {checked}the first update "
@@ -308,5 +321,5 @@ def first_step(ev: Evidence) -> Diagnosis | None:
         + ("" if checked else " (or the gradients: see this problem's gradients check)"),
         "compute every layer's gradient on the step's batch first, then update every W and b "
         "with it (BP-SGD)",
-        _train_keys(ev),
+        train_keys(ev),
     )
