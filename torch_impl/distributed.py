@@ -25,10 +25,11 @@ hand-written torch_impl.optimizers.step on it (clip, transform, decoupled decay,
 reference/optimizers.py): the whole update happens after the all-reduce, so global-norm clipping
 sees ‖g‖ of the full gradient, never one shard's, and every worker holds the same parameters and the
 same state (the all-reduce hands every rank the same bits; ``train_ranks`` returns them all). Why not
-torch.optim: module.py's optimizer is SGD only, and torch.optim's rules lack conventions of the
-contract (velocity momentum, ε inside √ for RMSprop and Adagrad, Adam's ε̂); the hand-written step
-covers them all and returns its state in the reference's layout. Plain SGD (``optimizer=None``)
-stays torch.optim.SGD, as module.train.
+module.py's torch.optim builder: torch.optim cannot express some conventions of the contract
+(module.declined: velocity momentum, ε inside √ for RMSprop and Adagrad, a clip_eps other than
+clip_grad_norm_'s 1e-6), so torch.ddp would decline them too; the hand-written step covers every
+rule and keeps its state in the reference's layout. Plain SGD (``optimizer=None``) stays
+torch.optim.SGD, exactly as before.
 
 The workers are a torch_impl.workers.Pool, started once per DataParallel object and reused by every
 call; ``close()`` stops them. Tensors in, tensors out, like the other ports.

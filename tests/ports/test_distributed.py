@@ -1,7 +1,9 @@
 """The data-parallel machinery: the harness's ``workers`` argument; workers started once, reused and
 stopped; a worker that raises or hangs reported as a failed check within the timeout; no worker
 process left behind (after close, after a failure, at exit, or when the parent is killed); the copy
-tests. The conformance of torch.ddp and jax.sharded itself is conformance/suite/test_distributed.py.
+tests. The conformance of torch.ddp and jax.sharded itself is conformance/suite/test_distributed.py;
+conv and optimizer runs built to expose the split (ragged shards, global-norm clipping, every worker's
+state) are in test_distributed_optimizers.py.
 """
 
 import os
@@ -11,10 +13,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from conformance import CATALOGUE, DATA_PARALLEL, check, check_gradients, check_training, load
+from conformance import CATALOGUE, DATA_PARALLEL, Optimizer, check, check_gradients, check_training, load
+from conformance.calls import supports
 from conformance.runtime.environment import available
 from tests.helpers.copy import ROOT, run_copied
 
@@ -63,16 +67,31 @@ def test_load_rejects_bad_workers_before_starting_anything(name, workers, messag
 
 @pytest.mark.parametrize("name", INSTALLED)
 def test_workers_start_once_are_reused_and_stop_at_close(name):
-    """Also: bad input is the usual ValueError, named first, and costs no worker (torch validates
-    before sending; the JAX device host validates in the child and raises the same error here)."""
+    """Also: the opt-ins to conv and optimizer problems reach the harness object; bad input (a rate,
+    a schedule, an optimizer) is the usual ValueError, named first, and costs no worker (torch
+    validates before sending; the JAX device host validates in the child and raises the same error
+    here)."""
     impl = load(name, workers=2)
     pids = impl.pids
     assert pids and all(alive(p) for p in pids)  # torch: 2 processes; jax here: 1 device host
     for problem in ("neuron", "relu-kink"):
         assert all(r.passed for r in check(impl, CATALOGUE[problem]))
-    p = PROBLEM
+    p, conv = PROBLEM, CATALOGUE["conv-batch-1"]
+    assert supports(impl, conv.spec) and supports(impl, p.spec, Optimizer("adam"))
     with pytest.raises(ValueError, match=r"^lr: expected a finite learning rate > 0"):
         impl.train(p.spec, p.params, p.x, p.y, lr=-1.0, batches=p.batches)
+    with pytest.raises(ValueError, match=r"^lr: expected one learning rate per step"):
+        impl.train(p.spec, p.params, p.x, p.y, lr=[0.1], batches=p.batches, optimizer=Optimizer("sgd"))
+    with pytest.raises(ValueError, match=r"^optimizer\.beta1: "):  # duck-typed: Optimizer refuses it
+        impl.train(
+            p.spec,
+            p.params,
+            p.x,
+            p.y,
+            lr=0.1,
+            batches=p.batches,
+            optimizer=SimpleNamespace(name="adam", beta1=1.0),
+        )
     assert impl.pids == pids, "workers were restarted between calls"
     impl.close()
     assert impl.pids == [] and not gone(pids, within=0.0)
