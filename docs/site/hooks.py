@@ -28,7 +28,6 @@ from mkdocs.plugins import get_plugin_logger
 from mkdocs.structure.files import File
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import plots  # docs/site/plots.py
 from tabs import tabs  # docs/site/tabs.py
 
 log = get_plugin_logger("site")
@@ -74,6 +73,11 @@ def on_config(config):
 
 
 def on_files(files, config):
+    # docs/site/plots.py, by its path (mkdocs's plugins reset sys.path after the hooks load); it
+    # needs matplotlib, which only the build has
+    spec = importlib.util.spec_from_file_location("site_plots", Path(__file__).with_name("plots.py"))
+    plots = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plots)
     files.append(File.generated(config, MATHJAX, abs_src_path=str(mathjax_source())))
     for name, png in plots.bench_plots(ROOT / "bench"):
         files.append(File.generated(config, f"bench-plots/{name}.png", content=png))

@@ -134,7 +134,7 @@ def test_page_loads_clean(visit, path):
              e => e.querySelector('mjx-container svg') !== null && !e.querySelector('[data-mjx-error]'))"""
     )
     assert v.problems == [] and broken == [] and all(math), (v.problems, broken, math.count(False))
-    if path in SCREENSHOTS and path != "equations.html":
+    if path == "bench.html":
         SHOTS.mkdir(parents=True, exist_ok=True)
         v.page.screenshot(path=SHOTS / f"{SCREENSHOTS[path]}.png")
 
@@ -175,10 +175,14 @@ def test_jax_tab_on_bp2_shows_jax_line(visit):
 def test_the_notebook_shows_its_outputs(visit):
     """Executed by the build: its equations typeset, its plots drawn, the planted bug diagnosed."""
     page = visit("teaching.html").page
-    assert page.locator(".jp-MarkdownOutput mjx-container svg").count() >= 4  # BP1–BP4, at least
+    assert page.locator(".jp-RenderedMarkdown mjx-container svg").count() >= 4  # BP1–BP4, at least
     plots = page.evaluate("() => [...document.images].filter(i => i.src.startsWith('data:image/png')).length")
     assert plots >= 1
     assert "c = 10 = m" in "\n".join(page.locator(".jp-OutputArea").all_inner_texts())
+    page.locator("img[src^='data:image/png']").first.scroll_into_view_if_needed()  # the training curves
+    page.evaluate("() => window.scrollBy(0, -300)")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"{SCREENSHOTS['teaching.html']}.png")
 
 
 def search(page, query):
@@ -187,7 +191,10 @@ def search(page, query):
     box.press_sequentially(query)  # typed: the search reacts to keys, not to a filled value
     hits = page.locator("a.md-search-result__link")
     hits.first.wait_for(timeout=15_000)
-    return [urlparse(hits.nth(i).get_attribute("href")).path.rsplit("/", 1)[-1] for i in range(hits.count())]
+    hrefs = hits.evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )  # all at once: the list grows
+    return [urlparse(h).path.rsplit("/", 1)[-1] for h in hrefs]
 
 
 def test_search_finds_the_equation_page(visit):
@@ -199,7 +206,8 @@ def test_search_finds_the_equation_page(visit):
 
 def test_the_build_flags_what_would_load_from_outside():
     """docs/site/hooks.py's last check (what the browser would fetch), on the usual suspects."""
-    hooks = pytest.importorskip("hooks", reason="needs mkdocs (the docs extra)")  # docs/site on sys.path
+    import hooks  # docs/site/hooks.py (needs mkdocs: the docs extra)
+
     outside = [
         '<script src="https://cdnjs.cloudflare.com/ajax/libs/mathjax/2.7.7/latest.js"> </script>',
         '<link rel="stylesheet" href="https://fonts.googleapis.com/css?family=Roboto">',
