@@ -37,6 +37,7 @@ from conformance.calls import supports
 from conformance.problems import OUTPUT_LOSSES, Problem
 from conformance.spec import Spec
 from reference import HIDDEN_ACTIVATIONS
+from reference.validation import OPTIMIZER_DEFAULTS, READS
 
 # feature -> its values, in the order messages list them. Each feature is documented in features().
 FEATURES = {
@@ -207,12 +208,13 @@ def allowed_pairs(profile: Profile | None = None) -> list[FeaturePair]:
 def covered_pairs(problems: Iterable[Problem]) -> set[FeaturePair]:
     """Every pair ((f1, v1), (f2, v2)) that some problem of ``problems`` has: v1 ∈ features[f1] and
     v2 ∈ features[f2]."""
-    pairs: set[tuple] = set()
-    for problem in problems:
-        found = features(problem)
-        items = [(f, v) for f in FEATURES if f in found for v in found[f]]
-        pairs.update((a, b) for a, b in itertools.combinations(items, 2) if a[0] != b[0])
-    return pairs
+    return set().union(*map(_pairs, problems))
+
+
+def _pairs(problem: Problem) -> set[FeaturePair]:
+    found = features(problem)
+    items = [(f, v) for f in FEATURES if f in found for v in found[f]]
+    return {(a, b) for a, b in itertools.combinations(items, 2) if a[0] != b[0]}
 
 
 def missing_pairs(
@@ -234,6 +236,46 @@ def _sorted(pairs):
 def describe(pair: Iterable[tuple[str, str]]) -> str:
     """e.g. 'output=sigmoid/quadratic × decay=on'."""
     return " × ".join(f"{f}={v}" for f, v in pair)
+
+
+def training_features(problem: Problem) -> set[tuple[str, str]]:
+    """What a problem's training asks for beyond its spec and data: the optimizer rule, each of its
+    switches and clipping away from the default (e.g. ``("optimizer", "eps_in_sqrt")``), and a
+    learning-rate schedule. Plain SGD at a constant rate has none."""
+    optimizer, found = problem.optimizer, set()
+    if optimizer is not None:
+        found.add(("optimizer", optimizer.name))
+        found.update(
+            ("optimizer", k)
+            for k, default in OPTIMIZER_DEFAULTS.items()
+            if k not in READS[optimizer.name] and getattr(optimizer, k) != default
+        )
+    if isinstance(problem.lr, tuple) and len(set(problem.lr)) > 1:
+        found.add(("schedule", "on"))
+    return found
+
+
+def covering(problems: Mapping[str, Problem]) -> list[str]:
+    """The names of a small subset of ``problems`` that still has every feature pair they have, every
+    optimizer rule, switch and schedule (training_features) and both check kinds, in ``problems``'
+    order: for a second, costlier pass over the catalogue (CI runs the JAX matrix once more under
+    XLA's default compiler so), where what matters is that every feature value meets every other,
+    not that each problem is seen twice. (The profiles' shares are not kept: the pass is meant for
+    implementations that support every problem.)
+
+    Greedy set cover (each pick the problem with the most still uncovered, ties to the earlier one):
+    within a factor ln(n) of the smallest cover, and deterministic."""
+    wanted = {
+        name: _pairs(p) | {("kind", kind) for kind in p.kinds} | training_features(p)
+        for name, p in problems.items()
+    }
+    uncovered = set().union(*wanted.values())
+    chosen: list[str] = []
+    while uncovered:
+        best = max(wanted, key=lambda name: len(wanted[name] & uncovered))  # max keeps the first tie
+        chosen.append(best)
+        uncovered -= wanted.pop(best)
+    return [name for name in problems if name in chosen]
 
 
 def main() -> None:

@@ -20,6 +20,10 @@ tests start (the command line, the notebook, the device host):
   cache saved. A worker that reads an entry another is still writing gets JAX's warning and
   compiles the program itself.
 
+``--catalogue=covering`` runs the conformance suite on a covering subset of the catalogue (about
+two in five problems, every feature pair still met; coverage.covering): CI's second pass of the JAX
+matrix under XLA's default compiler.
+
 ``--worker-threads=share`` (also on in this repository) gives each of pytest-xdist's k workers
 n // k threads of the n cores for NumPy's and torch's thread pools, instead of n each, which spin
 against one another (threads.py). Without xdist, or with thread counts set by you, it does nothing.
@@ -65,6 +69,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "through JAX's persistent cache in pytest's cache directory; default: XLA "
         "as a user's run compiles (XLA_FLAGS set in the environment always win). "
         "Default: %(default)s.",
+    )
+    group.addoption(
+        "--catalogue",
+        choices=("full", "covering"),
+        default="full",
+        help="full: every catalogue problem; covering: a subset with every feature pair, "
+        "optimizer rule, switch and schedule of the catalogue (coverage.covering), for a "
+        "second, costlier pass. Default: %(default)s.",
     )
     group.addoption(
         "--worker-threads",

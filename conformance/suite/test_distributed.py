@@ -20,7 +20,7 @@ import pytest
 from conformance import CATALOGUE, DATA_PARALLEL, Unavailable, load
 from conformance.calls import supports
 from conformance.diagnosis.diagnose import run
-from conformance.suite.test_matrix import assert_passed
+from conformance.suite.test_matrix import assert_passed, problem_names
 
 WORKERS = (2, 3)
 EXTENSIONS_AT = 3  # the worker count for conv and optimizer problems
@@ -34,6 +34,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(
             "data_parallel", pairs, ids=[f"{n}-w{k}" for n, k in pairs], indirect=True, scope="module"
         )
+    if "problem_name" in metafunc.fixturenames:
+        kind = "gradients" if metafunc.function.__name__ == "test_gradients" else "train"
+        metafunc.parametrize("problem_name", problem_names(metafunc.config, kind))
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +52,12 @@ def data_parallel(request):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("problem_name", [n for n, p in CATALOGUE.items() if "gradients" in p.kinds])
 def test_gradients(data_parallel, problem_name, dtype):
     """The full-batch loss and ∂C/∂W, ∂C/∂b, combined from the shards; z^l and a^l where returned."""
     _check(data_parallel, CATALOGUE[problem_name], dtype, "gradients")
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("problem_name", list(CATALOGUE))
 def test_training(data_parallel, problem_name, dtype):
     """Per-step full-batch losses (first diverging step named) and final parameters."""
     _check(data_parallel, CATALOGUE[problem_name], dtype, "train")

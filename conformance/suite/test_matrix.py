@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, make_problem
+from conformance.coverage import covering
 from conformance.diagnosis.diagnose import run
 from conformance.suite.examples import Reached, drawable
 from reference import conv_shapes
@@ -28,8 +29,16 @@ CONV_EXAMPLES, MIN_CONV_EXAMPLES = 6, 5
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much]
 
 
+def problem_names(config, kind):
+    """The catalogue problems with checks of ``kind``: all of them, or with ``--catalogue=covering``
+    the covering subset (coverage.covering)."""
+    names = covering(CATALOGUE) if config.getoption("catalogue") == "covering" else list(CATALOGUE)
+    return [n for n in names if kind in CATALOGUE[n].kinds]
+
+
 def pytest_generate_tests(metafunc):
-    """impl × dtype, without the reference against itself in float64 (the golden vectors pin it)."""
+    """impl × dtype, without the reference against itself in float64 (the golden vectors pin it); the
+    catalogue's problems (problem_names) for the tests that take one."""
     names = [
         n for n in metafunc.config.getoption("impl") or NAMES if n not in DATA_PARALLEL
     ]  # those run in test_distributed.py, with their workers
@@ -38,6 +47,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(("impl_name", "dtype"), pairs, ids=[f"{n}-{d}" for n, d in pairs])
     elif "impl_name" in metafunc.fixturenames:
         metafunc.parametrize("impl_name", names)
+    if "problem_name" in metafunc.fixturenames:
+        kind = "gradients" if metafunc.function.__name__ == "test_gradients" else "train"
+        metafunc.parametrize("problem_name", problem_names(metafunc.config, kind))
 
 
 def _verdict(impls, impl_name, problem, dtype, kinds):
@@ -71,13 +83,11 @@ def _run(impls, kind, impl_name, problem, dtype):
     _verdict(impls, impl_name, problem, dtype, (kind,))
 
 
-@pytest.mark.parametrize("problem_name", [n for n, p in CATALOGUE.items() if "gradients" in p.kinds])
 def test_gradients(impls, impl_name, problem_name, dtype):
     """forward z^l, a^l; deltas (BP1, BP2); ∂C/∂b (BP3); ∂C/∂W (BP4); loss."""
     _run(impls, "gradients", impl_name, CATALOGUE[problem_name], dtype)
 
 
-@pytest.mark.parametrize("problem_name", list(CATALOGUE))
 def test_training(impls, impl_name, problem_name, dtype):
     """Per-step losses (first diverging step named) and final parameters."""
     _run(impls, "train", impl_name, CATALOGUE[problem_name], dtype)

@@ -181,3 +181,33 @@ def test_exact_kinks_meet_softmax():
     assert {value(p, "batches") for p in kinked if not p.spec.conv} == {"one", "even", "ragged"}
     caught = caught_on(Within("relu_prime_one_at_zero", PROFILE["softmax-log-likelihood"]))
     assert caught and all(value(p, "kink") == "on" for p in caught)
+
+
+# --- the covering subset (CI's second pass of the JAX matrix, --catalogue=covering) ----------------
+
+
+def test_the_covering_subset_keeps_every_pair_rule_switch_schedule_and_kind():
+    chosen = coverage.covering(CATALOGUE)
+    subset = {name: CATALOGUE[name] for name in chosen}
+    assert len(chosen) < len(CATALOGUE) / 2, f"{len(chosen)} of {len(CATALOGUE)} problems: no saving"
+    assert not missing_pairs(subset), [describe(p) for p in missing_pairs(subset)]
+    for what, of in ((coverage.training_features, "training"), (lambda p: set(p.kinds), "kinds")):
+        everything = set().union(*map(what, CATALOGUE.values()))
+        kept = set().union(*map(what, subset.values()))
+        assert kept == everything, f"{of} features lost: {sorted(everything - kept)}"
+
+
+def test_covering_picks_what_only_one_problem_has():
+    """A problem that alone has a feature pair is always chosen; one whose pairs all occur elsewhere
+    is not (greedy set cover, ties to the earlier problem)."""
+    base = {n: CATALOGUE[n] for n in ("neuron", "nielsen-2-3-1")}
+    assert coverage.covering({**base, "again": CATALOGUE["neuron"]}) == coverage.covering(base)
+    kink = CATALOGUE["relu-kink"]
+    assert "relu-kink" in coverage.covering({**base, "relu-kink": kink})
+
+
+def test_training_features_name_rule_switches_and_schedule():
+    assert coverage.training_features(CATALOGUE["neuron"]) == set()
+    found = coverage.training_features(CATALOGUE["opt-adam-clip-norm-eps"])
+    assert ("optimizer", "adam") in found and ("optimizer", "clip_norm") in found
+    assert ("schedule", "on") in coverage.training_features(CATALOGUE["opt-momentum-buffer-lr-drop"])

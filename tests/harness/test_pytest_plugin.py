@@ -97,3 +97,21 @@ def test_only_the_xdist_controller_shares_the_cores(monkeypatch, numprocesses, w
         monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
     config = SimpleNamespace(option=SimpleNamespace(numprocesses=numprocesses))
     assert xdist_workers(config) == expected
+
+
+@pytest.mark.parametrize("kind", ["gradients", "train"])
+def test_catalogue_covering_selects_the_covering_subset(kind):
+    """``--catalogue=covering`` parametrizes the suite with coverage.covering's problems that have
+    checks of the test's kind; ``full`` (the default) with every such problem, in catalogue order."""
+    from conformance import CATALOGUE
+    from conformance.coverage import covering
+    from conformance.suite.test_matrix import problem_names
+
+    def config(catalogue):
+        return SimpleNamespace(getoption=lambda name: {"catalogue": catalogue}[name])
+
+    full = problem_names(config("full"), kind)
+    assert full == [n for n, p in CATALOGUE.items() if kind in p.kinds]
+    chosen = problem_names(config("covering"), kind)
+    assert chosen == [n for n in covering(CATALOGUE) if kind in CATALOGUE[n].kinds]
+    assert set(chosen) < set(full)
