@@ -7,9 +7,11 @@ owns them, not the implementations. JAX's x64 mode is *not* switched on globally
 wraps each float64 call in ``jax.enable_x64(True)``, so float32 work elsewhere stays float32.
 """
 
+import importlib.metadata
 import importlib.util
 import os
 import platform
+import sys
 
 import numpy as np
 
@@ -21,15 +23,16 @@ def available(module: str) -> bool:
 
 
 def configure() -> dict[str, object]:
-    """Set the precision flags (idempotent) and return a record of them and of the versions."""
-    if _STATE:
-        return dict(_STATE)
-    _STATE.update(
-        python=platform.python_version(),
-        numpy=np.__version__,
-        machine=f"{platform.machine()} {platform.processor() or ''}".strip(),
-    )
-    if available("torch"):
+    """Set the precision flags of each framework this process has imported (idempotent, per
+    framework: an adapter calls it right after importing its own) and return a record of them and of
+    the versions. A framework that is installed but not imported is recorded by its version only,
+    read from its metadata: importing torch and JAX (about 2 s) only to write their versions into
+    the report of a NumPy implementation's ``check`` would be most of that command's time; the
+    flags matter only where a framework computes, and every shipped port's adapter sets them."""
+    _STATE.setdefault("python", platform.python_version())
+    _STATE.setdefault("numpy", np.__version__)
+    _STATE.setdefault("machine", f"{platform.machine()} {platform.processor() or ''}".strip())
+    if "torch" in sys.modules and "torch_tf32" not in _STATE:
         import torch
 
         torch.backends.cuda.matmul.allow_tf32 = False
@@ -41,7 +44,7 @@ def configure() -> dict[str, object]:
             torch_float32_matmul_precision=torch.get_float32_matmul_precision(),
             torch_cuda=torch.cuda.is_available(),
         )
-    if available("jax"):
+    if "jax" in sys.modules and "jax_x64" not in _STATE:
         import jax
 
         jax.config.update("jax_default_matmul_precision", "highest")
@@ -52,4 +55,8 @@ def configure() -> dict[str, object]:
             jax_backend=jax.default_backend(),
             xla_flags=os.environ.get("XLA_FLAGS", ""),
         )  # e.g. the fast compile (xla.py)
-    return dict(_STATE)
+    record = dict(_STATE)
+    for framework in ("torch", "jax"):
+        if framework not in record and available(framework):
+            record[framework] = f"{importlib.metadata.version(framework)} (installed, not imported)"
+    return record
