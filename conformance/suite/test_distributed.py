@@ -20,7 +20,7 @@ import pytest
 from conformance import CATALOGUE, DATA_PARALLEL, Unavailable, load
 from conformance.calls import supports
 from conformance.diagnosis.diagnose import run
-from conformance.suite.test_matrix import assert_passed, problem_names
+from conformance.suite.test_matrix import assert_passed, parametrize_problems
 
 WORKERS = (2, 3)
 EXTENSIONS_AT = 3  # the worker count for conv and optimizer problems
@@ -34,9 +34,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(
             "data_parallel", pairs, ids=[f"{n}-w{k}" for n, k in pairs], indirect=True, scope="module"
         )
-    if "problem_name" in metafunc.fixturenames:
-        kind = "gradients" if metafunc.function.__name__ == "test_gradients" else "train"
-        metafunc.parametrize("problem_name", problem_names(metafunc.config, kind))
+    parametrize_problems(metafunc)  # then the dtype marks: ids [torch.ddp-w3-batch-1-float64]
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,8 @@ causes (diagnose.py). ``test_self_consistency`` checks that each implementation'
 derivative of its own loss (selfcheck.py).
 """
 
+import functools
+
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -31,9 +33,22 @@ HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much]
 
 def problem_names(config, kind):
     """The catalogue problems with checks of ``kind``: all of them, or with ``--catalogue=covering``
-    the covering subset (coverage.covering)."""
-    names = covering(CATALOGUE) if config.getoption("catalogue") == "covering" else list(CATALOGUE)
+    the covering subset (coverage.covering, chosen once per process)."""
+    names = _covering() if config.getoption("catalogue") == "covering" else list(CATALOGUE)
     return [n for n in names if kind in CATALOGUE[n].kinds]
+
+
+@functools.cache
+def _covering():
+    return covering(CATALOGUE)
+
+
+def parametrize_problems(metafunc):
+    """``problem_name`` for test_gradients (the problems with a backward pass) and test_training (all),
+    as the last parameter, so that test ids end with it (e.g. [torch.manual-float64-relu-kink])."""
+    if "problem_name" in metafunc.fixturenames:
+        kind = "gradients" if metafunc.function.__name__ == "test_gradients" else "train"
+        metafunc.parametrize("problem_name", problem_names(metafunc.config, kind))
 
 
 def pytest_generate_tests(metafunc):
@@ -47,9 +62,7 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize(("impl_name", "dtype"), pairs, ids=[f"{n}-{d}" for n, d in pairs])
     elif "impl_name" in metafunc.fixturenames:
         metafunc.parametrize("impl_name", names)
-    if "problem_name" in metafunc.fixturenames:
-        kind = "gradients" if metafunc.function.__name__ == "test_gradients" else "train"
-        metafunc.parametrize("problem_name", problem_names(metafunc.config, kind))
+    parametrize_problems(metafunc)
 
 
 def _verdict(impls, impl_name, problem, dtype, kinds):
