@@ -168,6 +168,8 @@ def test_jax_tab_on_bp2_shows_jax_line(visit):
     assert jax.locator(".filename").inner_text() == "jax_impl/manual.py"
     jax.scroll_into_view_if_needed()
     page.evaluate("() => window.scrollBy(0, -250)")  # the BP2 heading and formula in view too
+    # the tab's underline slides over with a CSS transition: shoot once it (and any other) has ended
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SHOTS / f"{SCREENSHOTS['equations.html']}.png")
 
