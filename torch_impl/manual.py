@@ -12,10 +12,14 @@ correlation, the hidden activation and an optional pooling (conv.py). a^c is fla
 into the first dense layer; backwards, δ^{c+1} W^{c+1} is un-flattened to a^c's shape and enters
 the conv stack, where BP2–BP4 become their -conv forms (conv.py). Without blocks this is the MLP,
 line for line as before.
+
+A spec with ``recurrent`` set (an Elman network: x (m, T, n_0), a (W, U, b) triple per hidden
+layer) goes to recurrent.py instead: the same forward per time step, and backpropagation through
+time, by hand, in reverse time.
 """
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -24,9 +28,12 @@ from .conv import backward as conv_backward
 from .conv import forward as conv_forward
 from .costs import cost, output_error
 from .optimizers import supports_optimizer as supports_optimizer  # True for every valid optimizer
+from .recurrent import backprop_unchecked as recurrent_backprop
 from .training import Gradients, Trajectory, train_loop
-from .types import Batches, ConvBlock, LearningRate, Params, ParamsIn, Spec
+from .types import Batches, ConvBlock, LearningRate, Params, ParamsIn, RecurrentSpec, Spec
 from .validation import check_inputs
+
+supports_recurrent = True  # recurrent specs (BPTT by hand, recurrent.py); read by the harness
 
 
 def feedforward(
@@ -57,6 +64,8 @@ def backprop(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> 
 
 @torch.no_grad()
 def backprop_unchecked(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
+    if getattr(spec, "recurrent", None) is not None:  # an Elman network: BPTT (recurrent.py)
+        return recurrent_backprop(cast(RecurrentSpec, spec), params, x, y)
     conv = getattr(spec, "conv", ()) or ()
     m, L, c = x.shape[0], len(params), len(conv)
     zs, activations, routes = feedforward(params, x, spec.activation, spec.output, conv=conv)

@@ -6,10 +6,15 @@ clips g, turns it into Δ with the optimizer's state, adds adamw's decoupled dec
 and kernels (never the biases), and sets θ ← θ + Δ. Everything runs under ``torch.no_grad()`` and
 returns new tensors: nothing the caller handed in is written in place.
 
+A layer is a tuple with its bias last: (W, b) or (K, b), or a recurrent layer's (W, U, b). Every
+rule applies array by array, so the tuples may have any length; "weights, not biases" (adamw's
+decay) means every array of a layer but the last.
+
 The hyperparameters come checked from validation.check_optimizer (a Hyper). State is fresh at every
 ``train`` call, in the reference's layout: {"t": steps taken, "b" | "v" | "s" | "m": [(for W, for
 b), ...]} ("b" a momentum buffer, "v" a velocity or Adam's second moment, "s" a sum or average of
-squares, "m" Adam's first moment), tensors of the parameters' dtype and device.
+squares, "m" Adam's first moment), one tuple per layer shaped like that layer's (a triple for a
+recurrent layer), tensors of the parameters' dtype and device.
 """
 
 import math
@@ -20,7 +25,7 @@ import torch
 from .types import Params, ParamsIn
 from .validation import Hyper, check_optimizer
 
-State: TypeAlias = dict[str, Any]  # {"t": int, "b" | "v" | "s" | "m": [(for W, for b), ...]}
+State: TypeAlias = dict[str, Any]  # {"t": int, "b" | "v" | "s" | "m": [(for W, [for U,] for b), ...]}
 
 
 def supports_optimizer(optimizer: object) -> bool:
@@ -36,16 +41,16 @@ def supports_optimizer(optimizer: object) -> bool:
 def clip(grads: ParamsIn, clip_value: float | None, clip_norm: float | None, clip_eps: float) -> Params:
     """Step 1: elementwise, then (if set) by the global 2-norm over every parameter together. The
     scale stays a tensor (no host sync): min(1, ·) by clamp, and a factor of exactly 1 leaves g as it is."""
-    grads = [(dW, db) for dW, db in grads]
+    grads = [tuple(layer) for layer in grads]
     if clip_value is not None:
         c = clip_value
-        grads = [(dW.clamp(-c, c), db.clamp(-c, c)) for dW, db in grads]  # OPT-clip-value
+        grads = [tuple(g.clamp(-c, c) for g in layer) for layer in grads]  # OPT-clip-value
     if clip_norm is not None:
         norm = torch.sqrt(
-            torch.stack([torch.sum(g * g) for pair in grads for g in pair]).sum()
-        )  # OPT-clip-norm ‖g‖
+            torch.stack([torch.sum(g * g) for layer in grads for g in layer]).sum()
+        )  # OPT-clip-norm ‖g‖ over every array, U^l included
         scale = (clip_norm / (norm + clip_eps)).clamp(max=1.0)  # OPT-clip-norm min(1, c / (‖g‖ + clip_eps))
-        grads = [(dW * scale, db * scale) for dW, db in grads]  # OPT-clip-norm
+        grads = [tuple(g * scale for g in layer) for layer in grads]  # OPT-clip-norm
     return grads
 
 
@@ -54,7 +59,7 @@ def init_state(hyper: Hyper, params: ParamsIn) -> State:
     sum starts at ``initial_accumulator``)."""
 
     def zeros(fill: float = 0.0) -> Params:
-        return [(torch.full_like(W, fill), torch.full_like(b, fill)) for W, b in params]
+        return [tuple(torch.full_like(theta, fill) for theta in layer) for layer in params]
 
     name, mu = hyper.name, hyper.momentum
     state: State = {"t": 0}
@@ -123,26 +128,27 @@ def transform(o: Hyper, g: torch.Tensor, slots: dict[str, torch.Tensor], lr: flo
 
 @torch.no_grad()
 def step(hyper: Hyper, params: ParamsIn, grads: ParamsIn, state: State, lr: float) -> tuple[Params, State]:
-    """One update: clip, transform every W and b, decoupled decay (adamw, weights and kernels
-    only), θ ← θ + Δ. Returns the new parameters and the new state; nothing is written in place."""
+    """One update: clip, transform every array (W, U, K and b), decoupled decay (adamw: every array
+    of a layer but its bias, the last), θ ← θ + Δ. Returns the new parameters and the new state;
+    nothing is written in place."""
     o = hyper
     t = state["t"] + 1
     grads = clip(grads, o.clip_value, o.clip_norm, o.clip_eps)
     keys = [k for k in state if k != "t"]
     new_state: State = {"t": t, **{k: [] for k in keys}}
     new_params: Params = []
-    for l, ((W, b), (dW, db)) in enumerate(zip(params, grads)):
-        pair = []
+    for l, (layer, layer_grads) in enumerate(zip(params, grads)):
+        new_layer = []
         new_slots: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
-        for i, (theta, g) in enumerate(((W, dW), (b, db))):
+        for i, (theta, g) in enumerate(zip(layer, layer_grads)):
             slots = {k: state[k][l][i] for k in keys}
             delta = transform(o, g, slots, lr, t)
-            if o.name == "adamw" and i == 0:
-                delta = delta - lr * o.decoupled_decay * theta  # OPT-adamw   Δ ← Δ − ηλ_d θ (W, K only)
-            pair.append(theta + delta)  # OPT-update   θ ← θ + Δ
+            if o.name == "adamw" and i < len(layer) - 1:
+                delta = delta - lr * o.decoupled_decay * theta  # OPT-adamw   Δ ← Δ − ηλ_d θ (W, U, K; not b)
+            new_layer.append(theta + delta)  # OPT-update   θ ← θ + Δ
             for k in keys:
                 new_slots[k].append(slots[k])
-        new_params.append((pair[0], pair[1]))
+        new_params.append(tuple(new_layer))
         for k in keys:
-            new_state[k].append((new_slots[k][0], new_slots[k][1]))
+            new_state[k].append(tuple(new_slots[k]))
     return new_params, new_state

@@ -18,15 +18,15 @@ from .validation import check_inputs, check_optimizer, check_training
 
 class Gradients(NamedTuple):
     loss: float  # batch cost C
-    grads: Params  # [(∂C/∂W^l, ∂C/∂b^l)], shaped like params
-    zs: list[torch.Tensor] | None = None  # [z^1..z^L], (m, n_l) each
+    grads: Params  # [(∂C/∂W^l, ∂C/∂b^l)], shaped like params ((∂C/∂W^l, ∂C/∂U^l, ∂C/∂b^l) recurrent)
+    zs: list[torch.Tensor] | None = None  # [z^1..z^L], (m, n_l) each; recurrent (m, T, n_l)
     activations: list[torch.Tensor] | None = None  # [a^0 = x, a^1..a^L]
-    deltas: list[torch.Tensor] | None = None  # [δ^1..δ^L], per example, (m, n_l) each
+    deltas: list[torch.Tensor] | None = None  # [δ^1..δ^L], per example, shaped like zs
 
 
 class Trajectory(NamedTuple):
     losses: list[float]  # one float per step, before that step's update
-    params: Params  # final [(W, b)]
+    params: Params  # final [(W, b)] ([(W, U, b)] for recurrent layers)
     state: State | None = None  # the optimizer's final state (optimizers.py); None for plain SGD
 
 
@@ -36,9 +36,10 @@ BackpropFn: TypeAlias = Callable[[Spec, ParamsIn, torch.Tensor, torch.Tensor], G
 
 @torch.no_grad()
 def sgd_step(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
-    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (the 1/m already in grads)."""
+    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (the 1/m already in grads); array by array, so a recurrent
+    layer's (W, U, b) steps the same way (U ← U − η ∂C/∂U)."""
     steps = zip(params, grads)  # BP-SGD
-    return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
+    return [tuple(theta - lr * g for theta, g in zip(*step)) for step in steps]  # BP-SGD
 
 
 def train_loop(

@@ -12,9 +12,10 @@ from typing import NamedTuple
 import torch
 
 from .costs import PAIRINGS
-from .types import Batches, ConvBlock, LearningRate, ParamsIn, Spec
+from .types import Batches, ConvBlock, LearningRate, ParamsIn, Recurrent, Spec
 
 HIDDEN = ("sigmoid", "tanh", "relu", "identity")
+RECURRENT_OUTPUTS = ("all", "last")
 OUTPUTS = HIDDEN + ("softmax",)
 BLOCK_FIELDS = (("channels", 1), ("kernel", 1), ("stride", 1), ("padding", 0), ("pool_size", 1))
 
@@ -106,6 +107,32 @@ def check_conv(
     return kernels, tuple(shape)
 
 
+def check_recurrent(spec: Spec, sizes: tuple[int, ...]) -> Recurrent | None:
+    """``spec.recurrent`` (None or missing: a dense or conv network): T = steps an integer >= 1,
+    outputs "all" or "last", no conv blocks and at least one (recurrent) hidden layer."""
+    recurrent = getattr(spec, "recurrent", None)
+    if recurrent is None:
+        return None
+    for field in ("steps", "outputs"):
+        if not hasattr(recurrent, field):
+            raise TypeError(f"spec.recurrent.{field}: missing; a recurrent spec has steps and outputs")
+    steps, outputs = recurrent.steps, recurrent.outputs
+    if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
+        raise ValueError(f"spec.recurrent.steps: expected an integer T >= 1, got {steps!r}")
+    if outputs not in RECURRENT_OUTPUTS:
+        raise ValueError(f"spec.recurrent.outputs: expected 'all' or 'last', got {outputs!r}")
+    if getattr(spec, "conv", ()) or getattr(spec, "input_shape", None) is not None:
+        raise ValueError(
+            "spec.recurrent: a recurrent spec takes no conv blocks (spec.conv, spec.input_shape)"
+        )
+    if len(sizes) < 3:
+        raise ValueError(
+            f"spec.recurrent: a recurrent network needs at least one hidden layer "
+            f"(len(sizes) >= 3), got sizes {sizes!r}"
+        )
+    return recurrent
+
+
 def check_tensor(name: str, t: object, shape: Sequence[int], like: torch.Tensor | None = None) -> None:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
@@ -122,18 +149,64 @@ def check_tensor(name: str, t: object, shape: Sequence[int], like: torch.Tensor 
         raise ValueError(f"{name}: contains NaN or Inf")
 
 
+def check_recurrent_params(params: ParamsIn, sizes: tuple[int, ...]) -> torch.Tensor:
+    """A (W, U, b) triple per hidden layer, W^l (n_l, n_{l-1}), U^l (n_l, n_l), b^l (n_l,), then the
+    output layer's (W, b) pair; return W^1 (the dtype and device the rest must match)."""
+    L = len(sizes) - 1
+    if not isinstance(params, (list, tuple)) or len(params) != L:
+        raise ValueError(
+            f"params: expected a list of {L - 1} (W, U, b) triples then one (W, b) pair for sizes {sizes}"
+        )
+    like: torch.Tensor | None = None
+    for l, layer in enumerate(params, start=1):
+        n_in, n = sizes[l - 1], sizes[l]
+        if l < L and (not isinstance(layer, (list, tuple)) or len(layer) != 3):
+            raise TypeError(f"params[{l - 1}]: expected a (W, U, b) triple for recurrent layer {l}")
+        if l == L and (not isinstance(layer, (list, tuple)) or len(layer) != 2):
+            raise TypeError(f"params[{l - 1}]: expected a (W, b) pair for layer {l}")
+        check_tensor(f"params[{l - 1}].W (layer {l})", layer[0], (n, n_in), like)
+        like = layer[0]
+        if l < L:
+            check_tensor(f"params[{l - 1}].U (layer {l})", layer[1], (n, n), like)
+        check_tensor(f"params[{l - 1}].b (layer {l})", layer[-1], (n,), like)
+    assert like is not None  # sizes has at least three entries (check_recurrent)
+    return like
+
+
+def check_recurrent_data(
+    recurrent: Recurrent, sizes: tuple[int, ...], x: object, y: object, like: torch.Tensor
+) -> None:
+    """x (m, T, n_0); y (m, T, n_L) for outputs "all", (m, n_L) for "last"."""
+    T = recurrent.steps
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] == 0 or x.shape[1] != T:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x: expected shape (m, T, n_0) = (m, {T}, {sizes[0]}), non-empty, got {got}")
+    m = x.shape[0]
+    check_tensor("x", x, (m, T, sizes[0]), like)
+    check_tensor("y", y, (m, T, sizes[-1]) if recurrent.outputs == "all" else (m, sizes[-1]), like)
+
+
 def check_inputs(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> None:
     """Spec, [(K, b)] + [(W, b)], x (m, n_0) or (m, C_0, H_0, W_0), y (m, n_L): all float, finite,
-    one dtype and device."""
+    one dtype and device. A recurrent spec: [(W, U, b)] + [(W, b)], x (m, T, n_0), y (m, T, n_L) or
+    (m, n_L) (:func:`check_recurrent`)."""
     sizes = check_spec(spec)
+    recurrent = check_recurrent(spec, sizes)
+    if recurrent is not None:
+        check_recurrent_data(recurrent, sizes, x, y, check_recurrent_params(params, sizes))
+        check_targets(spec, y)
+        return
     kernels, input_shape = check_conv(spec, sizes)
     c = len(kernels)
     if not isinstance(params, (list, tuple)) or len(params) != c + len(sizes) - 1:
         conv = f"{c} (K, b) conv pairs then " if c else ""
         raise ValueError(f"params: expected a list of {conv}{len(sizes) - 1} (W, b) pairs for sizes {sizes}")
     like: torch.Tensor | None = None
-    for l, (W, b) in enumerate(params, start=1):
+    for l, pair in enumerate(params, start=1):
         kind, shape = ("K", kernels[l - 1]) if l <= c else ("W", (sizes[l - c], sizes[l - c - 1]))
+        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+            raise TypeError(f"params[{l - 1}]: expected a ({kind}, b) pair for layer {l}")
+        W, b = pair
         check_tensor(f"params[{l - 1}].{kind} (layer {l})", W, shape, like)
         like = W
         check_tensor(f"params[{l - 1}].b (layer {l})", b, (shape[0],), like)
@@ -147,6 +220,10 @@ def check_inputs(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor)
         raise ValueError(f"x: expected {expected}, got {tuple(getattr(x, 'shape', ())) or type(x).__name__}")
     check_tensor("x", x, (x.shape[0], *features), like)
     check_tensor("y", y, (x.shape[0], sizes[-1]), like)
+    check_targets(spec, y)
+
+
+def check_targets(spec: Spec, y: torch.Tensor) -> None:
     if spec.loss != "quadratic" and bool(((y < 0) | (y > 1)).any()):
         raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
 
