@@ -1,4 +1,5 @@
-"""The NumPy reference: forward pass, backprop (BP1–BP4, and conv blocks), SGD, the optimizers
+"""The NumPy reference: forward pass, backprop (BP1–BP4, conv blocks, and backprop through time for
+recurrent layers: recurrent.py), SGD, the optimizers
 (momentum, Nesterov, RMSprop, Adam, AdamW, Adagrad, schedules, clipping) and a finite-difference check.
 
 NumPy and the standard library only; copy this folder into a project and it runs.

@@ -1,6 +1,7 @@
 """Centred finite-difference check of the backprop gradients (float64 only).
 
-For every weight and bias θ of every layer the five-point centred difference
+For every weight and bias θ of every layer (a recurrent layer's U^l too) the five-point centred
+difference
 
     n = (−C(θ + 2h) + 8 C(θ + h) − 8 C(θ − h) + C(θ − 2h)) / 12h
 
@@ -27,6 +28,7 @@ import numpy as np
 
 from .conv import conv_stack
 from .network import backprop, batch_cost, feedforward
+from .recurrent import batch_cost as recurrent_batch_cost
 from .types import FloatArray, ParamsIn, Spec
 
 # The error above which a gradient is wrong: the measured worst, 1e-8 (above), is an order below; a real
@@ -36,7 +38,7 @@ THRESHOLD = 1e-7
 
 class GradcheckResult(NamedTuple):
     layer: int  # 1..L
-    quantity: str  # "dW" (dense), "dK" (conv) or "db"
+    quantity: str  # "dW" (dense), "dK" (conv), "dU" (recurrent) or "db"
     rel_error: float  # ‖a − n‖ / max(‖a‖ + ‖n‖, noise floor)
     analytic: FloatArray
     numeric: FloatArray
@@ -45,19 +47,20 @@ class GradcheckResult(NamedTuple):
 def numerical_gradient(
     spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray, h: float = 1e-3
 ) -> list[tuple[FloatArray, ...]]:
-    """[(∂C/∂W^l, ∂C/∂b^l)] (∂C/∂K^l for conv blocks) by five-point centred differences, one
-    parameter at a time."""
-    conv = conv_stack(spec)[1]
+    """[(∂C/∂W^l, ∂C/∂b^l)] (∂C/∂K^l for conv blocks; (∂C/∂W^l, ∂C/∂U^l, ∂C/∂b^l) for recurrent
+    layers) by five-point centred differences, one parameter at a time."""
+    conv, recurrent = conv_stack(spec)[1], getattr(spec, "recurrent", None)
+    cost = batch_cost if recurrent is None else recurrent_batch_cost
 
     def C(p: ParamsIn) -> float:
-        zs, activations = feedforward(p, x, spec.activation, spec.output, conv=conv)
-        return batch_cost(spec, p, zs, activations, y)
+        zs, activations = feedforward(p, x, spec.activation, spec.output, conv=conv, recurrent=recurrent)
+        return cost(spec, p, zs, activations, y)
 
-    params = [(W.copy(), b.copy()) for W, b in params]
+    params = [tuple(theta.copy() for theta in layer) for layer in params]
     numeric = []
     for l in range(len(params)):
         pair = []
-        for theta in params[l]:  # W^l then b^l, perturbed in place and restored
+        for theta in params[l]:  # W^l (U^l) then b^l, perturbed in place and restored
             grad = np.zeros_like(theta)
             for i in np.ndindex(theta.shape):
                 saved = theta[i]
@@ -76,13 +79,14 @@ def gradcheck(
     spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray, h: float = 1e-3
 ) -> list[GradcheckResult]:
     """Compare backprop with finite differences; one :class:`GradcheckResult` per tensor and layer."""
-    if any(a.dtype != np.float64 for W, b in params for a in (W, b)) or x.dtype != np.float64:
+    if any(a.dtype != np.float64 for layer in params for a in layer) or x.dtype != np.float64:
         raise TypeError("params, x: gradcheck needs float64 (float32 rounding swamps the difference)")
     result = backprop(spec, params, x, y)
     analytic, scale = result.grads, max(abs(result.loss), 1.0)
     results, c = [], len(conv_stack(spec)[1])
     for l, (a_pair, n_pair) in enumerate(zip(analytic, numerical_gradient(spec, params, x, y, h)), 1):
-        for quantity, a, n in zip(("dK" if l <= c else "dW", "db"), a_pair, n_pair):
+        names = ("dW", "dU", "db") if len(a_pair) == 3 else ("dK" if l <= c else "dW", "db")
+        for quantity, a, n in zip(names, a_pair, n_pair):
             noise_floor = np.sqrt(a.size) * 1.5 * np.finfo(np.float64).eps * scale / h / THRESHOLD
             denom = max(np.linalg.norm(a) + np.linalg.norm(n), noise_floor)
             rel = float(np.linalg.norm(a - n) / denom)

@@ -18,10 +18,13 @@ A spec with conv blocks (seed 003's extension) puts layers 1..c of conv.py in fr
 (m, C_0, H_0, W_0), the pooled a^c is flattened in C order into the first dense layer, and the
 backward pass un-flattens δ^{c+1} W^{c+1} into ∂C_x/∂a^c for conv.backward. The penalty and λ cover
 every kernel K^l as well as every W^l.
+
+A spec with ``recurrent`` set (an Elman network, backprop through time) is handed to recurrent.py,
+which returns the same :class:`Gradients` with W, U, b triples for its recurrent layers.
 """
 
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
@@ -30,25 +33,26 @@ from .conv import backward as conv_backward
 from .conv import conv_stack
 from .conv import forward as conv_forward
 from .costs import cost, output_error
-from .types import ConvBlock, FloatArray, Params, ParamsIn, Spec
+from .recurrent import backprop_unchecked as recurrent_backprop
+from .recurrent import feedforward as recurrent_feedforward
+from .types import ConvBlock, FloatArray, Gradients, Params, ParamsIn, Recurrent, Spec
 from .validation import check_inputs
 
 
-class Gradients(NamedTuple):
-    """What one backward pass returns (the harness contract's attribute names)."""
-
-    loss: float  # batch cost C before any update
-    grads: Params  # [(∂C/∂W^l, ∂C/∂b^l) for l = 1..L], shaped like params ((∂C/∂K^l, ∂C/∂b^l) for conv)
-    zs: list[FloatArray]  # [z^1, ..., z^L], each (m, n_l); conv: (m, C_l, H_l, W_l), before g and pooling
-    activations: list[FloatArray]  # [a^0 = x, a^1, ..., a^L]; conv: pooled, 4-D
-    deltas: list[FloatArray]  # [δ^1, ..., δ^L], each (m, n_l), per example; conv: shaped like z^l
-
-
 def feedforward(
-    params: ParamsIn, x: FloatArray, activation: str, output: str, *, conv: Sequence[ConvBlock] = ()
+    params: ParamsIn,
+    x: FloatArray,
+    activation: str,
+    output: str,
+    *,
+    conv: Sequence[ConvBlock] = (),
+    recurrent: Recurrent | None = None,
 ) -> tuple[list[FloatArray], list[FloatArray]]:
     """Return (zs, activations): every weighted input z^l and activation a^l, layers 1..L.
-    ``conv``: the spec's conv blocks, whose (K, b) pairs come first in ``params``."""
+    ``conv``: the spec's conv blocks, whose (K, b) pairs come first in ``params``; ``recurrent``:
+    the spec's recurrence, for an Elman network (recurrent.py: x (m, T, n_0), per-step arrays)."""
+    if recurrent is not None:
+        return recurrent_feedforward(params, x, activation, output, recurrent.outputs)
     L, c = len(params), len(conv)
     zs, activations = conv_forward(conv, params[:c], x, activation) if c else ([], [x])
     a = activations[-1].reshape(len(x), -1) if c else x  # BP-flatten (m, C_c·H_c·W_c), C order
@@ -80,6 +84,8 @@ def backprop(spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray) -> Grad
 
 def backprop_unchecked(spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray) -> Gradients:
     """The forward and backward pass proper, for callers that have validated already (training)."""
+    if getattr(spec, "recurrent", None) is not None:  # an Elman network: backprop through time
+        return recurrent_backprop(spec, params, x, y)
     activation, output, loss, lam = spec.activation, spec.output, spec.loss, spec.weight_decay
     conv = conv_stack(spec)[1]
     m, L, c = x.shape[0], len(params), len(conv)

@@ -7,7 +7,8 @@ already in it, from backprop). Each step then runs, in this order:
     1. clipping (optional)   clip_value c: g ← clip(g, −c, c) elementwise
                              clip_norm c:  g ← g · min(1, c / (‖g‖ + clip_eps)), ‖g‖ over all parameters
     2. the transform         Δ from g and the optimizer's state, per parameter array (below)
-    3. decoupled decay       adamw: Δ ← Δ − η_t λ_d θ, for weights and kernels only (never biases)
+    3. decoupled decay       adamw: Δ ← Δ − η_t λ_d θ, for weights, kernels and a recurrent layer's
+                             U: every array of a layer but its last, the bias (never biases)
     θ ← θ + Δ
 
 Each rule's lines are tagged ``# OPT-<name>`` so docs/generate.py can set them beside every other
@@ -18,8 +19,9 @@ in), ``eps_in_sqrt`` (g / √(s + ε) as Optax and Keras, or g / (√s + ε) as 
 ε̂ form of Kingma & Ba §2, as Keras and TF), ``initial_accumulator`` (Adagrad's s₀) and ``clip_eps``.
 
 State is fresh at every ``train`` call: a dict of per-layer lists of (for W, for b) arrays shaped like
-the parameters, under "b" (a momentum buffer), "v" (a velocity, or Adam's second moment), "s" (a sum
-or average of squares) and "m" (Adam's first moment), plus "t", the number of steps taken.
+the parameters ((for W, for U, for b) for a recurrent layer: every rule is applied array by array),
+under "b" (a momentum buffer), "v" (a velocity, or Adam's second moment), "s" (a sum or average of
+squares) and "m" (Adam's first moment), plus "t", the number of steps taken.
 """
 
 import math
@@ -29,20 +31,21 @@ import numpy as np
 
 from .types import FloatArray, Params, ParamsIn
 
-State: TypeAlias = dict[str, Any]  # {"t": int, "b" | "v" | "s" | "m": [(for W, for b), ...]}
+State: TypeAlias = dict[str, Any]  # {"t": int, "b" | "v" | "s" | "m": [(for W, (for U,) for b), ...]}
 
 
 def clip(grads: ParamsIn, clip_value: float | None, clip_norm: float | None, clip_eps: float) -> Params:
-    """Step 1: elementwise, then (if set) by the global 2-norm over every parameter together."""
-    grads = [(dW, db) for dW, db in grads]
+    """Step 1: elementwise, then (if set) by the global 2-norm over every parameter together (every
+    array of every layer: W, b, and U of a recurrent layer)."""
+    grads = [tuple(layer) for layer in grads]
     if clip_value is not None:
         c = clip_value
-        grads = [(np.clip(dW, -c, c), np.clip(db, -c, c)) for dW, db in grads]  # OPT-clip-value
+        grads = [tuple(np.clip(g, -c, c) for g in layer) for layer in grads]  # OPT-clip-value
     if clip_norm is not None:
         norm = math.sqrt(sum(float(np.sum(g * g)) for pair in grads for g in pair))  # OPT-clip-norm ‖g‖
         scale = clip_norm / (norm + clip_eps) if norm + clip_eps > 0 else math.inf  # OPT-clip-norm
         if scale < 1:  # OPT-clip-norm min(1, c / (‖g‖ + clip_eps))
-            grads = [(dW * scale, db * scale) for dW, db in grads]  # OPT-clip-norm
+            grads = [tuple(g * scale for g in layer) for layer in grads]  # OPT-clip-norm
     return grads
 
 
@@ -51,7 +54,7 @@ def init_state(optimizer: Any, params: ParamsIn) -> State:
     sum starts at ``initial_accumulator``)."""
 
     def zeros(fill: float = 0.0) -> Params:
-        return [(np.full_like(W, fill), np.full_like(b, fill)) for W, b in params]
+        return [tuple(np.full_like(theta, fill) for theta in layer) for layer in params]
 
     name, mu = optimizer.name, optimizer.momentum
     state: State = {"t": 0}
@@ -118,26 +121,27 @@ def transform(optimizer: Any, g: FloatArray, slots: dict[str, FloatArray], lr: f
 
 
 def step(optimizer: Any, params: ParamsIn, grads: ParamsIn, state: State, lr: float) -> tuple[Params, State]:
-    """One update: clip, transform every W and b, decoupled decay (adamw, weights and kernels
-    only), θ ← θ + Δ. Returns the new parameters and the new state; nothing is written in place."""
+    """One update: clip, transform every W (U) and b, decoupled decay (adamw: every array of a layer
+    but the bias, its last), θ ← θ + Δ. Returns the new parameters and the new state; nothing is
+    written in place."""
     o = optimizer
     t = state["t"] + 1
     grads = clip(grads, o.clip_value, o.clip_norm, o.clip_eps)
     keys = [k for k in state if k != "t"]
     new_state: State = {"t": t, **{k: [] for k in keys}}
     new_params: Params = []
-    for l, ((W, b), (dW, db)) in enumerate(zip(params, grads)):
-        pair = []
+    for l, (layer, layer_grads) in enumerate(zip(params, grads)):
+        new_layer = []
         new_slots: dict[str, list[FloatArray]] = {k: [] for k in keys}
-        for i, (theta, g) in enumerate(((W, dW), (b, db))):
+        for i, (theta, g) in enumerate(zip(layer, layer_grads)):  # W, b; or W, U, b
             slots = {k: state[k][l][i] for k in keys}
             delta = transform(o, g, slots, lr, t)
-            if o.name == "adamw" and i == 0:
-                delta = delta - lr * o.decoupled_decay * theta  # OPT-adamw   Δ ← Δ − ηλ_d θ (W, K only)
-            pair.append(theta + delta)  # OPT-update   θ ← θ + Δ
+            if o.name == "adamw" and i < len(layer) - 1:  # every array but the last, the bias
+                delta = delta - lr * o.decoupled_decay * theta  # OPT-adamw   Δ ← Δ − ηλ_d θ (W, U, K; not b)
+            new_layer.append(theta + delta)  # OPT-update   θ ← θ + Δ
             for k in keys:
                 new_slots[k].append(slots[k])
-        new_params.append((pair[0], pair[1]))
+        new_params.append(tuple(new_layer))
         for k in keys:
-            new_state[k].append((new_slots[k][0], new_slots[k][1]))
+            new_state[k].append(tuple(new_slots[k]))
     return new_params, new_state

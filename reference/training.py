@@ -16,13 +16,13 @@ from . import optimizers
 from .conv import conv_shapes
 from .network import backprop_unchecked, feedforward
 from .optimizers import State
-from .types import Batches, ConvBlock, FloatArray, IndexArray, Optimizer, Params, ParamsIn, Spec
+from .types import Batches, ConvBlock, FloatArray, IndexArray, Optimizer, Params, ParamsIn, Recurrent, Spec
 from .validation import check_batches, check_inputs, check_optimizer, check_schedule
 
 
 class Trajectory(NamedTuple):
     losses: list[float]  # batch cost before each step's update, one float per step
-    params: Params  # final [(W, b)]
+    params: Params  # final [(W, b)] ([(W, U, b), ..., (W, b)] for a recurrent spec)
     state: State | None = None  # the optimizer's final state (optimizers.py); None for plain SGD
 
 
@@ -41,6 +41,7 @@ def init_params(
     *,
     input_shape: Sequence[int] | None = None,
     conv: Sequence[ConvBlock] = (),
+    recurrent: bool = False,
 ) -> Params:
     """Initial [(W, b)] for ``sizes``, drawn layer by layer (W then b) from PCG64(seed).
 
@@ -49,6 +50,9 @@ def init_params(
     With conv blocks (``input_shape`` and ``conv`` as in the spec) their (K, b) pairs come first, drawn
     block by block (K then b) before the dense layers; "scaled" takes K ~ N(0, 1/(C_{l-1} k²)), the
     fan-in of one output position, as 1/n_{l-1} is for a dense unit.
+    With ``recurrent=True`` (an Elman network, recurrent.py) layers 1..L-1 are (W, U, b) triples drawn
+    W, then U (n_l, n_l), then b; "scaled" takes U ~ N(0, 1/n_l), the fan-in of U. The output layer
+    draws (W, b) as a dense one. Without it the draws are exactly those of a dense or conv network.
     Draws happen in float64 and are then cast once, so both dtypes see the same numbers.
     """
     if scheme not in ("standard", "scaled"):
@@ -56,13 +60,25 @@ def init_params(
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise TypeError(f"dtype: expected float32 or float64, got {dtype}")
+    if recurrent and (conv or input_shape is not None):
+        raise ValueError("recurrent: a recurrent network has no conv blocks or input_shape")
+    if recurrent and len(sizes) < 3:
+        raise ValueError(
+            f"recurrent: a recurrent network needs at least one hidden layer, got sizes {tuple(sizes)}"
+        )
     rng = rng_from(seed)
     shapes: list[tuple[int, ...]] = [s.kernel for s in (conv_shapes(input_shape, conv) if conv else [])]
     shapes += [(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
-    params = []
-    for shape in shapes:
+    params: Params = []
+    for l, shape in enumerate(shapes, start=1):
         scale = 1.0 if scheme == "standard" else 1.0 / np.sqrt(np.prod(shape[1:]))  # fan-in
         W = rng.standard_normal(shape) * scale
+        if recurrent and l < len(shapes):  # a recurrent layer: U^l between W^l and b^l in the stream
+            n = shape[0]
+            U = rng.standard_normal((n, n)) * (1.0 if scheme == "standard" else 1.0 / np.sqrt(n))
+            b = rng.standard_normal(n)
+            params.append((W.astype(dtype), U.astype(dtype), b.astype(dtype)))
+            continue
         b = rng.standard_normal(shape[0])
         params.append((W.astype(dtype), b.astype(dtype)))
     return params
@@ -84,9 +100,10 @@ def batch_order(n: int, batch_size: int, epochs: int, seed: int | np.random.Gene
 
 
 def sgd_step(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
-    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (Nielsen's w − (η/m) Σ ∇C_x, the 1/m already in grads)."""
+    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (Nielsen's w − (η/m) Σ ∇C_x, the 1/m already in grads);
+    every array of a layer alike, so a recurrent layer's (W, U, b) too."""
     steps = zip(params, grads)  # BP-SGD
-    return [(W - lr * nabla_w, b - lr * nabla_b) for (W, b), (nabla_w, nabla_b) in steps]  # BP-SGD
+    return [tuple(p - lr * g for p, g in zip(layer, grad)) for layer, grad in steps]  # BP-SGD
 
 
 def train(
@@ -133,8 +150,19 @@ def accuracy(
     output: str,
     *,
     conv: Sequence[ConvBlock] = (),
+    recurrent: Recurrent | None = None,
 ) -> float:
     """Fraction of rows whose largest output activation is at the true class label (``conv``: the
-    spec's conv blocks, as for :func:`reference.feedforward`)."""
-    a_L = feedforward(params, x, activation, output, conv=conv)[1][-1]
-    return float(np.mean(np.argmax(a_L, axis=1) == labels))
+    spec's conv blocks, as for :func:`reference.feedforward`).
+
+    ``recurrent`` (the spec's recurrence): x is (m, T, n_0). For outputs="last" one prediction per
+    sequence, labels (m,); for "all" one per step, scored over all m·T of them, against labels
+    (m, T), or (m,) for one class that every step of a sequence should predict."""
+    a_L = feedforward(params, x, activation, output, conv=conv, recurrent=recurrent)[1][-1]
+    if recurrent is None or recurrent.outputs == "last":
+        return float(np.mean(np.argmax(a_L, axis=1) == labels))
+    predicted = np.argmax(a_L, axis=2)  # (m, T): the class at every step
+    labels = np.asarray(labels)
+    if labels.ndim == 1:  # one class per sequence: the same label at every step
+        labels = labels[:, None]
+    return float(np.mean(predicted == labels))

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .conv import conv_shapes, conv_stack
 from .costs import PAIRINGS
-from .types import Batches, ConvBlock, FloatArray, IndexArray, ParamsIn, Spec
+from .types import Batches, ConvBlock, FloatArray, IndexArray, ParamsIn, Recurrent, Spec
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # check_spec's five dense fields: (sizes, activation, output, loss, weight_decay as a float)
@@ -25,7 +25,7 @@ SpecFields: TypeAlias = tuple[tuple[int, ...], str, str, str, float]
 
 def check_spec(spec: Spec) -> SpecFields:
     """Check a spec (any object with sizes, activation, output, loss, weight_decay, and optionally
-    input_shape and conv); return the five dense fields."""
+    input_shape and conv, or recurrent); return the five dense fields."""
     for field in ("sizes", "activation", "output", "loss", "weight_decay"):
         if not hasattr(spec, field):
             raise TypeError(
@@ -58,6 +58,7 @@ def check_spec(spec: Spec) -> SpecFields:
     lam = spec.weight_decay
     if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam) or lam < 0:
         raise ValueError(f"spec.weight_decay: expected a finite real number >= 0, got {lam!r}")
+    check_recurrent(spec, sizes)  # before check_conv: a recurrent spec with conv blocks is named as such
     check_conv(spec, sizes)
     return sizes, spec.activation, spec.output, spec.loss, float(lam)
 
@@ -76,6 +77,38 @@ BLOCK_INTS = {
     "pool_size": (1, "a positive integer"),
 }
 POOLS = (None, "max", "avg")
+
+
+OUTPUT_MODES = ("all", "last")
+
+
+def check_recurrent(spec: Spec, sizes: Sequence[int]) -> Recurrent | None:
+    """``spec.recurrent`` (None, or missing, for a dense or conv spec): T = steps >= 1, outputs "all"
+    or "last", no conv blocks, at least one hidden layer to recur. Returns it."""
+    recurrent = getattr(spec, "recurrent", None)
+    if recurrent is None:
+        return None
+    for field in ("steps", "outputs"):
+        if not hasattr(recurrent, field):
+            raise TypeError(f"spec.recurrent: missing attribute {field!r}; expected steps and outputs")
+    if not _is_int(recurrent.steps, 1):
+        raise ValueError(
+            f"spec.recurrent.steps: expected a positive integer (T >= 1), got {recurrent.steps!r}"
+        )
+    if recurrent.outputs not in OUTPUT_MODES:
+        raise ValueError(f"spec.recurrent.outputs: expected 'all' or 'last', got {recurrent.outputs!r}")
+    conv, input_shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
+    if conv or input_shape is not None:
+        raise ValueError(
+            f"spec.recurrent: a recurrent network has no conv blocks or input_shape, got "
+            f"{len(conv)} conv blocks and input_shape={input_shape!r}"
+        )
+    if len(sizes) < 3:
+        raise ValueError(
+            f"spec.recurrent: a recurrent network needs at least one hidden layer to recur "
+            f"(sizes (n_0, n_1, ..., n_L), L >= 2), got sizes {tuple(sizes)}"
+        )
+    return recurrent
 
 
 def check_conv(spec: Spec, sizes: Sequence[int]) -> None:
@@ -141,33 +174,42 @@ def check_params(
     sizes: Sequence[int],
     input_shape: Sequence[int] | None = None,
     conv: Sequence[ConvBlock] = (),
+    recurrent: bool = False,
 ) -> np.dtype | None:
-    """params is a list of pairs, one dtype: (K^l, b^l) per conv block, K^l (C_l, C_{l-1}, k, k) and
-    b^l (C_l,), then (W, b) with W^l (n_l, n_{l-1}) and b^l (n_l,); return the dtype."""
-    shapes: list[tuple[tuple[int, ...], tuple[int, ...]]] = [
-        (s.kernel, s.kernel[:1]) for s in (conv_shapes(input_shape, conv) if conv else [])
+    """params is a list of layers, one dtype: (K^l, b^l) per conv block, K^l (C_l, C_{l-1}, k, k) and
+    b^l (C_l,), then (W, b) with W^l (n_l, n_{l-1}) and b^l (n_l,); with ``recurrent`` layers 1..L-1
+    are (W, U, b) triples, U^l (n_l, n_l), and the output layer a (W, b) pair. Returns the dtype."""
+    # per layer: ((name, shape) of each array, weights first, the bias last)
+    layers: list[tuple[tuple[str, tuple[int, ...]], ...]] = [
+        (("K", s.kernel), ("b", s.kernel[:1])) for s in (conv_shapes(input_shape, conv) if conv else [])
     ]
-    shapes += [((n_out, n_in), (n_out,)) for n_in, n_out in zip(sizes[:-1], sizes[1:])]
+    for l, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+        U = (("U", (n_out, n_out)),) if recurrent and l < len(sizes) - 1 else ()
+        layers.append((("W", (n_out, n_in)), *U, ("b", (n_out,))))
     c = len(conv)
-    if not isinstance(params, (list, tuple)) or len(params) != len(shapes):
-        wanted = (
-            f"{len(shapes)} (W, b) pairs for sizes {sizes}"
-            if not c
-            else f"{len(shapes)} pairs ((K, b) for {c} conv blocks, then (W, b) for sizes {sizes})"
-        )
+    if not isinstance(params, (list, tuple)) or len(params) != len(layers):
+        if recurrent:
+            wanted = (
+                f"{len(layers)} layers ((W, U, b) triples for the {len(layers) - 1} recurrent "
+                f"layers, then the output layer's (W, b) pair) for sizes {sizes}"
+            )
+        elif not c:
+            wanted = f"{len(layers)} (W, b) pairs for sizes {sizes}"
+        else:
+            wanted = f"{len(layers)} pairs ((K, b) for {c} conv blocks, then (W, b) for sizes {sizes})"
         raise ValueError(
             f"params: expected a list of {wanted}, got {type(params).__name__} of length "
             f"{len(params) if hasattr(params, '__len__') else '?'}"
         )
     dtype: np.dtype | None = None
-    for l, (pair, (w_shape, b_shape)) in enumerate(zip(params, shapes), start=1):
-        name = "K" if l <= c else "W"
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
-            raise TypeError(f"params[{l - 1}]: expected a ({name}, b) pair for layer {l}")
-        W, b = pair
-        check_array(f"params[{l - 1}].{name} (layer {l})", W, w_shape, dtype)
-        dtype = W.dtype
-        check_array(f"params[{l - 1}].b (layer {l})", b, b_shape, dtype)
+    for l, (layer, arrays) in enumerate(zip(params, layers), start=1):
+        if not isinstance(layer, (list, tuple)) or len(layer) != len(arrays):
+            if len(arrays) == 3:
+                raise TypeError(f"params[{l - 1}]: expected a (W, U, b) triple for recurrent layer {l}")
+            raise TypeError(f"params[{l - 1}]: expected a ({arrays[0][0]}, b) pair for layer {l}")
+        for value, (name, shape) in zip(layer, arrays):
+            check_array(f"params[{l - 1}].{name} (layer {l})", value, shape, dtype)
+            dtype = value.dtype
     return dtype
 
 
@@ -178,21 +220,41 @@ def check_data(
     dtype: np.dtype | None,
     loss: str,
     input_shape: Sequence[int] | None = None,
+    recurrent: Recurrent | None = None,
 ) -> None:
     """x (m, n_0), or (m, C_0, H_0, W_0) for a conv spec, and y (m, n_L), m >= 1, same dtype as the
-    parameters; targets in range."""
-    shape = (sizes[0],) if input_shape is None else tuple(input_shape)
-    if not isinstance(x, np.ndarray) or x.ndim != 1 + len(shape):
-        layout = "with examples as rows" if input_shape is None else "(NCHW, examples first)"
-        raise ValueError(
-            f"x: expected a {1 + len(shape)}-D array (m, {', '.join(map(str, shape))}) "
-            f"{layout}, got {getattr(x, 'shape', type(x).__name__)}"
-        )
-    if x.shape[0] == 0:
-        raise ValueError("x: empty batch (m = 0); expected at least one example")
-    m = x.shape[0]
-    check_array("x", x, (m, *shape), dtype)
-    check_array("y", y, (m, sizes[-1]), dtype)
+    parameters; targets in range. A recurrent spec: x (m, T, n_0), y (m, T, n_L) for outputs="all",
+    (m, n_L) for "last"."""
+    if recurrent is not None:
+        m, T = (x.shape[0] if isinstance(x, np.ndarray) and x.ndim else "m"), recurrent.steps
+        if not isinstance(x, np.ndarray) or x.shape[1:] != (T, sizes[0]) or x.ndim != 3:
+            raise ValueError(
+                f"x: expected shape (m, T, n_0) = ({m}, {T}, {sizes[0]}), one sequence of T = {T} "
+                f"steps per example, got {getattr(x, 'shape', type(x).__name__)}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("x: empty batch (m = 0); expected at least one sequence")
+        check_array("x", x, x.shape, dtype)
+        y_shape = (x.shape[0], T, sizes[-1]) if recurrent.outputs == "all" else (x.shape[0], sizes[-1])
+        if isinstance(y, np.ndarray) and y.shape != y_shape:
+            layout = "(m, T, n_L)" if recurrent.outputs == "all" else "(m, n_L)"
+            raise ValueError(
+                f"y: expected shape {layout} = {y_shape} for outputs={recurrent.outputs!r}, got {y.shape}"
+            )
+        check_array("y", y, y_shape, dtype)
+    else:
+        shape = (sizes[0],) if input_shape is None else tuple(input_shape)
+        if not isinstance(x, np.ndarray) or x.ndim != 1 + len(shape):
+            layout = "with examples as rows" if input_shape is None else "(NCHW, examples first)"
+            raise ValueError(
+                f"x: expected a {1 + len(shape)}-D array (m, {', '.join(map(str, shape))}) "
+                f"{layout}, got {getattr(x, 'shape', type(x).__name__)}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError("x: empty batch (m = 0); expected at least one example")
+        m = x.shape[0]
+        check_array("x", x, (m, *shape), dtype)
+        check_array("y", y, (m, sizes[-1]), dtype)
     if loss in ("cross_entropy", "log_likelihood") and (np.any(y < 0) or np.any(y > 1)):
         raise ValueError(
             f"y: targets for {loss} must lie in [0, 1] (one-hot labels), got values in [{y.min()}, {y.max()}]"
@@ -203,7 +265,9 @@ def check_inputs(spec: Spec, params: ParamsIn, x: FloatArray, y: FloatArray) -> 
     """Everything a backward pass is handed, spec first; returns the spec's five dense fields."""
     fields = check_spec(spec)
     input_shape, conv = conv_stack(spec)
-    check_data(x, y, fields[0], check_params(params, fields[0], input_shape, conv), fields[3], input_shape)
+    recurrent = getattr(spec, "recurrent", None)
+    dtype = check_params(params, fields[0], input_shape, conv, recurrent is not None)
+    check_data(x, y, fields[0], dtype, fields[3], input_shape, recurrent)
     return fields
 
 
