@@ -26,7 +26,7 @@ from conformance.contract import (
 )
 from conformance.optimizer import Optimizer
 from conformance.problems import CATALOGUE, Problem, make_problem
-from conformance.spec import Conv, Spec
+from conformance.spec import Conv, Recurrent, Spec
 from conformance.targets.registry import DATA_PARALLEL, NAMES, available_names, load
 from conformance.targets.resolve import Unavailable
 
@@ -50,6 +50,7 @@ __all__ = [
     "Optimizes",
     "Problem",
     "Recorded",
+    "Recurrent",
     "Spec",
     "Stateful",
     "Trajectory",

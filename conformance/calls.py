@@ -298,10 +298,16 @@ def supports(impl: object, spec: Spec, optimizer: object = None) -> bool:
     spec. Conv specs are opt-in: only an implementation with ``supports_conv = True`` (exactly True:
     the string "no" is not an opt-in) gets them, so one written before the conv extension (whose
     ``supports`` never looked at ``spec.conv``) is still checked on exactly the problems it was
-    written for. ``supports`` must return a bool: anything else, or raising, is a
+    written for; recurrent specs likewise only with ``supports_recurrent = True``. ``supports`` must
+    return a bool: anything else, or raising, is a
     :class:`SupportsError` naming it. With an ``optimizer`` (a problem that trains with one, or with
     a schedule) the implementation must also pass :func:`supports_optimizer`, the same opt-in."""
     if getattr(spec, "conv", ()) and getattr(impl, "supports_conv", False) is not True:
+        return False
+    if (
+        getattr(spec, "recurrent", None) is not None
+        and getattr(impl, "supports_recurrent", False) is not True
+    ):
         return False
     fn = getattr(impl, "supports", None)
     if fn is not None and not _declared(fn, spec, "supports", spec.label):

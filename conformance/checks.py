@@ -19,7 +19,7 @@ import reference
 from conformance.calls import FIELDS, REQUIRED, CallFailed, Foreign, Returned, call, is_loss, shown
 from conformance.compare import CheckResult, compare, failure
 from conformance.contract import Implementation
-from conformance.problems import Problem
+from conformance.problems import Problem, layer_names
 from conformance.tolerances import ZERO_FLOOR, tolerance
 from reference import Gradients, Trajectory
 from reference.conv import conv_stack
@@ -58,8 +58,10 @@ def _check_array(
     got: object,
     want: np.ndarray,
     layer: int | None = None,
+    time_axis: int | None = None,
 ) -> None:
-    """Type, shape and dtype first (a structure failure if any is wrong), then the values."""
+    """Type, shape and dtype first (a structure failure if any is wrong), then the values
+    (``time_axis``: a recurrent quantity's time steps, which a failure names)."""
     dtype = np.dtype(ctx[2])
     if not isinstance(got, np.ndarray):
         results.append(
@@ -92,6 +94,7 @@ def _check_array(
                 check=family,
                 quantity=quantity,
                 layer=layer,
+                time_axis=time_axis,
             )
         )
 
@@ -104,7 +107,9 @@ def _compare_list(
     got_list: object,
     want_list: list[np.ndarray],
     offset: int = 0,
+    recurrent: bool = False,
 ) -> None:
+    """One array per layer; a recurrent spec's per-step arrays (m, T, n) have their time axis 1."""
     if not isinstance(got_list, (list, tuple)) or len(got_list) != len(want_list):
         results.append(
             failure(
@@ -114,7 +119,8 @@ def _compare_list(
         return
     for i, (got, want) in enumerate(zip(got_list, want_list)):
         layer = i + offset
-        _check_array(results, ctx, family, f"{name}[layer {layer}]", got, want, layer)
+        time_axis = 1 if recurrent and want.ndim == 3 else None
+        _check_array(results, ctx, family, f"{name}[layer {layer}]", got, want, layer, time_axis)
 
 
 def _compare_params(
@@ -127,31 +133,33 @@ def _compare_params(
     conv_layers: int,
     container: str | None = None,
 ) -> None:
-    """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones; a pair
-    must be exactly two arrays (a missing bias gradient is a failure, never unlooked at)."""
+    """Pairs named (K, b) for the first ``conv_layers`` layers, (W, b) for the dense ones, triples
+    (W, U, b) for recurrent layers (as many arrays as the reference's layer has); a layer must be
+    exactly that many arrays (a missing bias gradient is a failure, never unlooked at)."""
     L = len(want_params)
     container = container or ("grads" if prefix == "d" else "final params")
     if not isinstance(got_params, (list, tuple)) or len(got_params) != L:
+        what = "pairs" if all(len(w) == 2 for w in want_params) else "layers"
         results.append(
-            failure(*ctx, "structure", container, f"expected a list of {L} pairs, got {shown(got_params)}")
+            failure(*ctx, "structure", container, f"expected a list of {L} {what}, got {shown(got_params)}")
         )
         return
-    for l, (got_pair, want_pair) in enumerate(zip(got_params, want_params), start=1):
-        names = ("K" if l <= conv_layers else "W", "b")
-        if not isinstance(got_pair, (list, tuple)) or len(got_pair) != 2:
-            pair = "(dK, db)" if prefix == "d" and l <= conv_layers else f"(d{names[0]}, db)"
-            pair = pair if prefix == "d" else f"({names[0]}, b)"
+    for l, (got_layer, want_layer) in enumerate(zip(got_params, want_params), start=1):
+        names = layer_names(l, conv_layers, len(want_layer))
+        if not isinstance(got_layer, (list, tuple)) or len(got_layer) != len(want_layer):
+            listed = ", ".join(f"d{q}" if prefix == "d" else q for q in names)
+            kind = "a pair" if len(names) == 2 else "a triple"
             results.append(
                 failure(
                     *ctx,
                     "structure",
                     f"{container}[layer {l}]",
-                    f"expected a pair {pair}, got {shown(got_pair)}",
+                    f"expected {kind} ({listed}), got {shown(got_layer)}",
                     l,
                 )
             )
             continue
-        for q, got, want in zip(names, got_pair, want_pair):
+        for q, got, want in zip(names, got_layer, want_layer):
             _check_array(results, ctx, family, f"{prefix}{q}[layer {l}]", got, want, l)
 
 
@@ -284,7 +292,16 @@ def _check_pass(
     for attr, family, quantity, extra in PER_LAYER:
         value = got.fields.get(attr)
         if value is not None:  # optional in the contract
-            _compare_list(results, ctx, family, quantity, value, getattr(want, attr), 1 - extra)
+            _compare_list(
+                results,
+                ctx,
+                family,
+                quantity,
+                value,
+                getattr(want, attr),
+                1 - extra,
+                recurrent=getattr(problem.spec, "recurrent", None) is not None,
+            )
 
 
 def _losses(losses: object, steps: int) -> tuple[np.ndarray | None, str]:

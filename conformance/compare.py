@@ -88,11 +88,14 @@ def compare(
     quantity: str,
     layer: int | None = None,
     detail: str = "",
+    time_axis: int | None = None,
 ) -> CheckResult:
     """Normwise relative error ‖got − want‖ / max(‖want‖, floor) against the family's tolerance.
 
     ``got`` must already have the expected shape and dtype (checks.py verifies that first); the
-    difference is taken in float64. Non-finite values fail with a message saying so.
+    difference is taken in float64. Non-finite values fail with a message saying so. ``time_axis``:
+    the axis of a recurrent quantity's time steps; a failure then names the first time step that
+    is off (:func:`first_step_off`).
     """
     dtype = np.dtype(dtype)
     tol = tolerance(check, dtype)
@@ -111,4 +114,26 @@ def compare(
         else:
             rel = (n_diff / n_want) * (s_diff / s_want)
         rel = float(rel) if not np.isnan(rel) else float("inf")
+    if time_axis is not None and not rel <= tol:
+        detail = "; ".join(filter(None, [detail, first_step_off(diff, want64, tol, time_axis)]))
     return CheckResult(impl, problem, str(dtype), check, quantity, layer, rel, worst, tol, rel <= tol, detail)
+
+
+def first_step_off(diff: np.ndarray, want: np.ndarray, tol: float, time_axis: int) -> str:
+    """Which time step of a failing recurrent quantity (z, a or δ of shape (m, T, n)) goes wrong
+    first: the first t (1-based, as in the equations) whose slice errs by more than tol·‖want‖/√T.
+    If every one of the T slices erred by less, ‖diff‖² = Σ_t ‖diff_t‖² would stay below
+    (tol·‖want‖)² and the whole would pass; so a failing quantity always has such a step. Measured
+    against the whole quantity's norm, not each step's own: a long sequence's first deltas are
+    orders of magnitude smaller than its last (vanishing gradients), and their rounding alone would
+    otherwise name them."""
+    T = diff.shape[time_axis]
+    with np.errstate(over="ignore", invalid="ignore"):
+        scale = max(float(np.linalg.norm(want)), ZERO_FLOOR)
+        steps = [float(np.linalg.norm(np.take(diff, t, axis=time_axis))) for t in range(T)]
+    bound = tol * scale / np.sqrt(T)
+    off = [t for t, n in enumerate(steps) if not n <= bound]
+    if not off:
+        return ""
+    worst = int(np.nanargmax(np.where(np.isnan(steps), np.inf, steps)))
+    return f"first time step off t={off[0] + 1} of T={T} (largest error at t={worst + 1})"

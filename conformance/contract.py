@@ -9,9 +9,13 @@ Shapes, with examples as rows (m examples, layer sizes n_0 .. n_L):
 
     params   [(W^l, b^l)] for l = 1..L, W^l of shape (n_l, n_{l-1}), b^l of shape (n_l,); a conv
              net's blocks come first, each (K^l, b^l) with K^l of shape (C_l, C_{l-1}, k, k)
-    x        (m, n_0), or (m, C_0, H_0, W_0) for a conv spec (NCHW)
-    y        (m, n_L)
+    x        (m, n_0), or (m, C_0, H_0, W_0) for a conv spec (NCHW), or (m, T, n_0) for a
+             recurrent spec (batch first)
+    y        (m, n_L); (m, T, n_L) for a recurrent spec with outputs="all"
     batches  [index array into the m examples] per SGD step, in order
+
+A recurrent spec's hidden layers are triples (W^l, U^l, b^l), U^l of shape (n_l, n_l), and its
+output layer the pair (W^L, b^L); gradients have the same structure (dW, dU, db).
 """
 
 from collections.abc import Sequence
@@ -24,7 +28,9 @@ from conformance.spec import Spec
 
 Array: TypeAlias = npt.NDArray[np.floating]
 Pair: TypeAlias = tuple[Array, Array]  # (W, b) or (K, b); a gradient pair (dW, db) or (dK, db)
-Params: TypeAlias = Sequence[Pair]
+Triple: TypeAlias = tuple[Array, Array, Array]  # a recurrent layer's (W, U, b); gradients (dW, dU, db)
+Layer: TypeAlias = Pair | Triple
+Params: TypeAlias = Sequence[Layer]
 IndexArray: TypeAlias = npt.NDArray[np.integer]  # one batch: indices into the m examples
 
 
@@ -38,7 +44,7 @@ class Gradients(Protocol):
     def loss(self) -> float: ...
 
     @property
-    def grads(self) -> Sequence[Pair]: ...
+    def grads(self) -> Sequence[Layer]: ...
 
 
 @runtime_checkable
@@ -128,10 +134,11 @@ class Named(Implementation, Protocol):
 @runtime_checkable
 class Declares(Protocol):
     """What an implementation may declare besides (each optional): a printed ``name``, which specs
-    it ``supports`` (True or False; by default every dense spec), and ``supports_conv = True`` to be
-    given conv specs at all."""
+    it ``supports`` (True or False; by default every dense spec), ``supports_conv = True`` to be
+    given conv specs at all, and ``supports_recurrent = True`` to be given recurrent specs."""
 
     name: str
     supports_conv: bool
+    supports_recurrent: bool
 
     def supports(self, spec: Spec) -> bool: ...

@@ -47,6 +47,7 @@ FEATURES = {
     "kink": ("off", "on"),
     "batches": ("one", "even", "ragged"),
     "conv": ("none", "conv"),
+    "recurrent": ("none", "all", "last"),  # a recurrent spec's output mode; none for dense and conv
     "pool": ("none", "max", "avg"),  # conv only
     "stride": ("1", ">1"),  # conv only
     "padding": ("0", ">0"),  # conv only
@@ -54,7 +55,7 @@ FEATURES = {
 
 # The features a spec determines (a profile's supports(spec) can only look at these); kink and batches
 # are properties of a problem's weights and data.
-SPEC_FEATURES = ("activation", "output", "decay", "conv", "pool", "stride", "padding")
+SPEC_FEATURES = ("activation", "output", "decay", "conv", "recurrent", "pool", "stride", "padding")
 
 # ((f1, v1), (f2, v2)): two feature values that occur together, f1 before f2 in FEATURES
 FeaturePair: TypeAlias = tuple[tuple[str, str], tuple[str, str]]
@@ -76,6 +77,8 @@ def allowed(assignment: Mapping[str, str]) -> bool:
     allowed problem has both of its values, e.g. kink=on × pool=max needs a ReLU conv net)."""
     if {f in assignment for f in CONV_ONLY} != {assignment.get("conv") == "conv"}:
         return False  # all of them with conv blocks, none without
+    if assignment.get("conv") == "conv" and assignment.get("recurrent", "none") != "none":
+        return False  # a recurrent spec has no conv blocks (reference/validation.py)
     return all(
         assignment.get(need[0]) == need[1]
         for have, need in REQUIRES.items()
@@ -99,6 +102,8 @@ def features(problem: Problem) -> dict[str, frozenset[str]]:
       in size (the last of an epoch shorter: a port that divides by the nominal batch size, or by m,
       shows); ``"even"`` otherwise (every batch full, m > 1).
     - ``conv``: ``"conv"`` for a spec with conv blocks, else ``"none"``.
+    - ``recurrent``: the output mode of a recurrent spec, ``"all"`` (an output at every time step)
+      or ``"last"`` (after the last step only), else ``"none"``.
     - conv only, each a set over the blocks: ``pool`` (``"none"``, ``"max"``, ``"avg"``), ``stride``
       (``"1"``, ``">1"``) and ``padding`` (``"0"``, ``">0"``).
     """
@@ -120,6 +125,7 @@ def spec_features(spec: Spec) -> dict[str, frozenset[str]]:
         "output": frozenset({f"{spec.output}/{spec.loss}"}),
         "decay": frozenset({"on" if spec.weight_decay > 0 else "off"}),
         "conv": frozenset({"conv" if blocks else "none"}),
+        "recurrent": frozenset({getattr(getattr(spec, "recurrent", None), "outputs", "none")}),
     }
     if blocks:
         found["pool"] = frozenset(b.pool or "none" for b in blocks)
@@ -148,13 +154,17 @@ class Profile:
     def supports_conv(self) -> bool:
         return "conv" in self.domain.get("conv", FEATURES["conv"])
 
+    @property
+    def supports_recurrent(self) -> bool:
+        return set(self.domain.get("recurrent", FEATURES["recurrent"])) != {"none"}
+
     def supports(self, spec: Spec) -> bool:
         return all(
             values <= set(self.domain.get(f, FEATURES[f])) for f, values in spec_features(spec).items()
         )
 
 
-DENSE = {"conv": ("none",)}
+DENSE = {"conv": ("none",), "recurrent": ("none",)}
 PROFILES = (
     Profile(
         "dense-only",

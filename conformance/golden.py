@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 import reference
-from conformance.problems import Problem, golden_problems, optimizer_problems
+from conformance.problems import Problem, golden_problems, layer_names, optimizer_problems
 from reference.conv import conv_stack
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
@@ -46,20 +46,19 @@ def arrays(problem: Problem) -> dict[str, Any]:  # arrays; Any: np.savez(**) tak
     }
     c = len(conv_stack(p.spec)[1])
     for l in range(1, len(p.params) + 1):
-        w = "K" if l <= c else "W"  # conv blocks' kernels, then the dense weights
-        out[f"{w}{l}"], out[f"b{l}"] = p.params[l - 1]
+        names = layer_names(l, c, len(p.params[l - 1]))
         out[f"z{l}"], out[f"a{l}"], out[f"delta{l}"] = g.zs[l - 1], g.activations[l], g.deltas[l - 1]
-        out[f"d{w}{l}"], out[f"db{l}"] = g.grads[l - 1]
-        out[f"final_{w}{l}"], out[f"final_b{l}"] = t.params[l - 1]
+        for q, param, grad, final in zip(names, p.params[l - 1], g.grads[l - 1], t.params[l - 1]):
+            out[f"{q}{l}"], out[f"d{q}{l}"], out[f"final_{q}{l}"] = param, grad, final
     if t.state is not None:  # an optimizer problem: its schedule and the optimizer's final state
         out["lr"], out["state_t"] = (
             np.broadcast_to(np.asarray(p.lr, dtype=np.float64), len(p.batches)),
             np.array(t.state["t"]),
         )
         for key in sorted(set(t.state) - {"t"}):
-            for l, (for_w, for_b) in enumerate(t.state[key], start=1):
-                w = "K" if l <= c else "W"
-                out[f"state_{key}_{w}{l}"], out[f"state_{key}_b{l}"] = for_w, for_b
+            for l, arrays_l in enumerate(t.state[key], start=1):
+                for q, a in zip(layer_names(l, c, len(arrays_l)), arrays_l):
+                    out[f"state_{key}_{q}{l}"] = a
     return out
 
 

@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from conformance.optimizer import Optimizer
-from conformance.spec import Conv, Spec
+from conformance.spec import Conv, Recurrent, Spec
 from reference import HIDDEN_ACTIVATIONS, batch_order, init_params, rng_from
 from reference.conv import conv_stack
 
@@ -36,9 +36,9 @@ OUTPUT_LOSSES = (
 class Problem:
     name: str
     spec: Spec
-    params: list  # [(W, b)] ((K, b) first for conv blocks), float64 unless as_dtype was called
-    x: np.ndarray  # (m, n_0), or (m, C_0, H_0, W_0) with conv blocks
-    y: np.ndarray  # (m, n_L)
+    params: list  # [(W, b)] ((K, b) first for conv blocks; (W, U, b) for recurrent layers), float64
+    x: np.ndarray  # (m, n_0), or (m, C_0, H_0, W_0) with conv blocks, or (m, T, n_0) recurrent
+    y: np.ndarray  # (m, n_L), or (m, T, n_L) for a recurrent spec with outputs="all"
     batches: list  # index arrays into x, y: one SGD step each
     lr: float | tuple[float, ...]  # η, or η_t for each step t (a schedule: then an optimizer is set)
     optimizer: Optimizer | None = None  # None: plain SGD at the constant rate lr, as always
@@ -62,14 +62,27 @@ class Problem:
         dtype = np.dtype(dtype)
         return replace(
             self,
-            params=[(W.astype(dtype), b.astype(dtype)) for W, b in self.params],
+            params=[tuple(a.astype(dtype) for a in layer) for layer in self.params],
             x=self.x.astype(dtype),
             y=self.y.astype(dtype),
         )
 
 
+def layer_names(l: int, conv_layers: int, size: int) -> tuple[str, ...]:
+    """The names of layer l's arrays: (K, b) for a conv block, (W, U, b) for a recurrent layer, else
+    (W, b)."""
+    if size == 3:
+        return ("W", "U", "b")
+    return ("K", "b") if l <= conv_layers else ("W", "b")
+
+
 def targets(rng: np.random.Generator, spec: Spec, m: int) -> npt.NDArray[np.float64]:
-    """Targets in the range the output activation and cost can reach."""
+    """Targets in the range the output activation and cost can reach: (m, n_L), or (m, T, n_L) for
+    a recurrent spec with an output at every step (drawn as m·T rows, example by example)."""
+    recurrent = getattr(spec, "recurrent", None)
+    if recurrent is not None and recurrent.outputs == "all":
+        flat = replace(spec, recurrent=None) if isinstance(spec, Spec) else spec
+        return targets(rng, flat, m * recurrent.steps).reshape(m, recurrent.steps, -1)
     n = spec.sizes[-1]
     if spec.loss == "log_likelihood":
         return np.eye(n)[rng.integers(0, n, m)]  # one-hot classes
@@ -97,24 +110,31 @@ def make_problem(
     lr_drops: tuple[tuple[int, float], ...] = (),
 ) -> Problem:
     """Weights (init_params), then x ~ N(0, 1), then targets, then the batch order: one PCG64 stream.
-    x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks.
+    x has shape (m, n_0), or (m, C_0, H_0, W_0) for a spec with conv blocks, or (m, T, n_0) for a
+    recurrent spec.
 
     relu_kink=True makes the first hidden unit of every layer l < L (the first channel of a conv
-    block: its whole kernel) have zero weights and a zero bias, so its pre-activation is exactly 0.0
-    for every example in every framework: a ReLU whose derivative at 0 is not 0 (seed 002's
-    convention, or jnp.maximum's 0.5) changes ∂C/∂W there.
+    block: its whole kernel; a recurrent unit: its rows of W and U) have zero weights and a zero
+    bias, so its pre-activation is exactly 0.0 for every example (and time step) in every framework:
+    a ReLU whose derivative at 0 is not 0 (seed 002's convention, or jnp.maximum's 0.5) changes
+    ∂C/∂W there.
 
     ``optimizer`` trains with that rule instead of plain SGD; ``lr_drops`` ((step, factor), ...)
     makes ``lr`` a schedule, η_t multiplied by each factor from its (0-based) step on.
     """
     rng = rng_from(seed)
     input_shape, conv = conv_stack(spec)
-    params = init_params(spec.sizes, rng, scheme=init, input_shape=input_shape, conv=conv)
+    recurrent = getattr(spec, "recurrent", None)
+    if recurrent is not None:
+        params = init_params(spec.sizes, rng, scheme=init, recurrent=True)
+    else:
+        params = init_params(spec.sizes, rng, scheme=init, input_shape=input_shape, conv=conv)
     if relu_kink:
-        for W, b in params[:-1]:
-            W[0] = 0.0
-            b[0] = 0.0
-    x = rng.standard_normal((m, *(input_shape or spec.sizes[:1])))
+        for layer in params[:-1]:
+            for array in layer:  # W and b (K and b; W, U and b): the first unit's row
+                array[0] = 0.0
+    steps = () if recurrent is None else (recurrent.steps,)
+    x = rng.standard_normal((m, *steps, *(input_shape or spec.sizes[:1])))
     y = targets(rng, spec, m)
     batches = batch_order(m, batch_size, epochs, rng)
     rate: float | tuple[float, ...] = lr
@@ -257,7 +277,7 @@ def _catalogue():
         _row("sigmoid", "sigmoid", "cross_entropy", 138, decay=True, batches="even"),
         _row("sigmoid", "sigmoid", "quadratic", 139, decay=True),
     ]
-    problems += conv_problems() + golden_problems() + optimizer_problems()
+    problems += conv_problems() + recurrent_problems() + golden_problems() + optimizer_problems()
     catalogue = {p.name: p for p in problems}
     if len(catalogue) != len(problems):  # a dict would silently keep only the last of two namesakes
         names = [p.name for p in problems]
@@ -482,6 +502,88 @@ def conv_problems() -> list[Problem]:
     ]
 
 
+def _next_character(problem: Problem) -> Problem:
+    """A character-level language model's data (min-char-rnn): each sequence is T + 1 symbols drawn
+    from an alphabet of n_0 = n_L, x one-hot of symbols 1..T and y one-hot of symbols 2..T+1, so
+    that the target at step t is the input at step t + 1 (a port whose targets are off by one step
+    fails on every step). The symbols come from the problem's own x (its argmax), so nothing is drawn
+    outside the seed's stream."""
+    n = problem.x.shape[2]  # the alphabet: n_0 = n_L symbols
+    symbols = np.argmax(problem.x, axis=2)  # (m, T): a symbol per step, uniform over the alphabet
+    following = np.argmax(problem.y[:, -1], axis=1)  # (m,): one more symbol for the last target
+    sequence = np.concatenate([symbols, following[:, None]], axis=1)  # (m, T + 1)
+    one_hot = np.eye(n)[sequence]  # (m, T + 1, n)
+    return replace(problem, x=one_hot[:, :-1].copy(), y=one_hot[:, 1:].copy())
+
+
+def recurrent_problems() -> list[Problem]:
+    """Elman networks unrolled over time (seed 001's feedback connections), both output modes. The
+    twelve rows put each (output, cost) pairing under each mode and carry every hidden activation,
+    λ on and off, each batch shape and ReLU kinks under both modes (pair coverage, coverage.py), and
+    with them what backprop through time gets wrong: next-character prediction on one-hot sequences
+    (targets one step ahead of the inputs), two stacked recurrent layers of equal and of unequal
+    sizes, T = 1 (exactly the dense network; tests/harness/test_recurrent_catalogue.py), a long tanh
+    sequence (T = 32: the deltas of the first steps are orders of magnitude smaller than the last
+    step's), a single example, and exact ReLU kinks at every step."""
+
+    def rnn(sizes, activation, output, loss, steps, outputs, decay=0.0):
+        return Spec(sizes, activation, output, loss, decay, recurrent=Recurrent(steps, outputs))
+
+    def row(spec, seed, name, batches="ragged", **kw):
+        return make_problem(spec, seed, name=name, lr=kw.pop("lr", 0.1), **{**BATCH_SHAPES[batches], **kw})
+
+    return [
+        # many-to-many: an output at every step
+        row(rnn((3, 4, 2), "sigmoid", "sigmoid", "quadratic", 4, "all"), 400, "rnn-all-sigmoid-m1", "one"),
+        row(
+            rnn((3, 5, 2), "tanh", "tanh", "quadratic", 5, "all", 0.05),
+            401,
+            "rnn-all-tanh-decay-even",
+            "even",
+        ),
+        row(rnn((4, 5, 3), "relu", "relu", "quadratic", 6, "all"), 402, "rnn-all-relu-kink", relu_kink=True),
+        row(
+            rnn((3, 4, 4, 2), "identity", "identity", "quadratic", 4, "all", 0.05),
+            403,
+            "rnn-all-stacked-identity-decay-m1",
+            "one",
+        ),
+        row(
+            rnn((4, 6, 5, 3), "tanh", "sigmoid", "cross_entropy", 5, "all"),
+            404,
+            "rnn-all-stacked-unequal-cross-entropy",
+        ),
+        _next_character(
+            row(rnn((5, 8, 5), "tanh", "softmax", "log_likelihood", 6, "all"), 405, "rnn-char-next", "even")
+        ),
+        # many-to-one: an output after the last step only
+        row(rnn((5, 4, 3), "tanh", "sigmoid", "quadratic", 1, "last", 0.05), 406, "rnn-last-t1"),
+        row(
+            rnn((3, 5, 2), "relu", "tanh", "quadratic", 5, "last"),
+            407,
+            "rnn-last-relu-kink-m1",
+            "one",
+            relu_kink=True,
+        ),
+        row(
+            rnn((4, 4, 2), "identity", "relu", "quadratic", 6, "last"), 408, "rnn-last-identity-even", "even"
+        ),
+        row(rnn((3, 6, 2), "tanh", "identity", "quadratic", 32, "last"), 409, "rnn-long-tanh-t32"),
+        row(
+            rnn((4, 5, 5, 2), "sigmoid", "sigmoid", "cross_entropy", 4, "last", 0.05),
+            410,
+            "rnn-last-stacked-sigmoid-decay-even",
+            "even",
+        ),
+        row(
+            rnn((4, 6, 3), "relu", "softmax", "log_likelihood", 8, "last", 0.01),
+            411,
+            "rnn-classify-relu-decay-kink",
+            relu_kink=True,
+        ),
+    ]
+
+
 def _small_gradients(problem: Problem, factor: float = 1e-4) -> Problem:
     """The first two input features scaled by ``factor``: their columns of ∂C/∂W^1 are ≲ 1e-4, where
     ε's placement (inside or outside the square root, ε̂) changes an adaptive step several-fold."""
@@ -617,6 +719,25 @@ def optimizer_problems() -> list[Problem]:
             batch_size=4,
             epochs=10,
         ),
+        # Recurrent nets as they are trained: min-char-rnn's Adagrad (ε inside the root, gradients
+        # clipped elementwise) on next-character prediction, and Adam with global-norm clipping and
+        # λ on W and U on a sequence classifier.
+        _next_character(
+            opt(
+                Spec((5, 8, 5), "tanh", "softmax", "log_likelihood", recurrent=Recurrent(6, "all")),
+                318,
+                "rnn-adagrad-clip-value",
+                O("adagrad", eps=1e-8, eps_in_sqrt=True, clip_value=0.5),
+                0.1,
+            )
+        ),
+        opt(
+            Spec((4, 6, 3), "tanh", "softmax", "log_likelihood", 0.01, recurrent=Recurrent(8, "last")),
+            319,
+            "rnn-adam-clip-norm-decay",
+            O("adam", beta1=0.9, beta2=0.999, eps=1e-8, clip_norm=0.5),
+            0.01,
+        ),
     ]
     return problems
 
@@ -684,6 +805,24 @@ def golden_problems() -> list[Problem]:
             16,
             lr=0.3,
             name="golden-conv-stride-avg",
+            **kw,
+        ),
+        # Backprop through time, both modes: next-character prediction and a sequence classifier.
+        _next_character(
+            make_problem(
+                Spec((4, 6, 4), "tanh", "softmax", "log_likelihood", recurrent=Recurrent(5, "all")),
+                17,
+                lr=0.3,
+                name="golden-rnn-char",
+                **kw,
+            )
+        ),
+        make_problem(
+            Spec((3, 5, 2), "relu", "sigmoid", "cross_entropy", 0.01, recurrent=Recurrent(6, "last")),
+            18,
+            lr=0.3,
+            relu_kink=True,
+            name="golden-rnn-classify",
             **kw,
         ),
     ]

@@ -98,7 +98,7 @@ def small_problems(impl: object, count: int = 3) -> list[Problem]:
     the penalty is differentiated too), then the fewest parameters."""
 
     def size(p):
-        return sum(W.size + b.size for W, b in p.params)
+        return sum(a.size for layer in p.params for a in layer)
 
     def smooth(p):
         if any(block.pool == "max" for block in getattr(p.spec, "conv", ()) or ()):
@@ -118,6 +118,7 @@ def small_problems(impl: object, count: int = 3) -> list[Problem]:
             and size(p) <= MAX_PARAMS
             and smooth(p)
             and p.optimizer is None
+            and getattr(p.spec, "recurrent", None) is None  # the choice for dense and conv, as before
             and supports(impl, p.spec)
         ),
         key=lambda p: (p.spec.weight_decay == 0, size(p)),
@@ -136,7 +137,7 @@ def _differences(impl, p):
     floor = 1.5 * np.finfo(np.float64).eps * max(abs(own.loss), 1.0) / H / TOL
     found = []
     for l in range(len(p.params)):
-        for which, q in enumerate(("dW", "db")):
+        for which, q in enumerate(("dW", "dU", "db") if len(p.params[l]) == 3 else ("dW", "db")):
             theta = p.params[l][which]
             v = rng.standard_normal(theta.shape)
             v /= np.linalg.norm(v)
@@ -165,8 +166,9 @@ def _own(impl, p, params):
         raise Unusable(f"its loss is not a float ({shown(loss)})")
     grads: Any = got.fields.get("grads")  # Any: anything but a list of pairs raises below
     try:
-        grads = [(np.asarray(dW, dtype=np.float64), np.asarray(db, dtype=np.float64)) for dW, db in grads]
-        assert [(g.shape, d.shape) for g, d in grads] == [(W.shape, b.shape) for W, b in params]
+        grads = [tuple(np.asarray(d, dtype=np.float64) for d in layer) for layer in grads]
+        shapes = [tuple(a.shape for a in layer) for layer in params]
+        assert [tuple(d.shape for d in layer) for layer in grads] == shapes
     except (TypeError, ValueError, AssertionError):
         raise Unusable(
             "its grads are not one (dW, db) pair of arrays per layer, shaped like params"

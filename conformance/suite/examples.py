@@ -5,7 +5,7 @@ An implementation may decline a drawn problem (``supports``). Declined draws are
 some catalogue problem (:func:`drawable`), so that a partial implementation is drawn what it can be
 checked on; and each test counts the examples that reached the verdict (:class:`Reached`) and fails
 when fewer than its stated minimum did. An implementation that supports no catalogue problem of the
-kind drawn (a dense-only one and the conv draws) is a skip, with the reason.
+kind drawn (a dense-only one and the conv or recurrent draws) is a skip, with the reason.
 """
 
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ DECAYS = (0.0, 0.1)  # the weight decays drawn: none, and one
 @dataclass(frozen=True)
 class Space:
     """The feature values the strategies draw from for one implementation: those of the catalogue
-    problems of the kind (dense or conv) that it supports, in the order of the full lists."""
+    problems of the kind (dense, conv or recurrent) that it supports, in the order of the full lists."""
 
     activations: tuple
     output_losses: tuple
@@ -30,12 +30,23 @@ class Space:
     dtypes: tuple
 
 
-def drawable(impls, impl_name, conv):
-    """The :class:`Space` of ``impl_name`` (``impls``: the suite's Implementations) for conv or dense
-    problems; a skip, with the reason, when it supports no catalogue problem of that kind."""
-    kind = "conv" if conv else "dense"
+KINDS = ("dense", "conv", "recurrent")
+
+
+def kind_of(spec) -> str:
+    """ "recurrent" for a spec with ``recurrent`` set, "conv" for one with conv blocks, else "dense"."""
+    if getattr(spec, "recurrent", None) is not None:
+        return "recurrent"
+    return "conv" if getattr(spec, "conv", ()) else "dense"
+
+
+def drawable(impls, impl_name, kind):
+    """The :class:`Space` of ``impl_name`` (``impls``: the suite's Implementations) for problems of
+    ``kind`` (KINDS); a skip, with the reason, when it supports no catalogue problem of that kind."""
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
     specs = [
-        p.spec for p in CATALOGUE.values() if bool(p.spec.conv) == conv and impls.supports(impl_name, p.spec)
+        p.spec for p in CATALOGUE.values() if kind_of(p.spec) == kind and impls.supports(impl_name, p.spec)
     ]
     if not specs:
         pytest.skip(f"{impl_name} supports no {kind} problem of the catalogue: nothing {kind} to draw")

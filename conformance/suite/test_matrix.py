@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Spec, make_problem
+from conformance import CATALOGUE, DATA_PARALLEL, NAMES, Conv, Recurrent, Spec, make_problem
 from conformance.coverage import covering
 from conformance.diagnosis.diagnose import run
 from conformance.suite.examples import Reached, drawable
@@ -26,6 +26,7 @@ from reference import conv_shapes
 # the verdict. Every shipped implementation supports every drawn problem, so it reaches all of them.
 DENSE_EXAMPLES, MIN_DENSE_EXAMPLES = 12, 10
 CONV_EXAMPLES, MIN_CONV_EXAMPLES = 6, 5
+RECURRENT_EXAMPLES, MIN_RECURRENT_EXAMPLES = 5, 4
 # Declined draws are filtered out (assume); the counts say how many were not (HealthCheck.filter_too_much
 # would stop an implementation that declines most draws with a message that does not name it).
 HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much]
@@ -149,7 +150,7 @@ def dense_examples(impls, impl_name, space, reached, data):
 def test_hypothesis_problems(impls, impl_name):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
     reached = Reached(impl_name, "dense problems", MIN_DENSE_EXAMPLES)
-    dense_examples(impls, impl_name, drawable(impls, impl_name, conv=False), reached)
+    dense_examples(impls, impl_name, drawable(impls, impl_name, "dense"), reached)
     reached.check()
 
 
@@ -191,7 +192,38 @@ def conv_examples(impls, impl_name, space, reached, data):
 def test_hypothesis_conv_problems(impls, impl_name):
     """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
     reached = Reached(impl_name, "conv problems", MIN_CONV_EXAMPLES)
-    conv_examples(impls, impl_name, drawable(impls, impl_name, conv=True), reached)
+    conv_examples(impls, impl_name, drawable(impls, impl_name, "conv"), reached)
+    reached.check()
+
+
+@st.composite
+def recurrent_problems(draw, space):
+    """One or two recurrent layers over T = 1..6 steps, an output at every step or after the last,
+    on a few short sequences; the rest from ``space``."""
+    out, loss = draw(st.sampled_from(space.output_losses))
+    sizes = draw(st.lists(st.integers(1, 5), min_size=3, max_size=4))
+    recurrent = Recurrent(draw(st.integers(1, 6)), draw(st.sampled_from(("all", "last"))))
+    spec = Spec(
+        sizes,
+        draw(st.sampled_from(space.activations)),
+        out,
+        loss,
+        draw(st.sampled_from(space.decays)),
+        recurrent=recurrent,
+    )
+    return _problem(draw, spec, max_examples=4, name="hypothesis-rnn")
+
+
+@settings(max_examples=RECURRENT_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
+@given(data=st.data())
+def recurrent_examples(impls, impl_name, space, reached, data):
+    _example(impls, impl_name, space, reached, data, recurrent_problems)
+
+
+def test_hypothesis_recurrent_problems(impls, impl_name):
+    """Drawn recurrent nets (backprop through time): gradients and a short trajectory."""
+    reached = Reached(impl_name, "recurrent problems", MIN_RECURRENT_EXAMPLES)
+    recurrent_examples(impls, impl_name, drawable(impls, impl_name, "recurrent"), reached)
     reached.check()
 
 

@@ -26,6 +26,7 @@ class Reference:
     """The NumPy reference itself, already NumPy in and out."""
 
     supports_conv = True  # every shipped port implements the conv extension
+    supports_recurrent = True  # and recurrent networks (backprop through time)
 
     def __init__(self, name: str = "reference") -> None:
         self.name = name
@@ -75,24 +76,25 @@ def _to_numpy_list(values, convert):
     return None if values is None else [convert(v) for v in values]
 
 
+def _layers(layers, convert):
+    """[(W, b) or (W, U, b), ...] with every array converted, each layer's tuple kept as long as it is."""
+    return [tuple(convert(a) for a in layer) for layer in layers]
+
+
 def _result(got, convert):
     """Framework Gradients/Trajectory -> the same attribute names with NumPy arrays."""
     if hasattr(got, "grads"):
         return SimpleNamespace(
             loss=got.loss,
-            grads=[(convert(dW), convert(db)) for dW, db in got.grads],
+            grads=_layers(got.grads, convert),
             zs=_to_numpy_list(got.zs, convert),
             activations=_to_numpy_list(got.activations, convert),
             deltas=_to_numpy_list(got.deltas, convert),
         )
     state = getattr(got, "state", None)
-    if state is not None:  # the optimizer's final state: {"t": int, key: [(for W, for b), ...]}
-        state = {
-            k: (int(v) if k == "t" else [(convert(a), convert(b)) for a, b in v]) for k, v in state.items()
-        }
-    return SimpleNamespace(
-        losses=list(got.losses), params=[(convert(W), convert(b)) for W, b in got.params], state=state
-    )
+    if state is not None:  # the optimizer's final state: {"t": int, key: [(for W, [for U,] for b), ...]}
+        state = {k: (int(v) if k == "t" else _layers(v, convert)) for k, v in state.items()}
+    return SimpleNamespace(losses=list(got.losses), params=_layers(got.params, convert), state=state)
 
 
 class _Optimizes:
@@ -114,6 +116,7 @@ class Torch(_Optimizes):
     """torch_impl function pair; ``device`` is "cpu" or e.g. "cuda"."""
 
     supports_conv = True  # every shipped port implements the conv extension
+    supports_recurrent = False  # the registry sets it per port (data-parallel ports decline)
 
     def __init__(
         self,
@@ -139,7 +142,7 @@ class Torch(_Optimizes):
         return t.detach().cpu().numpy()
 
     def _args(self, params, x, y):
-        return [(self._in(W), self._in(b)) for W, b in params], self._in(x), self._in(y)
+        return _layers(params, self._in), self._in(x), self._in(y)
 
     def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:
         return _result(self._gradients(spec, *self._args(params, x, y)), self._out)
@@ -164,6 +167,7 @@ class Jax(_Optimizes):
     """jax_impl function pair; float64 calls run inside ``jax.enable_x64(True)`` only."""
 
     supports_conv = True  # every shipped port implements the conv extension
+    supports_recurrent = False  # the registry sets it per port (data-parallel ports decline)
 
     def __init__(
         self,
@@ -187,7 +191,7 @@ class Jax(_Optimizes):
             # may_alias: on the CPU the device array may share the NumPy buffer instead of copying
             # it (halves the transfer of a 25 MB x); the port only reads its inputs.
             put = lambda a: jax.device_put(a, may_alias=True)  # noqa: E731
-            got = fn(spec, [(put(W), put(b)) for W, b in params], put(x), put(y), **kwargs)
+            got = fn(spec, _layers(params, put), put(x), put(y), **kwargs)
             return _result(got, np.asarray)
 
     def gradients(self, spec: Spec, params: Params, x: Array, y: Array) -> Gradients:

@@ -162,8 +162,8 @@ class Host:
     def pids(self) -> list[int]:
         return [self._worker.pid] if self._worker else []
 
-    def load(self, target: str, timeout: float) -> dict[str, Any]:  # {name: str, supports_conv: bool}
-        """Load ``target`` in the worker (starting one if needed): its name and supports_conv."""
+    def load(self, target: str, timeout: float) -> dict[str, Any]:  # {name: str, supports_conv: bool, ...}
+        """Load ``target`` in the worker (starting one if needed): its name and its opt-ins."""
         with self.lock:
             return self._load(target, timeout)
 
@@ -248,6 +248,7 @@ class Isolated:
         self.timed_out = set() if timed_out is None else timed_out
         info = self.host.load(target, self.timeout)
         self.name, self.supports_conv = info["name"], info["supports_conv"]
+        self.supports_recurrent = info["supports_recurrent"]
         if info["supports_optimizer"]:  # declared only where the target declares it (calls.supports)
             self.supports_optimizer = self._supports_optimizer
 
@@ -345,6 +346,7 @@ def _handle(request, impls):
         return "ok", {
             "name": impl.name,
             "supports_conv": getattr(impl, "supports_conv", False) is True,
+            "supports_recurrent": getattr(impl, "supports_recurrent", False) is True,
             "supports_optimizer": getattr(impl, "supports_optimizer", None) is not None,
         }
     impl = impls[target]

@@ -28,6 +28,7 @@ class Record:
     libraries: tuple[str, ...] = ()  # modules it needs besides the framework
     extra: str = ""  # the pip extra that installs them ("" for the framework's own extra)
     supports_optimizer: str | None = None  # "module:attr" of its supports_optimizer(optimizer), if any
+    supports_recurrent: bool = True  # every shipped port implements recurrent networks (BPTT)
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -155,9 +156,11 @@ def load(name: str, device: str | None = None, workers: int | None = None) -> Na
     adapter = Torch if record.framework == "torch" else Jax
     kwargs = {} if device is None else {"device": device}
     declared = None if record.supports_optimizer is None else resolve(record.supports_optimizer)
-    return adapter(
+    loaded = adapter(
         name, resolve(record.gradients), resolve(record.train), supports_optimizer=declared, **kwargs
     )
+    loaded.supports_recurrent = record.supports_recurrent
+    return loaded
 
 
 def available_names() -> list[str]:

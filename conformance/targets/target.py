@@ -73,7 +73,16 @@ def load_target(target: str) -> Named:
     name = _user_code("reading .name", getattr, obj, "name", None)
     if name is None or not isinstance(name, str):
         fields = {
-            f: getattr(obj, f) for f in ("gradients", "train", "supports", "supports_conv") if hasattr(obj, f)
+            f: getattr(obj, f)
+            for f in (
+                "gradients",
+                "train",
+                "supports",
+                "supports_conv",
+                "supports_recurrent",
+                "supports_optimizer",
+            )
+            if hasattr(obj, f)
         }
         obj = SimpleNamespace(name=target if name is None else _user_code("str(.name)", str, name), **fields)
     return obj

@@ -46,6 +46,7 @@ def test_dense_features():
         "kink": {"off"},
         "batches": {"ragged"},
         "conv": {"none"},
+        "recurrent": {"none"},
     }  # no conv-only features
 
 
@@ -93,21 +94,25 @@ def test_what_the_contract_allows():
     assert (("conv", "none"), ("pool", "max")) not in pairs  # conv-only features need conv blocks
     assert (("kink", "on"), ("pool", "max")) in pairs  # a ReLU conv net
     assert not coverage.allowed({"activation": "sigmoid", "kink": "on"})
-    # Every pair of two different features' values, less the 3 kink=on × non-ReLU pairs and the
-    # 3 + 2 + 2 conv-only values × conv=none; the dense features have 4, 6, 2, 2, 3, 2 values.
+    # Every pair of two different features' values, less the 3 kink=on × non-ReLU pairs, the
+    # 3 + 2 + 2 conv-only values × conv=none, the 2 recurrent modes × conv=conv and the 7 conv-only
+    # values × the 2 recurrent modes; the dense features have 4, 6, 2, 2, 3, 2, 3 values.
     values = [len(v) for v in coverage.FEATURES.values()]
     every = (sum(values) ** 2 - sum(n * n for n in values)) // 2
-    assert len(pairs) == every - 3 - (3 + 2 + 2) == 283
+    assert len(pairs) == every - 3 - (3 + 2 + 2) - 2 - 7 * 2 == 345
+    assert (("conv", "conv"), ("recurrent", "all")) not in pairs  # a recurrent net has no conv blocks
+    assert (("kink", "on"), ("recurrent", "last")) in pairs
     nielsen = allowed_pairs(PROFILE["nielsen-network2"])
     assert not [pair for pair in nielsen if ("kink", "on") in pair or ("conv", "conv") in pair]
 
 
 def test_two_problems_leave_exactly_their_uncovered_pairs():
-    """Two dense problems with no feature value in common but conv = none cover 15 pairs each."""
+    """Two dense problems with no feature value in common but conv = none and recurrent = none cover
+    21 pairs each (7 features), one of them, (conv=none, recurrent=none), shared."""
     a = dense()  # sigmoid, sigmoid/quadratic, λ = 0, no kink, ragged
     b = dense("relu", "softmax", "log_likelihood", 0.1, relu_kink=True, batch_size=5)
     missing = missing_pairs([a, b])
-    assert len(missing) == len(allowed_pairs()) - 2 * 15
+    assert len(missing) == len(allowed_pairs()) - (2 * 21 - 1)
     assert (("activation", "sigmoid"), ("decay", "on")) in missing
     assert (("output", "sigmoid/quadratic"), ("kink", "on")) in missing
     assert (("activation", "relu"), ("kink", "on")) not in missing
@@ -116,7 +121,7 @@ def test_two_problems_leave_exactly_their_uncovered_pairs():
     # another output is asked for.
     profile = PROFILE["softmax-log-likelihood"]
     softmax = missing_pairs([a, b], profile)
-    assert len(softmax) == len(allowed_pairs(profile)) - 15
+    assert len(softmax) == len(allowed_pairs(profile)) - 21
     assert (("activation", "sigmoid"), ("decay", "off")) in softmax  # a has it, but a is sigmoid/quadratic
     assert not [pair for pair in softmax if ("output", "sigmoid/quadratic") in pair]
 

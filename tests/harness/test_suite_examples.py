@@ -65,7 +65,7 @@ def test_an_implementation_that_declines_almost_every_draw_fails_the_dense_draws
     impl = Declining("rare", lambda s: len(s.sizes) == 3 and s.sizes[::2] == (2, 1) and s.sizes[1] <= 3)
     impls = Implementations(impl)
     reached = Reached("rare", "dense problems", test_matrix.MIN_DENSE_EXAMPLES)
-    test_matrix.dense_examples(impls, "rare", drawable(impls, "rare", conv=False), reached)
+    test_matrix.dense_examples(impls, "rare", drawable(impls, "rare", "dense"), reached)
     assert 0 < reached.count < test_matrix.MIN_DENSE_EXAMPLES
     with pytest.raises(pytest.fail.Exception, match=r"^rare: only \d+ drawn dense problems .* declined"):
         reached.check()
@@ -75,8 +75,8 @@ def test_nothing_of_the_kind_to_draw_is_a_skip():
     """A dense-only implementation has no conv problem to be drawn: the conv draws skip, saying why."""
     impls = Implementations(Declining("dense-only", lambda s: True))
     with pytest.raises(pytest.skip.Exception, match=r"^dense-only supports no conv problem of the catalogue"):
-        drawable(impls, "dense-only", conv=True)
-    assert drawable(impls, "dense-only", conv=False).output_losses == OUTPUT_LOSSES
+        drawable(impls, "dense-only", "conv")
+    assert drawable(impls, "dense-only", "dense").output_losses == OUTPUT_LOSSES
 
 
 def test_a_partial_implementation_is_drawn_what_it_supports():
@@ -84,12 +84,12 @@ def test_a_partial_implementation_is_drawn_what_it_supports():
     examples all reach the verdict; the reference is drawn float32 only (golden vectors pin float64)."""
     student = Declining("student", lambda s: s.activation == s.output == "sigmoid" and s.loss == "quadratic")
     impls = Implementations(student)
-    space = drawable(impls, "student", conv=False)
+    space = drawable(impls, "student", "dense")
     assert (space.activations, space.output_losses) == (("sigmoid",), (("sigmoid", "quadratic"),))
     assert space.decays == (0.0, 0.1) and space.dtypes == (np.float64, np.float32)
     reached = Reached("student", "dense problems", test_matrix.MIN_DENSE_EXAMPLES)
     test_matrix.dense_examples(impls, "student", space, reached)
     assert reached.count == test_matrix.DENSE_EXAMPLES
     reached.check()
-    everything = drawable(Implementations(Declining("reference", lambda s: True)), "reference", conv=False)
+    everything = drawable(Implementations(Declining("reference", lambda s: True)), "reference", "dense")
     assert everything.activations == HIDDEN_ACTIVATIONS and everything.dtypes == (np.float32,)
