@@ -9,6 +9,11 @@ JAX's own ``mnist_classifier_fromscratch.py``, and jit-compiled. No jax.grad any
 A conv spec (seed 003's extension) puts conv blocks 1..c in front: their (K, b) pairs come first in
 params, ``conv`` is the tuple of validation.Block (static under jit), and conv.py holds their
 forward and backward pieces. With ``conv=()`` every line below is the MLP's.
+
+A recurrent spec (``spec.recurrent`` set: every hidden layer an Elman layer, trained by
+backpropagation through time) passes validation.Rnn(steps, outputs) where the conv blocks go, and
+``backprop_arrays`` hands it to recurrent.py: the forward pass a lax.scan over t = 1..T, the
+backward pass by hand in a second lax.scan, t = T..1.
 """
 
 from collections.abc import Sequence
@@ -18,13 +23,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from . import recurrent
 from .activations import ACTIVATIONS
 from .conv import conv_gradients, correlate, correlate_transpose, pool, unpool
 from .costs import cost, output_error
 from .optimizers import supports_optimizer as supports_optimizer  # the opt-in: every rule
 from .training import Gradients, Trajectory, train_scan, train_steps
 from .types import Batches, ConvBlock, Params, ParamsIn, Spec
-from .validation import Blocks, check_inputs
+from .validation import Rnn, Structure, check_network
+
+supports_recurrent = True  # the opt-in to recurrent specs: recurrent.py, backprop through time
 
 
 def feedforward(
@@ -59,9 +67,12 @@ def backprop_arrays(
     activation: str,
     output: str,
     loss: str,
-    conv: Blocks = (),
+    conv: Structure = (),
 ) -> tuple[jax.Array, Params, list[jax.Array], list[jax.Array], list[jax.Array]]:
-    """(C, grads, zs, activations, deltas) of one forward and backward pass."""
+    """(C, grads, zs, activations, deltas) of one forward and backward pass; through time for a
+    recurrent spec (``conv`` its Rnn)."""
+    if isinstance(conv, Rnn):  # BPTT: recurrent.py's two scans, zs/activations/deltas (m, T, n_l)
+        return recurrent.backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv.outputs)
     m, c, L = x.shape[0], len(conv), len(params)
     zs, activations = feedforward(params, x, activation, output, conv)
     g, g_prime = ACTIVATIONS[activation]
@@ -112,7 +123,7 @@ def loss_and_grads(
     activation: str,
     output: str,
     loss: str,
-    conv: Blocks = (),
+    conv: Structure = (),
 ) -> tuple[jax.Array, Params]:
     """(C, grads): the pure function the training loops step with."""
     C, grads, *_ = backprop_arrays(params, x, y, weight_decay, activation, output, loss, conv)
@@ -121,7 +132,7 @@ def loss_and_grads(
 
 def backprop(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
     """Validate in Python, then run the compiled pass: a Gradients with every intermediate."""
-    conv = check_inputs(spec, params, x, y)
+    conv = check_network(spec, params, x, y)  # the conv blocks, or a recurrent spec's Rnn
     C, grads, zs, activations, deltas = backprop_arrays(
         params, x, y, spec.weight_decay, spec.activation, spec.output, spec.loss, conv
     )

@@ -1,6 +1,6 @@
 """Optimizers, learning-rate schedules and gradient clipping in jax.numpy: pure functions over a
-list of (W, b), a line-by-line translation of reference/optimizers.py (the lines carry the same
-``# OPT-...`` tags), written to run under jit.
+list of layers, (W, b) pairs or a recurrent layer's (W, U, b) triples, a line-by-line translation
+of reference/optimizers.py (the lines carry the same ``# OPT-...`` tags), written to run under jit.
 
 g is ∂C/∂θ of the full cost C on step t's batch (the coupled L2 term λW included). Each step then
 runs, in this order:
@@ -8,7 +8,8 @@ runs, in this order:
     1. clipping (optional)   clip_value c: g ← clip(g, −c, c) elementwise
                              clip_norm c:  g ← g · min(1, c / (‖g‖ + clip_eps)), ‖g‖ over all parameters
     2. the transform         Δ from g and the optimizer's state, per parameter array
-    3. decoupled decay       adamw: Δ ← Δ − η_t λ_d θ, for weights and kernels only (never biases)
+    3. decoupled decay       adamw: Δ ← Δ − η_t λ_d θ, for weights and kernels only (never biases):
+                             every array of a layer but its last (W and U of a triple, not b)
     θ ← θ + Δ
 
 Under jit, ``hyper`` (a validation.Hyper) is a pytree: its numbers (μ, ρ, β₁, β₂, ε, λ_d, the clip
@@ -21,9 +22,10 @@ Every number meets the arrays as a weakly typed scalar, so the arrays' dtype is 
 float neither promotes a float32 run (x64 on) nor demotes a float64 one. t is counted in int32 and
 cast to the arrays' dtype for Adam's bias correction 1 − βᵗ.
 
-State: {"t": int32 array, steps taken; "b" | "v" | "s" | "m": [(for W, for b), ...]}, the reference's
-layout ("b" a momentum buffer, "v" a velocity or Adam's second moment, "s" a sum or average of
-squares, "m" Adam's first moment).
+State: {"t": int32 array, steps taken; "b" | "v" | "s" | "m": [(for W, for b), ...]}, each layer's
+slot a tuple shaped like the layer ((for W, for U, for b) for a triple), the reference's layout
+("b" a momentum buffer, "v" a velocity or Adam's second moment, "s" a sum or average of squares,
+"m" Adam's first moment).
 """
 
 from typing import Any, TypeAlias
@@ -35,20 +37,21 @@ from .types import Params, ParamsIn
 from .validation import Hyper, check_optimizer
 
 State: TypeAlias = dict[str, Any]  # {"t": int32 array, "b" | "v" | "s" | "m": [(for W, for b), ...]}
+# (a tuple per layer, shaped like the layer: (for W, for U, for b) for a recurrent triple)
 
 
 def clip(grads: ParamsIn, clip_value: Any, clip_norm: Any, clip_eps: Any) -> Params:
     """Step 1: elementwise, then (if set) by the global 2-norm over every parameter together. None
     switches a clip off (static); a threshold is a number or a tracer."""
-    grads = [(dW, db) for dW, db in grads]
+    grads = [tuple(layer) for layer in grads]
     if clip_value is not None:
         c = clip_value
-        grads = [(jnp.clip(dW, -c, c), jnp.clip(db, -c, c)) for dW, db in grads]  # OPT-clip-value
+        grads = [tuple(jnp.clip(g, -c, c) for g in layer) for layer in grads]  # OPT-clip-value
     if clip_norm is not None:
-        norm = jnp.sqrt(sum(jnp.sum(g * g) for pair in grads for g in pair))  # OPT-clip-norm ‖g‖
+        norm = jnp.sqrt(sum(jnp.sum(g * g) for layer in grads for g in layer))  # OPT-clip-norm ‖g‖
         # c / 0 is inf, so min(1, ·) leaves g exactly as it is when ‖g‖ + clip_eps = 0
         scale = jnp.minimum(1, clip_norm / (norm + clip_eps))  # OPT-clip-norm min(1, c / (‖g‖ + clip_eps))
-        grads = [(dW * scale, db * scale) for dW, db in grads]  # OPT-clip-norm
+        grads = [tuple(g * scale for g in layer) for layer in grads]  # OPT-clip-norm
     return grads
 
 
@@ -57,7 +60,7 @@ def init_state(hyper: Hyper, params: ParamsIn) -> State:
     sum starts at ``initial_accumulator``). Reads μ to decide the keys: call it with concrete numbers."""
 
     def zeros(fill: Any = 0.0) -> Params:
-        return [(jnp.full_like(W, fill), jnp.full_like(b, fill)) for W, b in params]
+        return [tuple(jnp.full_like(theta, fill) for theta in layer) for layer in params]
 
     name, mu = hyper.name, hyper.momentum
     state: State = {"t": jnp.zeros((), jnp.int32)}  # int32 in and out: one compiled step, not two
@@ -123,28 +126,29 @@ def transform(o: Hyper, g: jax.Array, slots: dict[str, jax.Array], lr: Any, t: j
 
 
 def step(hyper: Hyper, params: ParamsIn, grads: ParamsIn, state: State, lr: Any) -> tuple[Params, State]:
-    """One update: clip, transform every W and b, decoupled decay (adamw, weights and kernels
-    only), θ ← θ + Δ. Returns the new parameters and the new state; pure, so jit can trace it."""
+    """One update: clip, transform every W (U) and b, decoupled decay (adamw, weights and kernels
+    only: every array of a layer but its last, the bias), θ ← θ + Δ. Returns the new parameters and
+    the new state; pure, so jit can trace it."""
     o = hyper
     t = state["t"] + 1
     grads = clip(grads, o.clip_value, o.clip_norm, o.clip_eps)
     keys = [k for k in state if k != "t"]
     new_state: State = {"t": t, **{k: [] for k in keys}}
     new_params = []
-    for l, ((W, b), (dW, db)) in enumerate(zip(params, grads)):
-        pair = []
+    for l, (layer, nabla) in enumerate(zip(params, grads)):
+        new_layer = []
         new_slots: dict[str, list[jax.Array]] = {k: [] for k in keys}
-        for i, (theta, g) in enumerate(((W, dW), (b, db))):
+        for i, (theta, g) in enumerate(zip(layer, nabla)):
             slots = {k: state[k][l][i] for k in keys}
             delta = transform(o, g, slots, lr, t)
-            if o.name == "adamw" and i == 0:
+            if o.name == "adamw" and i < len(layer) - 1:  # W, U, K: every array but the bias
                 delta = delta - lr * o.decoupled_decay * theta  # OPT-adamw   Δ ← Δ − ηλ_d θ (W, K only)
-            pair.append(theta + delta)  # OPT-update   θ ← θ + Δ
+            new_layer.append(theta + delta)  # OPT-update   θ ← θ + Δ
             for k in keys:
                 new_slots[k].append(slots[k])
-        new_params.append((pair[0], pair[1]))
+        new_params.append(tuple(new_layer))
         for k in keys:
-            new_state[k].append((new_slots[k][0], new_slots[k][1]))
+            new_state[k].append(tuple(new_slots[k]))
     return new_params, new_state
 
 

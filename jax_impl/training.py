@@ -9,7 +9,9 @@
 Both take ``loss_and_grads(params, x, y, weight_decay, activation, output, loss, conv) -> (C, grads)``,
 a pure function from manual.py or autodiff.py, and record C before each update. ``conv`` is the
 spec's conv blocks as a tuple of validation.Block (hashable, so jit can treat it as static), () for
-an MLP; x is then (m, C_0, H_0, W_0) and params start with the (K, b) pairs.
+an MLP; x is then (m, C_0, H_0, W_0) and params start with the (K, b) pairs. For a recurrent spec
+it is the spec's validation.Rnn (steps, outputs), static too: x is (m, T, n_0), the batches pick
+whole sequences, and the recurrent layers are (W, U, b) triples, updated array by array like pairs.
 
 The update is plain SGD (``optimizer=None``) or optimizers.py's (clip, transform, decoupled decay),
 its state carried beside the parameters. The optimizer's numbers and η_t are traced arguments, so
@@ -27,33 +29,40 @@ import numpy as np
 from . import optimizers
 from .optimizers import State
 from .types import Batches, Params, ParamsIn, Spec
-from .validation import Blocks, Hyper, check_inputs, check_optimizer, check_training
+from .validation import Hyper, Structure, check_network, check_optimizer, check_training
+
+supports_recurrent = True  # train_steps and train_scan take a recurrent spec's Rnn as they take conv
 
 
 class Gradients(NamedTuple):
     loss: float  # batch cost C
     grads: Params  # [(∂C/∂K^l, ∂C/∂b^l)] per conv block, then [(∂C/∂W^l, ∂C/∂b^l)], shaped like params
+    # ((∂C/∂W^l, ∂C/∂U^l, ∂C/∂b^l) for a recurrent layer)
     zs: list[jax.Array] | None = None  # [z^1..z^L], (m, n_l) each; (m, C_l, H_l, W_l) for a conv layer
+    # (recurrent: (m, T, n_l) for the hidden layers; the output layer's too for "all", (m, n_L) for "last")
     activations: list[jax.Array] | None = None  # [a^0 = x, a^1..a^L]; conv ones pooled, 4-D
-    deltas: list[jax.Array] | None = None  # [δ^1..δ^L], per example, shaped like zs
+    deltas: list[jax.Array] | None = None  # [δ^1..δ^L], per example (and per step), shaped like zs
 
 
 class Trajectory(NamedTuple):
     losses: list[float]  # one float per step, before that step's update
-    params: Params  # final [(K, b)] + [(W, b)]
+    params: Params  # final [(K, b)] + [(W, b)]; [(W, U, b)] + [(W, b)] for a recurrent spec
     state: State | None = None  # the optimizer's final state (optimizers.py, "t" an int); None for SGD
 
 
 # manual.loss_and_grads or autodiff.loss_and_grads:
 # (params, x, y, weight_decay, activation, output, loss, conv) -> (C, grads)
 LossAndGrads: TypeAlias = Callable[
-    [ParamsIn, jax.Array, jax.Array, float, str, str, str, Blocks], tuple[jax.Array, Params]
+    [ParamsIn, jax.Array, jax.Array, float, str, str, str, Structure], tuple[jax.Array, Params]
 ]
 
 
 def sgd_update(params: ParamsIn, grads: ParamsIn, lr: float) -> Params:
-    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b."""
-    return [(W - lr * dW, b - lr * db) for (W, b), (dW, db) in zip(params, grads)]  # BP-SGD
+    """W ← W − η ∂C/∂W, b ← b − η ∂C/∂b (and U ← U − η ∂C/∂U in a recurrent layer's triple)."""
+    return [
+        tuple(theta - lr * d for theta, d in zip(layer, nabla))  # BP-SGD θ ← θ − η ∂C/∂θ, array by array
+        for layer, nabla in zip(params, grads)
+    ]
 
 
 def update(
@@ -84,7 +93,7 @@ def step(
     activation: str,
     output: str,
     loss: str,
-    conv: Blocks,
+    conv: Structure,
 ) -> tuple[Params, State | None, jax.Array]:
     """One step on the mini-batch x[idx], y[idx] at rate lr = η_t. The rows are gathered inside the
     compiled step: gathered outside, each new batch shape would cost two more (op-by-op)
@@ -96,14 +105,14 @@ def step(
 
 def start(params: ParamsIn, hyper: Hyper | None) -> tuple[Params, State | None]:
     """The parameters as jax.Arrays and the optimizer's fresh state (None for plain SGD)."""
-    params = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
+    params = [tuple(jnp.asarray(theta) for theta in layer) for layer in params]  # pairs and triples
     return params, None if hyper is None else optimizers.init_state(hyper, params)
 
 
 def finish(losses: list[float], params: Params, state: State | None) -> Trajectory:
-    """The Trajectory, with the state in the reference's layout: "t" an int, pairs as tuples."""
+    """The Trajectory, with the state in the reference's layout: "t" an int, pairs (triples) as tuples."""
     if state is not None:
-        state = {k: int(v) if k == "t" else [(a, b) for a, b in v] for k, v in state.items()}
+        state = {k: int(v) if k == "t" else [tuple(layer) for layer in v] for k, v in state.items()}
     return Trajectory(losses, params, state)
 
 
@@ -119,7 +128,7 @@ def train_steps(
     optimizer: object = None,
 ) -> Trajectory:
     """Step by step from Python: one compiled step per batch size (and rule), called once per batch."""
-    conv = check_inputs(spec, params, x, y)
+    conv = check_network(spec, params, x, y)  # conv blocks, or a recurrent spec's Rnn
     hyper = None if optimizer is None else check_optimizer(optimizer)
     rates = check_training(lr, batches, x.shape[0])
     params, state = start(params, hyper)
@@ -160,7 +169,7 @@ def scan_run(
     activation: str,
     output: str,
     loss: str,
-    conv: Blocks,
+    conv: Structure,
 ) -> tuple[tuple[Params, State | None], jax.Array]:
     """Every row of index_rows (k, batch_size), at the rates η_t (k,), in one compiled loop; the
     optimizer's state travels in the carry with the parameters."""
@@ -201,7 +210,7 @@ def train_scan(
     optimizer: object = None,
 ) -> Trajectory:
     """The whole run compiled with lax.scan; runs of equal-size batches are scanned together."""
-    conv = check_inputs(spec, params, x, y)
+    conv = check_network(spec, params, x, y)  # conv blocks, or a recurrent spec's Rnn
     hyper = None if optimizer is None else check_optimizer(optimizer)
     rates = check_training(lr, batches, x.shape[0])
     params, state = start(params, hyper)

@@ -159,17 +159,127 @@ def check_conv(spec: Spec, sizes: tuple[int, ...]) -> Blocks:
     return blocks
 
 
+class Rnn(NamedTuple):
+    """A recurrent spec's ``recurrent`` in the hashable form jit needs for static data: T and the
+    output mode ("all" or "last")."""
+
+    steps: int
+    outputs: str
+
+
+# what check_network returns, static under jit: a dense or conv spec's blocks (() for an MLP), or a
+# recurrent spec's Rnn (a recurrent spec has no conv blocks)
+Structure: TypeAlias = Blocks | Rnn
+RECURRENT_OUTPUTS = ("all", "last")
+
+
+def check_recurrent(spec: Spec, sizes: tuple[int, ...]) -> Rnn | None:
+    """spec.recurrent (None or missing: a dense or conv spec) as an Rnn: T >= 1, the output mode, no
+    conv blocks, at least one hidden layer (the recurrent ones; the output layer is dense)."""
+    recurrent = getattr(spec, "recurrent", None)
+    if recurrent is None:
+        return None
+    for field in Rnn._fields:
+        if not hasattr(recurrent, field):
+            raise TypeError(f"spec.recurrent.{field}: missing; spec.recurrent needs steps and outputs")
+    steps, outputs = recurrent.steps, recurrent.outputs
+    if not positive_int(steps):
+        raise ValueError(f"spec.recurrent.steps: expected an integer T >= 1, got {steps!r}")
+    if not isinstance(outputs, str) or outputs not in RECURRENT_OUTPUTS:
+        raise ValueError(f"spec.recurrent.outputs: expected 'all' or 'last', got {outputs!r}")
+    if getattr(spec, "conv", ()) or getattr(spec, "input_shape", None) is not None:
+        raise ValueError(
+            "spec.recurrent: a recurrent spec takes no conv blocks (spec.conv, spec.input_shape)"
+        )
+    if len(sizes) < 3:
+        raise ValueError(
+            f"spec.recurrent: a recurrent spec needs at least one hidden layer (the recurrent ones; "
+            f"the output layer is dense), got sizes {sizes}"
+        )
+    return Rnn(int(steps), outputs)
+
+
+def check_layer(l: int, layer: object, names: str) -> None:
+    """params[l - 1] is a tuple or list of as many arrays as ``names`` ("W, b" or "W, U, b") has."""
+    n = names.count(",") + 1
+    if not isinstance(layer, (list, tuple)) or len(layer) != n:
+        what = "a (W, U, b) triple for recurrent layer" if n == 3 else f"a ({names}) pair for layer"
+        raise TypeError(f"params[{l - 1}]: expected {what} {l}")
+
+
+def check_recurrent_params(params: ParamsIn, sizes: tuple[int, ...]) -> npt.DTypeLike:
+    """[(W^l (n_l, n_{l-1}), U^l (n_l, n_l), b^l (n_l,))] for l = 1..L-1, then (W^L, b^L); one dtype."""
+    L = len(sizes) - 1
+    if not isinstance(params, (list, tuple)) or len(params) != L:
+        raise ValueError(
+            f"params: expected a list of {L - 1} (W, U, b) triples, then one (W, b) pair, for sizes {sizes}"
+        )
+    dtype: npt.DTypeLike | None = None
+    for l, layer in enumerate(params, start=1):
+        check_layer(l, layer, "W, U, b" if l < L else "W, b")
+        check_array(f"params[{l - 1}].W (layer {l})", layer[0], (sizes[l], sizes[l - 1]), dtype)
+        dtype = layer[0].dtype
+        if l < L:
+            check_array(f"params[{l - 1}].U (layer {l})", layer[1], (sizes[l], sizes[l]), dtype)
+        check_array(f"params[{l - 1}].b (layer {l})", layer[-1], (sizes[l],), dtype)
+    assert dtype is not None  # L >= 2 layers were checked
+    return dtype
+
+
+def check_targets(spec: Spec, y: jax.Array) -> None:
+    y_host = np.asarray(y)
+    if spec.loss != "quadratic" and ((y_host < 0) | (y_host > 1)).any():
+        raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
+
+
+def check_network(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Structure:
+    """Spec, params, x, y of any network: float, finite, one dtype. Returns the structure (jit's
+    static data): the conv blocks for a dense or conv spec (check_inputs), an Rnn for a recurrent one,
+    whose x is (m, T, n_0) and y (m, T, n_L) for outputs "all", (m, n_L) for "last"."""
+    sizes = check_spec(spec)
+    rnn = check_recurrent(spec, sizes)
+    if rnn is None:
+        return check_dense_or_conv(spec, sizes, params, x, y)
+    dtype = check_recurrent_params(params, sizes)
+    want = (rnn.steps, sizes[0])
+    if not hasattr(x, "ndim") or x.ndim != 3 or x.shape[0] == 0:
+        raise ValueError(
+            f"x: expected shape (m, T, n_0) = (m, {', '.join(map(str, want))}) with m >= 1, got "
+            f"{getattr(x, 'shape', type(x).__name__)}"
+        )
+    m = x.shape[0]
+    check_array("x", x, (m, *want), dtype)
+    check_array("y", y, (m, rnn.steps, sizes[-1]) if rnn.outputs == "all" else (m, sizes[-1]), dtype)
+    check_targets(spec, y)
+    return rnn
+
+
 def check_inputs(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Blocks:
-    """Spec, params, x, y: float, finite, one dtype; return the conv blocks (jit's static data).
+    """Spec, params, x, y of a dense or conv network: float, finite, one dtype; return the conv
+    blocks (jit's static data). A recurrent spec is refused here: the ports that implement recurrence
+    (``supports_recurrent``) call :func:`check_network`.
 
     An MLP has [(W, b)] and x (m, n_0); a conv spec has its (K, b) pairs first and x (m, C_0, H_0, W_0).
     """
     sizes = check_spec(spec)
+    if getattr(spec, "recurrent", None) is not None:
+        raise ValueError(
+            "spec.recurrent: this implementation takes dense and conv networks only "
+            "(it does not declare supports_recurrent)"
+        )
+    return check_dense_or_conv(spec, sizes, params, x, y)
+
+
+def check_dense_or_conv(
+    spec: Spec, sizes: tuple[int, ...], params: ParamsIn, x: jax.Array, y: jax.Array
+) -> Blocks:
     conv = check_conv(spec, sizes)
     n_pairs = len(conv) + len(sizes) - 1
     if not isinstance(params, (list, tuple)) or len(params) != n_pairs:
         what = f"{len(conv)} (K, b) and {len(sizes) - 1} (W, b)" if conv else f"{n_pairs} (W, b)"
         raise ValueError(f"params: expected a list of {what} pairs for sizes {sizes}")
+    for l, layer in enumerate(params, start=1):
+        check_layer(l, layer, "K, b" if l <= len(conv) else "W, b")
     dtype: npt.DTypeLike | None
     dtype, C = None, cast(ConvSpec, spec).input_shape[0] if conv else None  # conv: spec has input_shape
     for l, ((K, b), block) in enumerate(zip(params, conv), start=1):
@@ -200,9 +310,7 @@ def check_inputs(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Bl
             )
         check_array("x", x, (x.shape[0], sizes[0]), dtype)
     check_array("y", y, (x.shape[0], sizes[-1]), dtype)
-    y_host = np.asarray(y)
-    if spec.loss != "quadratic" and ((y_host < 0) | (y_host > 1)).any():
-        raise ValueError(f"y: targets for {spec.loss} must lie in [0, 1] (one-hot labels)")
+    check_targets(spec, y)
     return conv
 
 
