@@ -34,6 +34,16 @@ def test_conv_golden_files_name_kernels_k():
     assert stored["K1"].shape == (4, 1, 3, 3) and stored["delta1"].shape == (10, 4, 8, 8)
 
 
+def test_recurrent_golden_files_hold_u_and_per_step_quantities():
+    """A recurrent layer's W, U, b (and their gradients, final values); z, a, δ per example and step."""
+    char, classify = (np.load(GOLDEN_DIR / f"golden-rnn-{name}.npz") for name in ("char", "classify"))
+    assert {"W1", "U1", "b1", "dU1", "final_U1", "W2", "b2"} <= set(char.files)
+    assert "U2" not in char.files  # the output layer is dense
+    assert char["x"].shape == (10, 5, 4) and char["delta1"].shape == (10, 5, 6)
+    assert char["delta2"].shape == (10, 5, 4)  # an output at every step
+    assert classify["delta2"].shape == (10, 2)  # after the last step only
+
+
 def test_optimizer_golden_files_hold_the_schedule_and_the_state():
     """Adam's m, v and t, the momentum velocity v, and the per-step η (the velocity problem's drop)."""
     adam, velocity = (np.load(GOLDEN_DIR / f"{name}.npz") for name in GOLDEN_OPTIMIZERS)
