@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import reference
-from conformance import NAMES, Conv, Spec, Unavailable, load, make_problem
+from conformance import NAMES, Conv, Recurrent, Spec, Unavailable, load, make_problem
 from conformance.runtime.environment import available
 from conformance.targets.registry import RECORDS
 from conformance.targets.resolve import resolve
@@ -143,6 +143,77 @@ CONV_CASES = {
         dict(spec=conv_spec_with(input_shape=None)),
         ValueError,
         r"^spec\.input_shape: ",
+    ),
+}
+# A recurrent spec every port supports: tanh (torch.nn.RNN and Flax's cell have it), many-to-many.
+RNN_GOOD = make_problem(
+    Spec((3, 4, 2), "tanh", "sigmoid", "cross_entropy", 0.1, recurrent=Recurrent(3, "all")), 0, m=5
+)
+
+
+def rnn_spec_with(**changes):
+    fields = {f.name: getattr(RNN_GOOD.spec, f.name) for f in dataclasses.fields(RNN_GOOD.spec)}
+    return SimpleNamespace(**(fields | changes))  # bypasses conformance.Spec's own validation
+
+
+def rnn_params_with(layer, value):
+    params = list(RNN_GOOD.params)
+    params[layer] = value
+    return params
+
+
+(W1, U1, B1), (W2, B2) = RNN_GOOD.params
+RECURRENT_CASES = {
+    "rnn-x-2d": (dict(x=RNN_GOOD.x[:, 0].copy()), ValueError, r"^x: expected shape \(m, T, n_0\) = "),
+    "rnn-steps-do-not-match-x": (
+        dict(x=RNN_GOOD.x[:, :2].copy(), y=RNN_GOOD.y[:, :2].copy()),
+        ValueError,
+        r"^x: expected shape \(m, T, n_0\) = \(5, 3, 3\)",
+    ),
+    "rnn-y-rank-for-all": (
+        dict(y=RNN_GOOD.y[:, -1].copy()),
+        ValueError,
+        r"^y: expected shape \(m, T, n_L\) = \(5, 3, 2\) for outputs='all'",
+    ),
+    "rnn-y-rank-for-last": (
+        dict(spec=rnn_spec_with(recurrent=Recurrent(3, "last"))),
+        ValueError,
+        r"^y: expected shape \(m, n_L\) = \(5, 2\) for outputs='last'",
+    ),
+    "rnn-U-not-square": (
+        dict(params=rnn_params_with(0, (W1, U1[:, :3].copy(), B1))),
+        ValueError,
+        r"^params\[0\]\.U \(layer 1\): expected shape \(4, 4\)",
+    ),
+    "rnn-pair-where-triple-belongs": (
+        dict(params=rnn_params_with(0, (W1, B1))),
+        TypeError,
+        r"^params\[0\]: expected a \(W, U, b\) triple for recurrent layer 1",
+    ),
+    "rnn-triple-where-pair-belongs": (
+        dict(params=rnn_params_with(1, (W2, np.zeros((2, 2)), B2))),
+        TypeError,
+        r"^params\[1\]: expected a \(W, b\) pair for layer 2",
+    ),
+    "rnn-triple-in-a-dense-spec": (
+        dict(spec=rnn_spec_with(recurrent=None), x=RNN_GOOD.x[:, 0].copy(), y=RNN_GOOD.y[:, 0].copy()),
+        TypeError,
+        r"^params\[0\]: expected a \(W, b\) pair for layer 1",
+    ),
+    "rnn-steps-zero": (
+        dict(spec=rnn_spec_with(recurrent=Recurrent(0, "all"))),
+        ValueError,
+        r"^spec\.recurrent\.steps: ",
+    ),
+    "rnn-outputs-unknown": (
+        dict(spec=rnn_spec_with(recurrent=Recurrent(3, "every"))),
+        ValueError,
+        r"^spec\.recurrent\.outputs: ",
+    ),
+    "rnn-no-hidden-layer": (
+        dict(spec=rnn_spec_with(sizes=(3, 2))),
+        ValueError,
+        r"^spec\.recurrent: ",
     ),
 }
 TRAIN_CASES = {
@@ -296,7 +367,7 @@ def call_all(b, kind, args):
 
     conv = b["convert"]
     with (b["context"] or contextlib.nullcontext)():
-        params = [(conv(W), conv(bias)) for W, bias in args["params"]]
+        params = [tuple(conv(a) for a in layer) for layer in args["params"]]
         x, y, spec = conv(args["x"]), conv(args["y"]), args["spec"]
         batches = [conv(i) for i in args["batches"]]
         for fn in b[kind]:
@@ -360,6 +431,25 @@ def test_good_conv_input_passes(backend_name):
     b = backend(backend_name)
     for kind in ("gradients", "train"):
         for call in call_all(b, kind, conv_args()):
+            call()
+
+
+def recurrent_args():
+    """The accepted recurrent baseline the bad recurrent cases change one thing of."""
+    return good_args() | dict(spec=RNN_GOOD.spec, params=RNN_GOOD.params, x=RNN_GOOD.x, y=RNN_GOOD.y)
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+@pytest.mark.parametrize("case", list(RECURRENT_CASES))
+def test_bad_recurrent_input(case, backend_name):
+    _check(backend_name, "gradients", *RECURRENT_CASES[case], base=recurrent_args)
+
+
+@pytest.mark.parametrize("backend_name", list(BACKENDS))
+def test_good_recurrent_input_passes(backend_name):
+    b = backend(backend_name)
+    for kind in ("gradients", "train"):
+        for call in call_all(b, kind, recurrent_args()):
             call()
 
 
