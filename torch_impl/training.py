@@ -3,6 +3,8 @@
 The loop is handed its batch order (a list of index tensors) and takes one step per entry,
 recording the batch cost before each update: W ← W − η_t ∂C/∂W, b ← b − η_t ∂C/∂b (plain SGD), or
 the update of optimizers.py when an ``optimizer`` is given. ``lr`` is η, or one η_t per step.
+For a recurrent spec the batches index the m sequences (x[idx] is (|idx|, T, n_0)) and a layer's
+(W, U, b) steps array by array like a (W, b) pair.
 """
 
 from collections.abc import Callable

@@ -115,20 +115,22 @@ def check_recurrent(spec: Spec, sizes: tuple[int, ...]) -> Recurrent | None:
         return None
     for field in ("steps", "outputs"):
         if not hasattr(recurrent, field):
-            raise TypeError(f"spec.recurrent.{field}: missing; a recurrent spec has steps and outputs")
+            raise TypeError(f"spec.recurrent: missing attribute {field!r}; expected steps and outputs")
     steps, outputs = recurrent.steps, recurrent.outputs
     if isinstance(steps, bool) or not isinstance(steps, numbers.Integral) or steps < 1:
-        raise ValueError(f"spec.recurrent.steps: expected an integer T >= 1, got {steps!r}")
+        raise ValueError(f"spec.recurrent.steps: expected a positive integer (T >= 1), got {steps!r}")
     if outputs not in RECURRENT_OUTPUTS:
         raise ValueError(f"spec.recurrent.outputs: expected 'all' or 'last', got {outputs!r}")
-    if getattr(spec, "conv", ()) or getattr(spec, "input_shape", None) is not None:
+    conv, input_shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
+    if conv or input_shape is not None:
         raise ValueError(
-            "spec.recurrent: a recurrent spec takes no conv blocks (spec.conv, spec.input_shape)"
+            f"spec.recurrent: a recurrent network has no conv blocks or input_shape, got "
+            f"{len(conv)} conv blocks and input_shape={input_shape!r}"
         )
     if len(sizes) < 3:
         raise ValueError(
-            f"spec.recurrent: a recurrent network needs at least one hidden layer "
-            f"(len(sizes) >= 3), got sizes {sizes!r}"
+            f"spec.recurrent: a recurrent network needs at least one hidden layer to recur "
+            f"(sizes (n_0, n_1, ..., n_L), L >= 2), got sizes {sizes}"
         )
     return recurrent
 
@@ -155,7 +157,9 @@ def check_recurrent_params(params: ParamsIn, sizes: tuple[int, ...]) -> torch.Te
     L = len(sizes) - 1
     if not isinstance(params, (list, tuple)) or len(params) != L:
         raise ValueError(
-            f"params: expected a list of {L - 1} (W, U, b) triples then one (W, b) pair for sizes {sizes}"
+            f"params: expected a list of {L} layers ((W, U, b) triples for the {L - 1} recurrent "
+            f"layers, then the output layer's (W, b) pair) for sizes {sizes}, got "
+            f"{type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}"
         )
     like: torch.Tensor | None = None
     for l, layer in enumerate(params, start=1):
@@ -176,14 +180,26 @@ def check_recurrent_params(params: ParamsIn, sizes: tuple[int, ...]) -> torch.Te
 def check_recurrent_data(
     recurrent: Recurrent, sizes: tuple[int, ...], x: object, y: object, like: torch.Tensor
 ) -> None:
-    """x (m, T, n_0); y (m, T, n_L) for outputs "all", (m, n_L) for "last"."""
-    T = recurrent.steps
-    if not isinstance(x, torch.Tensor) or x.dim() != 3 or x.shape[0] == 0 or x.shape[1] != T:
+    """x (m, T, n_0), m >= 1; y (m, T, n_L) for outputs "all", (m, n_L) for "last"."""
+    T, outputs = recurrent.steps, recurrent.outputs
+    if not isinstance(x, torch.Tensor) or x.dim() != 3 or tuple(x.shape[1:]) != (T, sizes[0]):
+        m = x.shape[0] if isinstance(x, torch.Tensor) and x.dim() else "m"
         got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"x: expected shape (m, T, n_0) = (m, {T}, {sizes[0]}), non-empty, got {got}")
+        raise ValueError(
+            f"x: expected shape (m, T, n_0) = ({m}, {T}, {sizes[0]}), one sequence of T = {T} "
+            f"steps per example, got {got}"
+        )
+    if x.shape[0] == 0:
+        raise ValueError("x: empty batch (m = 0); expected at least one sequence")
     m = x.shape[0]
     check_tensor("x", x, (m, T, sizes[0]), like)
-    check_tensor("y", y, (m, T, sizes[-1]) if recurrent.outputs == "all" else (m, sizes[-1]), like)
+    y_shape = (m, T, sizes[-1]) if outputs == "all" else (m, sizes[-1])
+    if isinstance(y, torch.Tensor) and tuple(y.shape) != y_shape:
+        layout = "(m, T, n_L)" if outputs == "all" else "(m, n_L)"
+        raise ValueError(
+            f"y: expected shape {layout} = {y_shape} for outputs={outputs!r}, got {tuple(y.shape)}"
+        )
+    check_tensor("y", y, y_shape, like)
 
 
 def check_inputs(spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> None:
