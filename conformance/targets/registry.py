@@ -29,6 +29,7 @@ class Record:
     extra: str = ""  # the pip extra that installs them ("" for the framework's own extra)
     supports_optimizer: str | None = None  # "module:attr" of its supports_optimizer(optimizer), if any
     supports_recurrent: bool = True  # every shipped port implements recurrent networks (BPTT)
+    supports: str | None = None  # "module:attr" of its supports(spec), where it declines some specs
 
     @property
     def needs(self) -> tuple[str, ...]:
@@ -79,6 +80,7 @@ RECORDS = (
         "PyTorch autograd",
         ("torch_impl/module.py",),
         supports_optimizer="torch_impl.module:supports_optimizer",
+        supports="torch_impl.module:supports",  # nn.RNN has tanh and relu only
     ),
     Record(
         "jax.manual",
@@ -160,6 +162,8 @@ def load(name: str, device: str | None = None, workers: int | None = None) -> Na
         name, resolve(record.gradients), resolve(record.train), supports_optimizer=declared, **kwargs
     )
     loaded.supports_recurrent = record.supports_recurrent
+    if record.supports is not None:  # the specs the port declines (calls.supports asks it)
+        loaded.supports = resolve(record.supports)
     return loaded
 
 

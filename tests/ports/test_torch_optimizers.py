@@ -26,6 +26,7 @@ MODULE_DECLINES = {
     "opt-adagrad-eps-in-sqrt-initial-accumulator",
     "opt-momentum-clip-norm",
     "opt-conv-adam-clip-norm",
+    "opt-rnn-adagrad-clip-value",  # ε inside Adagrad's root
 }
 # a schedule, every transform, ε̂, λ with λ_d, both clippings (one with λ in the cost), Adagrad's s₀
 FLOAT64 = [
