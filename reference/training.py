@@ -72,15 +72,12 @@ def init_params(
     params: Params = []
     for l, shape in enumerate(shapes, start=1):
         scale = 1.0 if scheme == "standard" else 1.0 / np.sqrt(np.prod(shape[1:]))  # fan-in
-        W = rng.standard_normal(shape) * scale
+        layer = [rng.standard_normal(shape) * scale]  # W^l (K^l)
         if recurrent and l < len(shapes):  # a recurrent layer: U^l between W^l and b^l in the stream
             n = shape[0]
-            U = rng.standard_normal((n, n)) * (1.0 if scheme == "standard" else 1.0 / np.sqrt(n))
-            b = rng.standard_normal(n)
-            params.append((W.astype(dtype), U.astype(dtype), b.astype(dtype)))
-            continue
-        b = rng.standard_normal(shape[0])
-        params.append((W.astype(dtype), b.astype(dtype)))
+            layer.append(rng.standard_normal((n, n)) * (1.0 if scheme == "standard" else 1.0 / np.sqrt(n)))
+        layer.append(rng.standard_normal(shape[0]))  # b^l
+        params.append(tuple(a.astype(dtype) for a in layer))
     return params
 
 
