@@ -29,7 +29,7 @@ from conformance.spec import Spec
 Array: TypeAlias = npt.NDArray[np.floating]
 Pair: TypeAlias = tuple[Array, Array]  # (W, b) or (K, b); a gradient pair (dW, db) or (dK, db)
 Triple: TypeAlias = tuple[Array, Array, Array]  # a recurrent layer's (W, U, b); gradients (dW, dU, db)
-Layer: TypeAlias = Pair | Triple
+Layer: TypeAlias = tuple[Array, ...]  # a Pair or a Triple (a union would not unpack: W, b = layer)
 Params: TypeAlias = Sequence[Layer]
 IndexArray: TypeAlias = npt.NDArray[np.integer]  # one batch: indices into the m examples
 
@@ -71,7 +71,7 @@ class Trajectory(Protocol):
     def losses(self) -> Sequence[float]: ...
 
     @property
-    def params(self) -> Sequence[Pair]: ...
+    def params(self) -> Sequence[Layer]: ...
 
 
 @runtime_checkable

@@ -78,7 +78,7 @@ def _backprop(
             delta = (delta @ W_next) * g_prime(activations[l])  # BP2 (m, n_l) = (m, n_{l+1}) @ (n_{l+1}, n_l)
         deltas[l - 1] = delta
 
-    grads = []
+    grads: list[tuple[np.ndarray, ...]] = []
     for l in range(1, L + 1):
         delta, a_prev, W = deltas[l - 1], activations[l - 1], params[l - 1][0]
         nabla_b = delta.sum(axis=0) / m  # BP3 (n_l,)

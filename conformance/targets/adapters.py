@@ -106,6 +106,10 @@ class _Optimizes:
         if supports_optimizer is not None:
             self.supports_optimizer = supports_optimizer
 
+    def declare_supports(self, supports: Callable[[Spec], bool]) -> None:
+        """The port's own ``supports(spec)``, for a port that declines some specs (calls.supports)."""
+        self.supports = supports
+
     @staticmethod
     def _training(lr: object, optimizer: object) -> dict[str, object]:
         rate = list(lr) if isinstance(lr, (list, tuple)) else lr  # a schedule: one float per step

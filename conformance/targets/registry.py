@@ -163,7 +163,7 @@ def load(name: str, device: str | None = None, workers: int | None = None) -> Na
     )
     loaded.supports_recurrent = record.supports_recurrent
     if record.supports is not None:  # the specs the port declines (calls.supports asks it)
-        loaded.supports = resolve(record.supports)
+        loaded.declare_supports(resolve(record.supports))
     return loaded
 
 

@@ -420,8 +420,8 @@ def clip_update(ev: Evidence) -> Diagnosis | None:
     def clipped_update(o, params, grads, state, lr):
         new, state = optimizers.step(free, params, grads, state, lr)
         deltas = [(W2 - W, b2 - b) for (W2, b2), (W, b) in zip(new, params)]
-        deltas = optimizers.clip(deltas, o.clip_value, o.clip_norm, o.clip_eps)
-        return [(W + dW, b + db) for (W, b), (dW, db) in zip(params, deltas)], state
+        clipped = optimizers.clip(deltas, o.clip_value, o.clip_norm, o.clip_eps)
+        return [(W + dW, b + db) for (W, b), (dW, db) in zip(params, clipped)], state
 
     if not _replays(ev, step=clipped_update):
         return None
