@@ -1,6 +1,8 @@
 """JAX ports of the reference: manual (BP1–BP4 with jax.numpy), autodiff (jax.value_and_grad),
 and training step by step or compiled whole with jax.lax.scan, by plain SGD or by an optimizer
-(optimizers.py: clipping, momentum, Nesterov, RMSprop, Adam, AdamW, Adagrad, schedules).
+(optimizers.py: clipping, momentum, Nesterov, RMSprop, Adam, AdamW, Adagrad, schedules). Recurrent
+(Elman) networks, ``spec.recurrent`` set, are backprop through time (recurrent.py: a lax.scan over
+the steps, and by hand a second one in reverse; autodiff differentiates the first).
 ``flax_module`` is the Flax NNX + Optax template; it needs flax and optax, so it is not imported
 here: ``from jax_impl import flax_module``.
 

@@ -105,7 +105,7 @@ def recurrent_backprop(
     (C, (zs, activations)), (grads, dC_dz) = value_and_grad(*args)  # BPTT-grad through the scan
     deltas = [m * d for d in dC_dz]  # per-example δ^l_t = m ∂C/∂z^l_t
     # (∂C/∂W^l, ∂C/∂U^l, ∂C/∂b^l) per recurrent layer, then the output layer's (∂C/∂W^L, ∂C/∂b^L)
-    grads = [tuple(g) for g in grads]  # BPTT-grad
+    grads = [tuple(g) for g in grads]
     batch_major = recurrent.batch_major
     return C, grads, batch_major(zs, outputs), batch_major(activations, outputs), batch_major(deltas, outputs)
 
@@ -155,7 +155,7 @@ def loss_and_grads(
             args = (x, y, weight_decay, activation, output, loss, conv.outputs)
             return recurrent_cost(params, None, *args)[0]
 
-        C, grads = jax.value_and_grad(C_recurrent)(params)  # BPTT-grad
+        C, grads = jax.value_and_grad(C_recurrent)(params)
         return C, [tuple(g) for g in grads]
 
     def C_only(params: ParamsIn) -> jax.Array:

@@ -27,6 +27,20 @@ Idiomatic Flax and Optax, checked number for number against the hand-written ref
   (λ/2)(‖W‖² + ‖b‖²), a different cost;
 - one training step (value_and_grad, the recorded cost, the optimizer update) is one ``nnx.jit``.
 
+A recurrent spec (``spec.recurrent``: an Elman network, backprop through time) is a stack of
+``nnx.RNN(nnx.SimpleCell)``, one per hidden layer, then the ``nnx.Linear`` output layer (the head),
+applied to every step's h^{L-1}_t ("all") or to the last step's only ("last"). nnx.RNN runs the cell
+over the time axis with nnx.scan (batch first, x (m, T, n_0), as the contract has it) from the carry
+it is given: h^l_0 = 0, passed explicitly (``initial_carry``), so no RNG stream is kept for it.
+SimpleCell computes h' = g(dense_i(x) + dense_h(h)), and it keeps ONE bias: ``dense_i`` has the
+kernel for the input and the bias, ``dense_h`` (use_bias=False) the recurrent kernel only. So the
+contract's (W^l, U^l, b^l) load as dense_i.kernel = W^lᵀ (n_{l-1}, n_l), dense_h.kernel = U^lᵀ
+(n_l, n_l), dense_i.bias = b^l, and read back the same way. Its ``activation_fn`` takes any
+elementwise g, so every hidden activation of the contract is expressible (residual=False, the
+default, is the contract's cell): recurrent specs decline nothing here. Both kernels are named
+"kernel", so the masked decay reaches W and U (and the head's W), never the bias. The backward pass
+through time is nnx.value_and_grad's reverse mode through nnx.RNN's scan.
+
 With ``optimizer=`` (docs/optimizers.md) the update is Optax's own transformations, chained after the
 coupled decay: ``optax.clip`` / ``optax.clip_by_global_norm``, then ``optax.sgd`` (momentum, nesterov:
 the buffer form), ``optax.rmsprop`` (eps_in_sqrt; momentum in the velocity form), ``optax.adam``,
@@ -48,7 +62,7 @@ count "t"). ``supports_optimizer`` declines what Optax's transformations cannot 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -59,8 +73,19 @@ from flax import nnx
 
 from .optimizers import State
 from .training import Gradients, Trajectory
-from .types import Activation, Batches, ConvBlock, Params, ParamsIn, PyTree, Spec
-from .validation import Blocks, Hyper, check_conv, check_inputs, check_optimizer, check_training
+from .types import Activation, Batches, ConvBlock, Layer, Params, ParamsIn, PyTree, Spec
+from .validation import (
+    Hyper,
+    Rnn,
+    Structure,
+    check_conv,
+    check_network,
+    check_optimizer,
+    check_recurrent,
+    check_training,
+)
+
+supports_recurrent = True  # nnx.RNN(nnx.SimpleCell) layers and a dense head, every hidden activation
 
 ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": nnx.sigmoid,
@@ -88,7 +113,9 @@ COSTS: dict[str, Callable[[jax.Array, jax.Array, jax.Array], jax.Array]] = {
 class Network(nnx.Module):
     """[nnx.Conv → activation → pool] × c, flatten, nnx.Linear → activation → ... → nnx.Linear;
     calling it returns the logits z^L (m, n_L). ``blocks``: the spec's conv blocks (channels, kernel,
-    stride, padding, pool, pool_size), () for an MLP."""
+    stride, padding, pool, pool_size), () for an MLP. With ``outputs`` ("all" or "last", a recurrent
+    spec's) the hidden layers are nnx.RNN(nnx.SimpleCell) over x (m, T, n_0) instead, and the one
+    nnx.Linear is the output layer: z^L (m, T, n_L) for "all", (m, n_L) for "last"."""
 
     def __init__(
         self,
@@ -100,6 +127,7 @@ class Network(nnx.Module):
         rngs: nnx.Rngs,
         input_shape: Sequence[int] | None = None,
         blocks: Sequence[ConvBlock] = (),
+        outputs: str | None = None,
     ) -> None:
         channels: list[int] = []  # C_{l-1} of every block: C_0, then each block's channels
         if blocks:
@@ -122,13 +150,31 @@ class Network(nnx.Module):
             ]
         )
         self.pools = tuple((block.pool, block.pool_size) for block in blocks)
+        recurrent = sizes[:-1] if outputs is not None else sizes[:1]  # n_0..n_{L-1}: the RNN layers
+        self.rnns = nnx.List(
+            [
+                nnx.RNN(
+                    nnx.SimpleCell(  # h' = g(x @ dense_i.kernel + dense_i.bias + h @ dense_h.kernel)
+                        n_in,
+                        n_out,
+                        activation_fn=ACTIVATIONS[activation],
+                        dtype=dtype,
+                        param_dtype=dtype,
+                        rngs=rngs,
+                    ),
+                    rngs=False,  # no carry RNG: __call__ hands it h^l_0 = 0
+                )
+                for n_in, n_out in zip(recurrent[:-1], recurrent[1:])
+            ]
+        )
+        dense = sizes[len(recurrent) - 1 :]  # the MLP's sizes, or (n_{L-1}, n_L) after the RNN layers
         self.linears = nnx.List(
             [
                 nnx.Linear(n_in, n_out, dtype=dtype, param_dtype=dtype, rngs=rngs)
-                for n_in, n_out in zip(sizes[:-1], sizes[1:])
+                for n_in, n_out in zip(dense[:-1], dense[1:])
             ]
         )
-        self.activation, self.output = activation, output
+        self.activation, self.output, self.outputs = activation, output, outputs
 
     def __call__(self, x: jax.Array) -> jax.Array:
         g, L = ACTIVATIONS[self.activation], len(self.linears)
@@ -139,24 +185,40 @@ class Network(nnx.Module):
                 z = conv(a)  # BP-conv (m, H_l, W_l, C_l), a cross-correlation as in the contract
                 a = POOLS[pool](g(z), size)  # BP-pool g, then pooling: (m, H_l/n, W_l/n, C_l)
             a = a.transpose(0, 3, 1, 2).reshape(x.shape[0], -1)  # BP-flatten NCHW, then (m, C·H·W)
+        for rnn, cell in zip(self.rnns, self.cells()):  # the recurrent layers, batch first
+            h_0 = jnp.zeros((a.shape[0], cell.hidden_features), a.dtype)  # h^l_0 = 0
+            a = rnn(a, initial_carry=h_0)  # BPTT-h (m, T, n_l): h^l_t = g(z^l_t) at every step t
+        if self.outputs == "last":
+            a = a[:, -1]  # h^{L-1}_T (m, n_{L-1}): the head reads the last step only
         for l, linear in enumerate(self.linears, start=1):
             z = linear(a)  # BP-z (m, n_l) = (m, n_{l-1}) @ kernel (n_{l-1}, n_l) + (n_l,)
             a = g(z) if l < L else z  # BP-a hidden layers; the output activation belongs to the cost
         return z
 
+    def cells(self) -> list[nnx.SimpleCell]:
+        """Each nnx.RNN's cell (typed as the RNNCellBase it may be in general; here a SimpleCell)."""
+        return [cast(nnx.SimpleCell, rnn.cell) for rnn in self.rnns]
+
     def predict(self, x: jax.Array) -> jax.Array:
-        """Output activations a^L (m, n_L)."""
+        """Output activations a^L (m, n_L); (m, T, n_L) for a recurrent spec's "all"."""
         return ACTIVATIONS[self.output](self(x))
 
     def load(self, params: ParamsIn) -> "Network":
         """Copy the contract's [(K, b)] + [(W, b)] in: kernel = K.transpose(2, 3, 1, 0), (k, k,
-        C_{l-1}, C_l), for a conv block; kernel = W.T, (n_{l-1}, n_l), for a dense layer."""
+        C_{l-1}, C_l), for a conv block; kernel = W.T, (n_{l-1}, n_l), for a dense layer. A recurrent
+        layer's (W, U, b): SimpleCell's one bias is dense_i's (dense_h has none), so dense_i gets
+        W.T and b, dense_h gets U.T (n_l, n_l)."""
         layer: nnx.Conv | nnx.Linear
         for layer, (K, b) in zip(self.convs, params):
             assert layer.bias is not None  # every layer here has its bias b^l (use_bias=True)
             layer.kernel.set_value(K.transpose(2, 3, 1, 0))
             layer.bias.set_value(b)
-        for layer, (W, b) in zip(self.linears, params[len(self.convs) :]):
+        for cell, (W, U, b) in zip(self.cells(), params[len(self.convs) :]):
+            assert cell.dense_i.bias is not None and cell.dense_h.bias is None  # the one bias
+            cell.dense_i.kernel.set_value(W.T)  # (n_{l-1}, n_l)
+            cell.dense_i.bias.set_value(b)  # b^l, the cell's only bias
+            cell.dense_h.kernel.set_value(U.T)  # (n_l, n_l): h @ U.T, as the contract's h U^lᵀ
+        for layer, (W, b) in zip(self.linears, params[len(self.convs) + len(self.rnns) :]):
             assert layer.bias is not None
             layer.kernel.set_value(W.T)
             layer.bias.set_value(b)
@@ -169,36 +231,58 @@ class Network(nnx.Module):
 
 def contract_pairs(state: nnx.State) -> Params:
     """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients: K = kernel.transpose(3,
-    2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1})."""
-    convs, linears = state.get("convs", {}), state["linears"]
+    2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1}). A recurrent spec's layers come back
+    as [(W, U, b)] + [(W, b)]: W = dense_i.kernel.T, U = dense_h.kernel.T, b = dense_i.bias (the
+    cell's one bias)."""
+    convs, rnns, linears = state.get("convs", {}), state.get("rnns", {}), state["linears"]
     K_pairs = [
         (convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...]) for l in range(len(convs))
+    ]
+    cells = [rnns[l]["cell"] for l in range(len(rnns))]
+    triples: list[Layer] = [  # ∂C/∂W = (∂C/∂dense_i.kernel)ᵀ, ∂C/∂U = (∂C/∂dense_h.kernel)ᵀ
+        (c["dense_i"]["kernel"][...].T, c["dense_h"]["kernel"][...].T, c["dense_i"]["bias"][...])
+        for c in cells
     ]
     W_pairs = [  # BP-dC
         (linears[l]["kernel"][...].T, linears[l]["bias"][...])  # BP-dC ∂C/∂W = (∂C/∂kernel)ᵀ
         for l in range(len(linears))  # BP-dC
     ]  # BP-dC
+    if triples:  # a recurrent spec (no conv blocks)
+        return [*triples, *cast(list[Layer], W_pairs)]
     return K_pairs + W_pairs
 
 
 def data_cost(model: Network, x: jax.Array, y: jax.Array, loss: str) -> jax.Array:
-    """(1/m) Σ_x C_x from Optax (no weight-decay term)."""
+    """(1/m) Σ_x C_x from Optax (no weight-decay term); for a recurrent spec's "all",
+    (1/m) Σ_x Σ_t C_{x,t}: every (example, step) a row, summed, then divided by m (not m·T)."""
     z = model(x)
-    return COSTS[loss](z, ACTIVATIONS[model.output](z), y).mean()
+    n_L = z.shape[-1]
+    z_rows, y_rows = z.reshape(-1, n_L), y.reshape(-1, n_L)  # (m, n_L) stays as it is
+    rows = COSTS[loss](z_rows, ACTIVATIONS[model.output](z_rows), y_rows)  # BPTT-C C_{x,t} per row
+    return rows.sum() / x.shape[0]
 
 
 def penalty(model: Network, weight_decay: float) -> jax.Array | float:
-    """(λ/2)(Σ_l ‖K^l‖² + Σ_l ‖W^l‖²): each kernel holds its K's or W's entries, rearranged."""
-    layers: tuple[nnx.Conv | nnx.Linear, ...] = (*model.convs, *model.linears)
+    """(λ/2)(Σ_l ‖K^l‖² + Σ_l ‖W^l‖² + Σ_l ‖U^l‖²): each kernel holds its K's, W's or U's entries,
+    rearranged (a recurrent cell has two: dense_i's W^lᵀ and dense_h's U^lᵀ)."""
+    layers: tuple[nnx.Conv | nnx.Linear, ...] = (
+        *model.convs,
+        *(dense for cell in model.cells() for dense in (cell.dense_i, cell.dense_h)),
+        *model.linears,
+    )
     kernels = [layer.kernel[...] for layer in layers]
     return 0.5 * weight_decay * sum(jnp.sum(kernel**2) for kernel in kernels)
 
 
-def build(spec: Spec, params: ParamsIn, blocks: Blocks | None = None) -> Network:
-    """The model holding ``params``; ``blocks`` as check_inputs returns them (derived from the spec
-    when not given, so ``build(spec, params)`` is a conv net for a conv spec). Flax's own initial
-    values are overwritten."""
-    blocks = check_conv(spec, tuple(spec.sizes)) if blocks is None else blocks
+def build(spec: Spec, params: ParamsIn, structure: Structure | None = None) -> Network:
+    """The model holding ``params``; ``structure`` as check_network returns it, the conv blocks or a
+    recurrent spec's Rnn (derived from the spec when not given, so ``build(spec, params)`` is a conv
+    net for a conv spec and a recurrent one for a recurrent spec). Flax's own initial values are
+    overwritten."""
+    if structure is None:
+        sizes = tuple(spec.sizes)
+        structure = check_recurrent(spec, sizes) or check_conv(spec, sizes)
+    rnn, blocks = (structure, ()) if isinstance(structure, Rnn) else (None, structure)
     # eval_shape: the layers are created abstractly (shapes and dtypes only), so Flax's random
     # initialisers never run (they would compile once per new shape, only to be overwritten)
     abstract = nnx.eval_shape(
@@ -210,6 +294,7 @@ def build(spec: Spec, params: ParamsIn, blocks: Blocks | None = None) -> Network
             rngs=nnx.Rngs(0),
             input_shape=getattr(spec, "input_shape", None),
             blocks=blocks,
+            outputs=None if rnn is None else rnn.outputs,
         )
     )
     return abstract.load(params)
@@ -224,20 +309,22 @@ def loss_and_grads(
     def cost(model: Network) -> jax.Array:
         return data_cost(model, x, y, loss) + penalty(model, weight_decay)
 
-    C, grads = nnx.value_and_grad(cost)(model)  # BP-grad an nnx.State shaped like the model's Params
+    # BP-grad an nnx.State shaped like the model's Params; through nnx.RNN's scan for a recurrent spec
+    C, grads = nnx.value_and_grad(cost)(model)  # BP-grad BPTT-grad
     return C, grads
 
 
 def gradients(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> Gradients:
     """Loss and gradients of the full cost C through nnx.value_and_grad."""
-    blocks = check_inputs(spec, params, x, y)
-    C, grads = loss_and_grads(build(spec, params, blocks), x, y, spec.weight_decay, spec.loss)
+    structure = check_network(spec, params, x, y)  # the conv blocks, or a recurrent spec's Rnn
+    C, grads = loss_and_grads(build(spec, params, structure), x, y, spec.weight_decay, spec.loss)
     return Gradients(float(C), contract_pairs(grads))  # the gradient State read back like the Params
 
 
 def decay_kernels(params: PyTree) -> PyTree:
     """The mask for add_decayed_weights: True on every kernel, False on every bias. (Paths are
-    ('convs' or 'linears', l, 'kernel'), with a trailing '.value' where Flax hands Optax Variables.)"""
+    ('convs' or 'linears', l, 'kernel'), or ('rnns', l, 'cell', 'dense_i' or 'dense_h', 'kernel') for
+    a recurrent cell's W and U, with a trailing '.value' where Flax hands Optax Variables.)"""
     return jax.tree.map_with_path(
         lambda path, _: any(getattr(k, "key", None) == "kernel" for k in path), params
     )
@@ -377,10 +464,10 @@ def train(
 ) -> Trajectory:
     """optax.sgd over the given batch order, the decay from the optimizer, not the loss; with
     ``optimizer`` (or a schedule) Optax's transformation of it (``transformation``)."""
-    blocks = check_inputs(spec, params, x, y)
+    structure = check_network(spec, params, x, y)  # the conv blocks, or a recurrent spec's Rnn
     hyper = None if optimizer is None else check_optimizer(optimizer)
     rates = check_training(lr, batches, x.shape[0])
-    model = build(spec, params, blocks)
+    model = build(spec, params, structure)
     if hyper is None and not isinstance(lr, (Sequence, np.ndarray)):
         tx = nnx.Optimizer(model, sgd(rates[0], float(spec.weight_decay)), wrt=nnx.Param)
         losses = [train_step(model, tx, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]

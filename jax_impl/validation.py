@@ -181,20 +181,22 @@ def check_recurrent(spec: Spec, sizes: tuple[int, ...]) -> Rnn | None:
         return None
     for field in Rnn._fields:
         if not hasattr(recurrent, field):
-            raise TypeError(f"spec.recurrent.{field}: missing; spec.recurrent needs steps and outputs")
+            raise TypeError(f"spec.recurrent: missing attribute {field!r}; expected steps and outputs")
     steps, outputs = recurrent.steps, recurrent.outputs
     if not positive_int(steps):
-        raise ValueError(f"spec.recurrent.steps: expected an integer T >= 1, got {steps!r}")
+        raise ValueError(f"spec.recurrent.steps: expected a positive integer (T >= 1), got {steps!r}")
     if not isinstance(outputs, str) or outputs not in RECURRENT_OUTPUTS:
         raise ValueError(f"spec.recurrent.outputs: expected 'all' or 'last', got {outputs!r}")
-    if getattr(spec, "conv", ()) or getattr(spec, "input_shape", None) is not None:
+    conv, input_shape = getattr(spec, "conv", ()) or (), getattr(spec, "input_shape", None)
+    if conv or input_shape is not None:
         raise ValueError(
-            "spec.recurrent: a recurrent spec takes no conv blocks (spec.conv, spec.input_shape)"
+            f"spec.recurrent: a recurrent network has no conv blocks or input_shape, got "
+            f"{len(conv)} conv blocks and input_shape={input_shape!r}"
         )
     if len(sizes) < 3:
         raise ValueError(
-            f"spec.recurrent: a recurrent spec needs at least one hidden layer (the recurrent ones; "
-            f"the output layer is dense), got sizes {sizes}"
+            f"spec.recurrent: a recurrent network needs at least one hidden layer to recur "
+            f"(sizes (n_0, n_1, ..., n_L), L >= 2), got sizes {sizes}"
         )
     return Rnn(int(steps), outputs)
 
@@ -212,7 +214,9 @@ def check_recurrent_params(params: ParamsIn, sizes: tuple[int, ...]) -> npt.DTyp
     L = len(sizes) - 1
     if not isinstance(params, (list, tuple)) or len(params) != L:
         raise ValueError(
-            f"params: expected a list of {L - 1} (W, U, b) triples, then one (W, b) pair, for sizes {sizes}"
+            f"params: expected a list of {L} layers ((W, U, b) triples for the {L - 1} recurrent "
+            f"layers, then the output layer's (W, b) pair) for sizes {sizes}, got "
+            f"{type(params).__name__} of length {len(params) if hasattr(params, '__len__') else '?'}"
         )
     dtype: npt.DTypeLike | None = None
     for l, layer in enumerate(params, start=1):
@@ -241,15 +245,24 @@ def check_network(spec: Spec, params: ParamsIn, x: jax.Array, y: jax.Array) -> S
     if rnn is None:
         return check_dense_or_conv(spec, sizes, params, x, y)
     dtype = check_recurrent_params(params, sizes)
-    want = (rnn.steps, sizes[0])
-    if not hasattr(x, "ndim") or x.ndim != 3 or x.shape[0] == 0:
+    T, shape = rnn.steps, tuple(getattr(x, "shape", ()))
+    if not hasattr(x, "ndim") or x.ndim != 3 or shape[1:] != (T, sizes[0]):
+        m = shape[0] if shape else "m"
         raise ValueError(
-            f"x: expected shape (m, T, n_0) = (m, {', '.join(map(str, want))}) with m >= 1, got "
-            f"{getattr(x, 'shape', type(x).__name__)}"
+            f"x: expected shape (m, T, n_0) = ({m}, {T}, {sizes[0]}), one sequence of T = {T} "
+            f"steps per example, got {getattr(x, 'shape', type(x).__name__)}"
         )
-    m = x.shape[0]
-    check_array("x", x, (m, *want), dtype)
-    check_array("y", y, (m, rnn.steps, sizes[-1]) if rnn.outputs == "all" else (m, sizes[-1]), dtype)
+    if shape[0] == 0:
+        raise ValueError("x: empty batch (m = 0); expected at least one sequence")
+    check_array("x", x, shape, dtype)
+    m = shape[0]
+    y_shape = (m, T, sizes[-1]) if rnn.outputs == "all" else (m, sizes[-1])
+    if hasattr(y, "shape") and tuple(y.shape) != y_shape:
+        layout = "(m, T, n_L)" if rnn.outputs == "all" else "(m, n_L)"
+        raise ValueError(
+            f"y: expected shape {layout} = {y_shape} for outputs={rnn.outputs!r}, got {tuple(y.shape)}"
+        )
+    check_array("y", y, y_shape, dtype)
     check_targets(spec, y)
     return rnn
 
