@@ -24,7 +24,7 @@ from conformance.compare import CheckResult
 from conformance.contract import Implementation
 from conformance.diagnosis import multiples
 from conformance.diagnosis.evidence import Diagnosis, Evidence, unmatched
-from conformance.diagnosis.signatures import conv, conv_delta, dense, optimizer, trajectory
+from conformance.diagnosis.signatures import conv, conv_delta, dense, optimizer, recurrent, trajectory
 from conformance.problems import Problem
 
 # The order in which signatures are tried: the specific before the general. Adding one is one
@@ -53,6 +53,7 @@ SIGNATURES = (
     trajectory.stale_gradient,
     trajectory.loss_after_update,
     trajectory.dropped_batches,
+    recurrent.state_through_training,
     dense.float32_sized,
     dense.transposed,
     dense.relu_kink,
@@ -69,6 +70,15 @@ SIGNATURES = (
     conv_delta.max_pool_to_every_element,
     conv_delta.max_pool_last_maximum,
     conv_delta.avg_pool_undivided,
+    recurrent.time_term_forgotten,
+    recurrent.u_transposed,
+    recurrent.output_error_every_step,
+    recurrent.targets_shifted,
+    recurrent.mean_over_time,
+    recurrent.last_step_only,
+    recurrent.du_pairs_h_t,
+    recurrent.u_not_decayed,
+    recurrent.initial_state,
     multiples.constant_multiple,
     dense.bias_only,
     trajectory.consequence,

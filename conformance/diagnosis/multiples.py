@@ -84,7 +84,7 @@ def _fit(ev, fam, data_term):
         if lam == 0 or fam not in ("dK", "dW", "loss"):
             return None
         terms = (
-            [np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))]
+            [np.asarray(0.5 * lam * sum(np.sum(w * w) for *weights, _ in params for w in weights))]
             if fam == "loss"
             else [lam * ev.param(fam, l) for l, _, _ in pairs]
         )

@@ -150,7 +150,7 @@ def _hypothesis(ev, bug, cause, fix):
     """The implementation returns what the wrong variant ``bug`` of the reference returns
     (perturb.PERTURBATIONS), in every quantity it returns."""
     p = ev.problem
-    if getattr(p.spec, "conv", ()):  # the variants are dense networks
+    if getattr(p.spec, "conv", ()) or getattr(p.spec, "recurrent", None) is not None:  # dense networks
         return None
     try:
         hyp = PERTURBATIONS[bug](p.spec, p.params, p.x, p.y)
@@ -242,7 +242,7 @@ def decay_terms(ev: Evidence) -> Diagnosis | None:
         if not pairs or any(g.shape != w.shape for _, g, w in pairs):
             continue
         terms = (
-            [np.asarray(0.5 * lam * sum(np.sum(W * W) for W, _ in params))]
+            [np.asarray(0.5 * lam * sum(np.sum(w * w) for *weights, _ in params for w in weights))]
             if fam == "loss"
             else [lam * ev.param(fam, l) for l, _, _ in pairs]
         )

@@ -22,8 +22,8 @@ from conformance.tolerances import ZERO_FLOOR
 from reference.network import backprop_unchecked
 
 # the families of the training check ("final params", or "final " before it, names a malformed
-# parameter list) and a crash in train
-TRAIN = ("losses", "final K", "final W", "final b", "final ", "final params", "call train")
+# parameter list; final U a recurrent layer's) and a crash in train
+TRAIN = ("losses", "final K", "final W", "final U", "final b", "final ", "final params", "call train")
 
 
 def train_keys(ev):
