@@ -29,7 +29,8 @@ PROBLEMS = [
     "opt-momentum-clip-norm",
 ]
 
-# every optimizer problem of the catalogue (19: conformance.problems.optimizer_problems)
+# every optimizer problem of the catalogue (21: conformance.problems.optimizer_problems); the mutants
+# are dense and conv nets (no supports_recurrent), so the two recurrent ones never reach them
 OPTIMIZER_PROBLEMS = [name for name, p in CATALOGUE.items() if p.optimizer is not None]
 
 # bug -> the signature that must diagnose it wherever it fails (diagnose.SIGNATURES)
@@ -67,7 +68,7 @@ def declared(bug, names):
 
 
 def test_every_bug_has_a_signature_and_a_problem_that_exposes_it():
-    assert set(EXPECTED) == set(BUGS) and len(OPTIMIZER_PROBLEMS) == 19
+    assert set(EXPECTED) == set(BUGS) and len(OPTIMIZER_PROBLEMS) == 21
     assert all(declared(bug, PROBLEMS) for bug in BUGS)
 
 
@@ -120,5 +121,6 @@ def test_a_carried_over_state_passes_its_first_call_and_fails_the_second():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_bug_free_control_passes_every_optimizer_problem_without_a_diagnosis(dtype):
-    runs = [outcome(None, name, dtype) for name in OPTIMIZER_PROBLEMS]
+    runs = [outcome(None, name, dtype) for name in declared(None, OPTIMIZER_PROBLEMS)]
+    assert len(runs) == len(OPTIMIZER_PROBLEMS) - 2  # all but the two recurrent problems
     assert all(o.results and o.passed and not o.diagnoses for o in runs), [o.lines() for o in runs]

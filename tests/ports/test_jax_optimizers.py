@@ -40,7 +40,12 @@ EACH_PORT = pytest.mark.parametrize(
     ],
 )
 # what Optax's transformations cannot express (flax_module's docstring); the others decline nothing
-FLAX_DECLINES = {"opt-adam-eps-hat-small-grads", "opt-adagrad-small-grads", "opt-adam-clip-norm-eps"}
+FLAX_DECLINES = {
+    "opt-adam-eps-hat-small-grads",
+    "opt-adagrad-small-grads",
+    "opt-adam-clip-norm-eps",
+    "opt-rnn-adam-clip-norm-decay",  # clip_eps = 1e-6: Optax's clip_by_global_norm adds nothing to ‖g‖
+}
 
 COMPILES: list[str] = []  # one entry per XLA compile in this process
 jax.monitoring.register_event_duration_secs_listener(
