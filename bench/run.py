@@ -7,6 +7,11 @@ against the per-example baseline (Nielsen's network.py).
 (4 channels, 3×3 kernel, padding 1, 2×2 max-pooling) flattened into 64-30-10, sigmoid, quadratic,
 η = 3.0, at mini-batch 10, 100 and 1000 (a full batch and a ragged one of 497), in float64 and
 float32, against the NumPy reference (the per-example baseline has no conv layers).
+--recipe rnn: backprop through time on the same digits read as sequences: each 8×8 image is T = 8
+steps of one 8-pixel row, many-to-one (outputs="last") into 8-32-10, a tanh Elman layer and a softmax
+output with the log-likelihood, η = 0.1, "scaled" weights, at mini-batch 10 and 100, in float64 and
+float32, against the NumPy reference; every implementation that declares supports_recurrent (the
+data-parallel ones do not).
 ``NAME-wK`` rows (mlp recipe) are the data-parallel implementations with k workers (torch.ddp: k
 processes, started before the clock, whose own peak memory is reported apart; jax.sharded: k CPU
 devices).
@@ -20,7 +25,7 @@ example (bench/flops.py: the matrix products, in closed form from the spec) × e
 "% of GEMM" = that ÷ NumPy's matmul rate in the row's dtype, measured in this (parent) process at
 the start of the run and recorded with the machine.
 
-    python bench/run.py [--recipe mlp|cnn] [--repeats 5] [--batch-sizes 10,100,1000]
+    python bench/run.py [--recipe mlp|cnn|rnn] [--repeats 5] [--batch-sizes 10,100,1000]
                         [--dtypes float64,float32] [--impl ...] [--out bench/results.json]
 """
 
@@ -57,17 +62,27 @@ MLP_ROWS = [*PORTS[:_AFTER_MODULE], "minimal-torch", *PORTS[_AFTER_MODULE:]]
 RECIPES = {
     "mlp": (["nielsen-per-example", *MLP_ROWS, *DATA_PARALLEL], "10,100,1000"),
     "cnn": (PORTS, "10,100,1000"),
+    "rnn": (PORTS, "10,100"),  # every port declares supports_recurrent; torch.ddp and jax.sharded do not
 }
+LR = {"mlp": 3.0, "cnn": 3.0, "rnn": 0.1}  # η: seed 003's 3.0; 0.1 for the RNN (at 0.5 its cost rises)
+STEPS = 8  # the RNN recipe's T: an 8×8 digit read row by row
 
 
 def problem(recipe, batch_size, dtype, seed=0):
     import reference
-    from conformance import Conv, Spec
+    from conformance import Conv, Recurrent, Spec
     from conformance.training.datasets import digits, mnist5k
     from conformance.training.side_by_side import inputs
 
     if recipe == "mlp":
         data, spec = mnist5k(seed), Spec((784, 30, 10), "sigmoid", "sigmoid", "quadratic")
+    elif recipe == "rnn":
+        data = digits(seed)
+        spec = Spec((8, 32, 10), "tanh", "softmax", "log_likelihood", recurrent=Recurrent(STEPS, "last"))
+        params = reference.init_params(spec.sizes, seed, scheme="scaled", dtype=dtype, recurrent=True)
+        batches = reference.batch_order(len(data.x_train), batch_size, 1, seed + 1)
+        x = data.x_train.reshape(len(data.x_train), STEPS, -1)  # (m, T, n_0): row t of each image at step t
+        return spec, params, x.astype(dtype), data.y_train(dtype), batches
     else:
         data = digits(seed)
         spec = Spec(
@@ -85,17 +100,45 @@ def problem(recipe, batch_size, dtype, seed=0):
     return spec, params, inputs(spec, data.x_train).astype(dtype), data.y_train(dtype), batches
 
 
-def runner(name, spec, params, x, y, batches):
+def recurrent_flops(spec):
+    """FLOPs of one sequence's forward and backward pass through time, the matrix products only (a
+    multiply-add is 2 FLOPs; bench/flops.py counts the dense and conv recipes). Per hidden layer l:
+    W^l meets a^{l-1}_t at every step t = 1..T and U^l meets h^l_{t-1} at t = 2..T (h^l_0 = 0), each
+    three times over, as a dense layer's W (forward; ∂C/∂W or ∂C/∂U; δ^l_t W^l to the layer below or
+    δ^l_{t+1} U^l back in time), but for layer 1's W, whose input x needs no δ; the output layer's
+    W^L at its output steps (1 for "last"), three times. With T = 1 this is bench/flops.py's dense
+    count.
+
+    >>> from conformance import Recurrent, Spec
+    >>> spec = Spec((8, 32, 10), "tanh", "softmax", "log_likelihood", recurrent=Recurrent(8, "last"))
+    >>> recurrent_flops(spec)
+    53120
+    """
+    sizes, T = spec.sizes, spec.recurrent.steps
+    out_steps = T if spec.recurrent.outputs == "all" else 1
+    macs = 0
+    for l, (n_in, n) in enumerate(zip(sizes[:-2], sizes[1:-1]), start=1):
+        macs += (3 if l > 1 else 2) * T * n_in * n + 3 * (T - 1) * n * n
+    macs += 3 * out_steps * sizes[-2] * sizes[-1]
+    return 2 * macs
+
+
+def as_layers(params, convert):
+    """Every array of every layer converted: (W, b) pairs and (W, U, b) triples alike."""
+    return [tuple(convert(a) for a in layer) for layer in params]
+
+
+def runner(name, spec, params, x, y, batches, lr):
     """A zero-argument callable that trains one epoch with native arrays, and a finaliser that
     waits for the result (JAX dispatches asynchronously)."""
     if name == "nielsen-per-example":
         import nielsen_baseline
 
-        return lambda: nielsen_baseline.train(params, x, y, lr=3.0, batches=batches), lambda r: r
+        return lambda: nielsen_baseline.train(params, x, y, lr=lr, batches=batches), lambda r: r
     if name == "reference":
         import reference
 
-        return lambda: reference.train(spec, params, x, y, lr=3.0, batches=batches), lambda r: r
+        return lambda: reference.train(spec, params, x, y, lr=lr, batches=batches), lambda r: r
     name, _, workers = name.partition("-w")
     framework, _, variant = name.partition(".")
     if framework in ("torch", "minimal-torch"):
@@ -104,19 +147,19 @@ def runner(name, spec, params, x, y, batches):
         import torch_impl
 
         t = torch.from_numpy
-        args = ([(t(W), t(b)) for W, b in params], t(x), t(y))
+        args = (as_layers(params, t), t(x), t(y))
         idx = [t(np.asarray(i, dtype=np.int64)) for i in batches]
         if framework == "minimal-torch":
             import minimal_torch
 
-            return lambda: minimal_torch.train(*args, lr=3.0, batches=idx), lambda r: r
+            return lambda: minimal_torch.train(*args, lr=lr, batches=idx), lambda r: r
         if variant == "ddp":  # the worker processes start here, before the clock
             from torch_impl.distributed import DataParallel
 
             fn = DataParallel(int(workers)).train
         else:
             fn = getattr(torch_impl, variant).train
-        return lambda: fn(spec, *args, lr=3.0, batches=idx), lambda r: r
+        return lambda: fn(spec, *args, lr=lr, batches=idx), lambda r: r
     if variant == "sharded":  # k CPU devices: set before JAX starts in this subprocess
         os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={workers}"
     import jax
@@ -125,7 +168,7 @@ def runner(name, spec, params, x, y, batches):
     import jax_impl
 
     jax.config.update("jax_enable_x64", x.dtype == np.float64)  # this subprocess only
-    args = ([(jnp.asarray(W), jnp.asarray(b)) for W, b in params], jnp.asarray(x), jnp.asarray(y))
+    args = (as_layers(params, jnp.asarray), jnp.asarray(x), jnp.asarray(y))
     idx = [jnp.asarray(i) for i in batches]
     if variant == "flax":  # jax_impl does not import the Flax template itself (flax, optax optional)
         from jax_impl.flax_module import train as fn
@@ -139,7 +182,7 @@ def runner(name, spec, params, x, y, batches):
             "autodiff": jax_impl.autodiff.train,
             "scan": jax_impl.manual.train_compiled,
         }[variant]
-    return (lambda: fn(spec, *args, lr=3.0, batches=idx), lambda r: jax.block_until_ready(r.params))
+    return (lambda: fn(spec, *args, lr=lr, batches=idx), lambda r: jax.block_until_ready(r.params))
 
 
 def rss_mib(field):
@@ -177,7 +220,7 @@ def reset_peak():
 
 def measure_one(recipe, name, batch_size, dtype, repeats):
     spec, params, x, y, batches = problem(recipe, batch_size, np.dtype(dtype))
-    run, finish = runner(name, spec, params, x, y, batches)
+    run, finish = runner(name, spec, params, x, y, batches, LR[recipe])
     reset_peak()
     rss_before = rss_mib("VmRSS")  # imports, data and initial parameters
     start = time.perf_counter()
@@ -200,7 +243,7 @@ def measure_one(recipe, name, batch_size, dtype, repeats):
         "warmup_s": warmup,
         "compile_s": max(warmup - median, 0.0) if name.startswith("jax") else None,
         "examples_per_s": len(x) / median,
-        "flops_per_example": flops_per_example(spec),
+        "flops_per_example": recurrent_flops(spec) if recipe == "rnn" else flops_per_example(spec),
         "rss_before_mib": rss_before,
         "peak_rss_mib": rss_mib("VmHWM"),
         "workers_peak_rss_mib": workers_peak_mib(),
@@ -238,17 +281,18 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--recipe", default="mlp", choices=list(RECIPES))
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--batch-sizes", help="default: 10,100,1000")
+    p.add_argument("--batch-sizes", help="default: 10,100,1000 (rnn: 10,100)")
     p.add_argument("--dtypes", default="float64,float32")
     p.add_argument("--impl", help="default: every implementation of the recipe")
-    p.add_argument("--out", type=Path, help="default: bench/results.json, bench/results-cnn.json")
+    p.add_argument("--out", type=Path, help="default: bench/results.json, bench/results-RECIPE.json")
     p.add_argument("--one", nargs=3, metavar=("IMPL", "BATCH", "DTYPE"), help=argparse.SUPPRESS)
     args = p.parse_args()
     impls, batch_sizes = RECIPES[args.recipe]
     if args.one:
         print(json.dumps(measure_one(args.recipe, args.one[0], int(args.one[1]), args.one[2], args.repeats)))
         return 0
-    out_path = args.out or ROOT / "bench" / ("results.json" if args.recipe == "mlp" else "results-cnn.json")
+    default = "results.json" if args.recipe == "mlp" else f"results-{args.recipe}.json"
+    out_path = args.out or ROOT / "bench" / default
     dtypes = args.dtypes.split(",")
     # once, before the first row and with no training process beside it: the rows of this run are
     # measured on the same machine, under the same load, as this rate

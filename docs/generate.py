@@ -1,15 +1,21 @@
 """Generate docs/rosetta.md and docs/optimizers.md from the source: each equation's tagged lines in
-every implementation.
+every implementation (docs/site/pages.py puts the same tables on the site's equations, conv and
+recurrent pages).
 
-A line is tagged by a trailing comment that starts with the tag, e.g. ``# BP2 (m, n_l) = ...``.
-Consecutive lines with the same tag form one block; a tag on the last line of a statement that
-spans several lines (a formatter puts a wrapped line's comment after its closing bracket) tags the
-whole statement. A tag that a column needs but cannot find, or that appears in two separate places
-of one column's files, is an error: the page can never silently show the wrong line. The
-optimizers' rules (``# OPT-...``) branch, so one rule may have several blocks in one file: they are
-shown together, in the file's order. docs/optimizers.md also shows the measured convention matrix,
-read from docs/optimizers.json, which ``backprop-conformance conventions --json
-docs/optimizers.json`` writes (it needs torch and Optax; this script needs NumPy only). Run
+A line is tagged by a trailing comment that starts with the tag, e.g. ``# BP2 (m, n_l) = ...``
+(one call that serves two pages may carry two: ``# BP-grad BPTT-grad``). Consecutive lines with
+the same tag form one block; a tag on the first or the last line of a statement that spans several
+lines (a formatter puts a wrapped line's comment after its opening or its closing bracket) tags the
+whole statement; a tagged line that is only a comment adds no code. A tag that a column needs but
+cannot find, or a dense or conv tag that appears in two separate places of one column's files, is an
+error: the page can never silently show the wrong line. The optimizers' rules (``# OPT-...``) and
+the recurrent equations (``# BPTT-...``) branch (a hidden layer and the output layer, λ = 0 or not,
+an output at every step or at the last), so one of them may have several blocks in one file: they
+are shown together, in the file's order, ``…`` between them. A recurrent tag may also be found in
+several files of one column (the torch column holds torch.autograd's own loop over time and
+torch.module's nn.RNN): each file is then a row of its own. docs/optimizers.md also shows the
+measured convention matrix, read from docs/optimizers.json, which ``backprop-conformance conventions
+--json docs/optimizers.json`` writes (it needs torch and Optax; this script needs NumPy only). Run
 ``python docs/generate.py`` (or ``nox -s docs``); the test ``tests/e2e/test_docs.py`` fails when a
 committed page is stale.
 """
@@ -32,6 +38,9 @@ MEASURED = Path("docs") / "optimizers.json"  # under the root: the convention ma
 # BP1..BP4, BP-name, and BP2-conv etc.: a suffixed tag is its own tag, never read as the bare BP2
 TAG = re.compile(r"#\s*(BP(?:[1-4](?:-[A-Za-z]+)?|-[A-Za-z]+))(?![\w-])")
 OPT_TAG = re.compile(r"#\s*(OPT-[a-z]+(?:-[a-z]+)*)(?![\w-])")  # OPT-clip-norm, OPT-adam-eps-hat
+# BPTT-z, BPTT-delta-out, BPTT-dW ...: the recurrent tags, first in the comment or after other BP tags
+# ("# BP-grad BPTT-grad"); BPTT-delta-out is its own tag, never read as BPTT-delta
+BPTT_TAG = re.compile(r"#\s*(?:BP[\w-]*\s+)*?(BPTT-[A-Za-z]+(?:-[A-Za-z]+)*)(?![\w-])")
 
 # column titles, in the page's order; each column searches the files of the implementations the
 # registry puts in it (conformance/targets/registry.py: RECORDS), in order, each file once
@@ -50,6 +59,24 @@ AUTODIFF = ("PyTorch autograd", "JAX autodiff", "Flax + Optax")
 # The Flax template returns no per-example δ (nnx.value_and_grad differentiates the Params only):
 # where the other autodiff columns show their δ line, it shows the call that runs the backward pass.
 SUBSTITUTE = {"Flax + Optax": {"BP-delta": "BP-grad"}}
+# The recurrent maths lives in each folder's recurrent.py (docs/contract.md, section 8), which the
+# registry's files do not list: the hand-written columns read it first, and JAX autodiff too, whose
+# value_and_grad runs through jax_impl/recurrent.py's forward scan. torch.autograd and torch.module
+# write their own forward (a loop over time; nn.RNN), as the Flax template does (nnx.RNN).
+RECURRENT_FILES = {
+    "NumPy reference": ("reference/recurrent.py",),
+    "PyTorch manual": ("torch_impl/recurrent.py",),
+    "JAX manual": ("jax_impl/recurrent.py",),
+    "JAX autodiff": ("jax_impl/recurrent.py",),
+}
+REC_COLUMNS = {
+    title: list(dict.fromkeys([*RECURRENT_FILES.get(title, ()), *files])) for title, files in COLUMNS.items()
+}
+# Where a column computes an equation inside a library call and so has no line of its own for it,
+# the row shows the call that does: Flax's nnx.RNN(SimpleCell) computes z^l_t and h^l_t in one call
+# (BPTT-h), and its output layer is the dense loop's nnx.Linear (BP-z). Used only while the column
+# has no line tagged with the equation's own tag.
+FALLBACK = {"Flax + Optax": {"BPTT-z": "BPTT-h", "BPTT-out": "BP-z"}}
 
 # (title, LaTeX, tags in the hand-written columns, tags in the autodiff columns, note)
 EQUATIONS = [
@@ -181,6 +208,91 @@ CONV_EQUATIONS = [
     ),
 ]
 
+
+# Recurrent (Elman) networks, backprop through time (docs/contract.md, section 8): every hidden
+# layer l < L is recurrent, the output layer dense; t = 1..T; x_t = x[:, t]. The autodiff columns get
+# every backward number from the one differentiation that BPTT-grad tags.
+REC_EQUATIONS = [
+    (
+        "Weighted input through time",
+        r"z^l_t = a^{l-1}_t (W^l)^\top + h^l_{t-1} (U^l)^\top + b^l,\quad h^l_0 = 0,\ a^0_t = x_t",
+        ["BPTT-z"],
+        ["BPTT-z"],
+        "The same $W^l$, $U^l$ and $b^l$ at every step. torch.nn.RNN and Flax's nnx.RNN(SimpleCell) "
+        "compute $z^l_t$ and $h^l_t$ inside one call: their row is that call (nn.RNN's is under PyTorch "
+        "autograd, in `torch_impl/module.py`, with the next equation).",
+    ),
+    (
+        "State",
+        r"h^l_t = a^l_t = g(z^l_t)",
+        ["BPTT-h"],
+        ["BPTT-h"],
+        "$h^l_t$ is both the layer's output at step t (the layer above reads it) and its state (step "
+        "t + 1 reads it through $U^l$).",
+    ),
+    (
+        "Output layer at each output step",
+        r"z^L_t = a^{L-1}_t (W^L)^\top + b^L,\quad a^L_t = g_L(z^L_t)\quad "
+        r"(t = 1..T\ \text{for all},\ t = T\ \text{for last})",
+        ["BPTT-out"],
+        ["BPTT-out"],
+        "A softmax normalises each (example, step) on its own: the steps are folded into the rows. The "
+        "module templates return the logits $z^L_t$; the output activation belongs to the cost.",
+    ),
+    (
+        "Cost summed over the output steps",
+        r"C = \frac{1}{m}\sum_x \sum_{t\ \text{out}} C_{x,t} + \frac{\lambda}{2}\sum_{l} "
+        r"\big(\lVert W^l\rVert^2 + \lVert U^l\rVert^2\big)",
+        ["BPTT-C"],
+        ["BPTT-C"],
+        "$C_{x,t}$ is the dense per-example cost at step t; the sum over the steps is divided by m, not "
+        "by m·T. $W^L$ is decayed too; no bias is.",
+    ),
+    (
+        "Output error at each step",
+        r"\delta^L_t = \nabla_a C_{x,t} \odot g_L'(z^L_t)\quad "
+        r"(\text{last: } \delta^L_t = 0 \text{ for } t < T)",
+        ["BPTT-delta-out"],
+        ["BPTT-grad"],
+        "BP1 at every output step. Autodiff returns ∂C/∂z = δ/m; the autodiff ports' per-example "
+        "$\\delta^l_t$ come out of the same call as their gradients (the Flax template returns parameter "
+        "gradients only).",
+    ),
+    (
+        "Error through the layers and through time",
+        r"\delta^l_t = \big(\delta^{l+1}_t W^{l+1} + \delta^l_{t+1} U^l\big) \odot g'(z^l_t),\quad "
+        r"\delta^l_{T+1} = 0",
+        ["BPTT-delta"],
+        ["BPTT-grad"],
+        "Two paths back from $z^l_t$: up to $z^{l+1}_t$ (BP2) and forward in time to $z^l_{t+1}$. The "
+        "second is why the loop runs backwards, t = T..1. Rows are examples, so $U^l$ multiplies from the "
+        "right untransposed here, as $W^{l+1}$ does.",
+    ),
+    (
+        "Input-weight gradient",
+        r"\frac{\partial C}{\partial W^l} = \frac{1}{m}\sum_{t} (\delta^l_t)^\top a^{l-1}_t + \lambda W^l",
+        ["BPTT-dW"],
+        ["BPTT-grad"],
+        "The weights are shared by every step, so their gradient sums over t (the output layer's over "
+        "its output steps). Folding (m, T) into m·T rows makes one product sum over both.",
+    ),
+    (
+        "Recurrent-weight gradient",
+        r"\frac{\partial C}{\partial U^l} = \frac{1}{m}\sum_{t=2}^{T} (\delta^l_t)^\top h^l_{t-1} "
+        r"+ \lambda U^l",
+        ["BPTT-dU"],
+        ["BPTT-grad"],
+        "$\\delta^l_t$ meets the state one step back; $h^l_0 = 0$ adds nothing, so with T = 1 this is "
+        "$\\lambda U^l$ alone.",
+    ),
+    (
+        "Recurrent bias gradient",
+        r"\frac{\partial C}{\partial b^l} = \frac{1}{m}\sum_{t}\sum_x \delta^l_{x,t}",
+        ["BPTT-db"],
+        ["BPTT-grad"],
+        "Summed over the steps and the examples, divided by m only.",
+    ),
+]
 
 # docs/optimizers.md: the update rules (reference/optimizers.py) in the hand-written ports and, where
 # they tag a line, the two framework templates
@@ -374,18 +486,24 @@ def blocks(root, path, tag_pattern=TAG):
     text = (root / path).read_text()
     lines = text.splitlines()
     starts = statement_starts(text)
+    ends = {first: last for last, first in starts.items()}
     found, last = {}, {}
     for number, line in enumerate(lines, start=1):
-        code, _, comment = line.partition("  #")
+        comment = line.partition("  #")[2]
         for tag in tag_pattern.findall("#" + comment) if comment else []:
+            if last.get(tag, 0) >= number:  # inside a statement already taken whole from its first line
+                continue
             if last.get(tag) == number - 1:
-                found[tag][-1].append(code.strip())
+                block = found[tag][-1]
             else:  # a new block: with the lines above it of the statement it ends
                 start = starts.get(number, number)
-                found.setdefault(tag, []).append([ln.strip() for ln in lines[start - 1 : number - 1]])
-                found[tag][-1].append(code.strip())
-            last[tag] = number
-    return found
+                block = [ln.partition("  #")[0].strip() for ln in lines[start - 1 : number - 1]]
+                found.setdefault(tag, []).append(block)
+            end = ends.get(number, number)  # a tag on a statement's first line takes all of it
+            block += [ln.partition("  #")[0].strip() for ln in lines[number - 1 : end]]
+            last[tag] = end
+    # a tagged line that is only a comment has no code to show
+    return {tag: [[ln for ln in block if ln] for block in found[tag]] for tag in found}
 
 
 def statement_starts(text):
@@ -418,7 +536,7 @@ def lookup(root, column, tag, columns=COLUMNS, tag_pattern=TAG, spread=False):
 
 def render(root=ROOT):
     out = [
-        "<!-- Generated by docs/generate.py from the # BP… tags in the source. Do not edit. -->",
+        "<!-- Generated by docs/generate.py from the # BP… and # BPTT… tags in the source. Do not edit. -->",
         "",
         "# The four equations, side by side",
         "",
@@ -442,12 +560,25 @@ def render(root=ROOT):
         "",
     ]
     out += sections(root, CONV_EQUATIONS)
+    out += [
+        "# Recurrent networks (backprop through time), side by side",
+        "",
+        "The same for an Elman network (every hidden layer recurrent, the output layer dense;",
+        "docs/contract.md, section 8): `x` is `(m, T, n_0)`, batch first; `U^l` is `(n_l, n_l)`;",
+        "`h^l_0 = 0`; δ^l_t is per example and per step. The recurrent lines are found through their",
+        "`# BPTT-…` tags; where an equation branches (a hidden layer and the output layer, λ, the",
+        "output mode) every branch is shown, `…` between them. The autodiff versions differentiate",
+        "the whole unrolled forward pass, so every backward row shows their one differentiation.",
+        "",
+    ]
+    out += sections(root, REC_EQUATIONS)
     out += [(root / "docs" / "crosswalk.md").read_text().rstrip(), ""]
     return "\n".join(out)
 
 
 def sections(root, equations):
-    """One '## title' section per equation: its LaTeX, then a row per column."""
+    """One '## title' section per equation: its LaTeX, then a row per column (and per file, for a
+    recurrent tag found in several files of one column)."""
     out = []
     for title, latex, hand_tags, auto_tags, note in equations:
         out += [f"## {title}", "", f"$${latex}$$", "", "| implementation | code | file |", "|---|---|---|"]
@@ -455,13 +586,31 @@ def sections(root, equations):
             tags = auto_tags if column in AUTODIFF else hand_tags
             swap = SUBSTITUTE.get(column, {})
             for t in dict.fromkeys(swap.get(t, t) for t in tags):  # a substituted tag shows once
-                path, lines = lookup(root, column, t)
-                code = "<br>".join(f"<code>{escape(line)}</code>" for line in lines)
-                out.append(f"| {column} | {code} | `{path}` |")
+                for path, lines in found(root, column, t):
+                    code = "<br>".join(f"<code>{escape(line)}</code>" for line in lines)
+                    out.append(f"| {column} | {code} | `{path}` |")
         if note:
             out += ["", note]
         out.append("")
     return out
+
+
+def found(root, column, tag):
+    """[(path, lines)]: a dense or conv tag's one block; a recurrent tag's blocks, one entry per file
+    of the column that has it (REC_COLUMNS), or, where none has it, its FALLBACK's."""
+    if not tag.startswith("BPTT-"):
+        return [lookup(root, column, tag)]
+    hits = [
+        lookup(root, column, tag, {column: [path]}, BPTT_TAG, spread=True)
+        for path in REC_COLUMNS[column]
+        if tag in blocks(root, path, BPTT_TAG)
+    ]
+    if hits:
+        return hits
+    if tag in FALLBACK.get(column, {}):
+        return found(root, column, FALLBACK[column][tag])
+    lookup(root, column, tag, REC_COLUMNS, BPTT_TAG)  # raises: which files, which tag
+    raise AssertionError("unreachable: lookup raises when no file has the tag")
 
 
 def escape(code):

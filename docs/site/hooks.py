@@ -9,7 +9,7 @@ framework tabs, and the benchmark plots.
 - nbconvert writes a MathJax 2 loader and a Mermaid loader from CDNs into the notebook page: both are
   cut (the site's MathJax typesets the notebook too).
 - Every table shaped like docs/generate.py's becomes one tab per implementation (docs/site/tabs.py),
-  on every page such tables appear on (equations, conv, optimizers, rosetta).
+  on every page such tables appear on (equations, conv, recurrent, optimizers, rosetta).
 - bench/results*.json are drawn as bar charts (bench-plots/NAME.png) for docs/bench.md.
 - griffe (mkdocstrings) reads ``__all__`` statically and cannot expand the ``*BUGS`` in
   conformance.mutants's (a name list built at import): that one warning is dropped; the API page

@@ -3,9 +3,9 @@ Playwright (never a downloaded browser), the site served from localhost and open
 system, with every request outside the site refused and recorded.
 
 Every page: no console error, no uncaught exception, no failed or refused request, every image
-loaded, every formula typeset. The equation pages: one tab per implementation, and clicking the JAX
-tab of BP2 shows JAX's line. Search finds the equation page. Screenshots of three pages go to
-$SITE_SCREENSHOTS (default site-screenshots/) to be looked at.
+loaded, every formula typeset. The equation pages (equations, conv, recurrent): one tab per
+implementation, and clicking the JAX tab of BP2 shows JAX's line. Search finds the equation page.
+Screenshots of three pages go to $SITE_SCREENSHOTS (default site-screenshots/) to be looked at.
 """
 
 import functools
@@ -30,7 +30,11 @@ sys.path[:0] = [str(ROOT / "docs"), str(ROOT / "docs" / "site")]
 import generate  # noqa: E402  (the tagged lines the equation pages must show)
 
 pytestmark = pytest.mark.browser
-EQUATION_PAGES = {"equations.html": generate.EQUATIONS, "conv.html": generate.CONV_EQUATIONS}
+EQUATION_PAGES = {
+    "equations.html": generate.EQUATIONS,
+    "conv.html": generate.CONV_EQUATIONS,
+    "recurrent.html": generate.REC_EQUATIONS,
+}
 SCREENSHOTS = {"equations.html": "equations-bp2-jax-tab", "teaching.html": "notebook", "bench.html": "bench"}
 
 

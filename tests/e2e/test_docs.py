@@ -1,5 +1,6 @@
 """docs/rosetta.md and docs/optimizers.md are generated from the tagged source lines: stale pages,
-edited tagged lines, missing and duplicated tags all fail."""
+edited tagged lines, missing and duplicated tags all fail; the recurrent (# BPTT-…) tags are found
+in each folder's recurrent.py, branch by branch and file by file."""
 
 import importlib.util
 import shutil
@@ -16,7 +17,7 @@ _spec.loader.exec_module(generate)
 @pytest.fixture
 def tree(tmp_path):
     """A copy of the files the generator reads, to edit freely."""
-    for path in {p for files in generate.COLUMNS.values() for p in files} | {"docs/crosswalk.md"}:
+    for path in {p for files in generate.REC_COLUMNS.values() for p in files} | {"docs/crosswalk.md"}:
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ROOT / path, tmp_path / path)
     return tmp_path
@@ -78,10 +79,129 @@ def test_suffixed_tag_is_its_own_tag(tmp_path):
 
 def test_every_equation_has_a_line_in_every_column():
     page = generate.PAGE.read_text()
-    for title, *_ in generate.EQUATIONS + generate.CONV_EQUATIONS:
+    for title, *_ in generate.EQUATIONS + generate.CONV_EQUATIONS + generate.REC_EQUATIONS:
         section = page.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
         for column in generate.COLUMNS:
             assert f"| {column} | <code>" in section, f"{title}: no {column} line"
+
+
+def empty_tree(tmp_path):
+    """Every file the generator searches, empty: a test writes the lines it needs."""
+    for path in {p for files in generate.REC_COLUMNS.values() for p in files}:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("")
+    return tmp_path
+
+
+def test_every_column_reads_its_folders_recurrent_module():
+    """The registry lists no recurrent.py: the hand-written columns and JAX autodiff (which
+    differentiates jax_impl/recurrent.py's scan) read it first; every other file stays searched."""
+    for column, files in generate.COLUMNS.items():
+        assert generate.REC_COLUMNS[column][len(generate.RECURRENT_FILES.get(column, ())) :] == files
+    assert generate.REC_COLUMNS["JAX autodiff"][0] == "jax_impl/recurrent.py"
+    assert not any("recurrent.py" in p for p in generate.REC_COLUMNS["PyTorch autograd"])
+
+
+def test_changing_a_recurrent_line_makes_the_page_stale(tree):
+    (path, lines), *_ = generate.found(ROOT, "PyTorch manual", "BPTT-delta")
+    (line,) = [ln for ln in lines if "@ U" in ln]  # δ^l_{t+1} U^l, the path through time
+    wrong = line.replace("@ U", "@ U.T")
+    edit(tree, path, line, wrong)
+    page = generate.render(tree)
+    assert page != generate.PAGE.read_text()
+    assert generate.escape(wrong) in page.split("## Error through the layers and through time\n", 1)[1]
+
+
+def test_a_missing_recurrent_tag_is_an_error(tree):
+    path = "jax_impl/recurrent.py"
+    text = (tree / path).read_text()
+    assert "# BPTT-dU" in text
+    (tree / path).write_text(text.replace("# BPTT-dU", "# dU"))
+    with pytest.raises(
+        generate.TagError, match=r"JAX manual: no line tagged '# BPTT-dU' in jax_impl/recurrent.py"
+    ):
+        generate.render(tree)
+
+
+def test_recurrent_tags_are_their_own_tags(tmp_path):
+    """'# BPTT-delta-out' is never BPTT-delta, a BPTT tag is never a dense tag nor the reverse, and one
+    comment may carry a dense and a recurrent tag."""
+    tree = empty_tree(tmp_path)
+    (tree / "reference/recurrent.py").write_text(
+        "d_out = error(a, y)  # BPTT-delta-out (m, T, n_L)\n"
+        "d = (above + d_next @ U) * g_prime(z)  # BPTT-delta δ^l_t\n"
+        "C, grads = value_and_grad(cost)(model)  # BP-grad BPTT-grad\n"
+    )
+    assert generate.blocks(tree, "reference/recurrent.py", generate.BPTT_TAG) == {
+        "BPTT-delta-out": [["d_out = error(a, y)"]],
+        "BPTT-delta": [["d = (above + d_next @ U) * g_prime(z)"]],
+        "BPTT-grad": [["C, grads = value_and_grad(cost)(model)"]],
+    }
+    assert generate.blocks(tree, "reference/recurrent.py") == {  # the dense pattern: BP-grad only
+        "BP-grad": [["C, grads = value_and_grad(cost)(model)"]]
+    }
+
+
+def test_recurrent_branches_and_files_are_all_shown(tmp_path):
+    """A recurrent tag's blocks in one file are joined by … in the file's order; a second file of
+    the column that has it is a row of its own (torch.autograd's loop and torch.module's nn.RNN)."""
+    tree = empty_tree(tmp_path)
+    (tree / "torch_impl/autograd.py").write_text(
+        "h = g(z)  # BPTT-h\nzs.append(z)\nout = g_out(z_out)  # BPTT-h (the output layer, say)\n"
+    )
+    (tree / "torch_impl/module.py").write_text("h, _ = rnn(h)  # BPTT-h\n")
+    assert generate.found(tree, "PyTorch autograd", "BPTT-h") == [
+        ("torch_impl/autograd.py", ["h = g(z)", "…", "out = g_out(z_out)"]),
+        ("torch_impl/module.py", ["h, _ = rnn(h)"]),
+    ]
+    with pytest.raises(
+        generate.TagError, match=r"PyTorch manual: no line tagged '# BPTT-h' in torch_impl/recurrent.py"
+    ):
+        generate.found(tree, "PyTorch manual", "BPTT-h")
+
+
+def test_flax_shows_the_call_that_computes_what_it_has_no_line_for(tmp_path):
+    """nnx.RNN computes z^l_t inside the cell: without a BPTT-z line the Flax row is its BPTT-h call;
+    once the template tags a BPTT-z line, that line."""
+    tree = empty_tree(tmp_path)
+    flax = tree / "jax_impl/flax_module.py"
+    flax.write_text("a = rnn(a, initial_carry=h_0)  # BPTT-h\nz = linear(a)  # BP-z\n")
+    assert generate.found(tree, "Flax + Optax", "BPTT-z") == [
+        ("jax_impl/flax_module.py", ["a = rnn(a, initial_carry=h_0)"])
+    ]
+    assert generate.found(tree, "Flax + Optax", "BPTT-out") == [
+        ("jax_impl/flax_module.py", ["z = linear(a)"])
+    ]
+    flax.write_text(flax.read_text() + "z = cell(a, h)  # BPTT-z\n")
+    assert generate.found(tree, "Flax + Optax", "BPTT-z") == [("jax_impl/flax_module.py", ["z = cell(a, h)"])]
+
+
+def test_a_tag_on_a_statements_first_line_takes_all_of_it(tmp_path):
+    """A formatter leaves a wrapped statement's comment after its opening bracket: the whole statement
+    is the block; a tagged line that is only a comment adds no code."""
+    tree = empty_tree(tmp_path)
+    (tree / "jax_impl/flax_module.py").write_text(
+        "triples = [  # BPTT-grad (W, U, b) read back\n"
+        "    (c.W.T, c.U.T, c.b)\n"
+        "    for c in cells\n"
+        "]\n"
+        "if cells:\n"
+        "    # BPTT-grad through nnx.RNN's scan\n"
+        "    C, grads = nnx.value_and_grad(cost)(model)  # BPTT-grad\n"
+    )
+    assert generate.found(tree, "Flax + Optax", "BPTT-grad") == [
+        (
+            "jax_impl/flax_module.py",
+            [
+                "triples = [",
+                "(c.W.T, c.U.T, c.b)",
+                "for c in cells",
+                "]",
+                "…",
+                "C, grads = nnx.value_and_grad(cost)(model)",
+            ],
+        )
+    ]
 
 
 def test_committed_optimizers_page_is_current():

@@ -52,7 +52,10 @@ def sections(text):
     return dict(re.findall(r"^## (.+?)\n(.*?)(?=^## |\Z)", text, re.S | re.M))
 
 
-@pytest.mark.parametrize("name, page", [("EQUATIONS", "equations.md"), ("CONV_EQUATIONS", "conv.md")])
+@pytest.mark.parametrize(
+    "name, page",
+    [("EQUATIONS", "equations.md"), ("CONV_EQUATIONS", "conv.md"), ("REC_EQUATIONS", "recurrent.md")],
+)
 def test_each_equation_gets_a_tab_per_implementation_with_the_tables_lines(name, page):
     """On the site every equation has one tab per implementation, holding exactly its table's rows
     (the table is generate.sections' output: test_generated_regions_are_current)."""
@@ -82,6 +85,21 @@ def test_a_changed_tagged_line_makes_the_page_stale(tmp_path):
     (tmp_path / "jax_impl" / "manual.py").write_text(source.replace(line, line.replace("W_next", "W_next.T")))
     new = pages.render(text, root=tmp_path)
     assert new != text and line.replace("W_next", "W_next.T") in new
+
+
+def test_a_changed_recurrent_line_makes_the_recurrent_page_stale(tmp_path):
+    for path in {p for files in generate.REC_COLUMNS.values() for p in files}:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / path, tmp_path / path)
+    text = (ROOT / "docs" / "recurrent.md").read_text()
+    (path, lines), *_ = generate.found(ROOT, "NumPy reference", "BPTT-dU")
+    (line,) = [ln for ln in lines if ":-1]" in ln]  # δ^l_t against h^l_{t-1}
+    source = (tmp_path / path).read_text()
+    assert source.count(line) == 1
+    wrong = line.replace("[:, :-1]", "[:, 1:]")  # h^l_t for h^l_{t-1}
+    (tmp_path / path).write_text(source.replace(line, wrong))
+    new = pages.render(text, root=tmp_path)
+    assert new != text and generate.escape(wrong) in new
 
 
 def test_regions_that_cannot_be_generated_are_errors(tmp_path):
