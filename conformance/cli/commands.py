@@ -14,9 +14,10 @@ from conformance.cli.skips import skip_lines
 from conformance.matrix import run_matrix
 from conformance.targets.registry import DATA_PARALLEL, available_names, load
 from conformance.tolerances import TOLERANCES
-from conformance.training.datasets import load_dataset
-from conformance.training.side_by_side import declined, forward, inputs, replays, train_side_by_side
-from conformance.training.tasks import TASKS, Autoencoder, Classify, lr_drops, network, optimizer
+from conformance.training.datasets import Corpus, Dataset, load_dataset, text
+from conformance.training.side_by_side import declined, forward, inputs, replays, sample, train_side_by_side
+from conformance.training.tasks import TASKS, Autoencoder, lr_drops, network, optimizer, resolve
+from conformance.training.tasks import Text as TextTask  # not rich's Text (the matrix tables)
 from reference.validation import OPTIMIZER_DEFAULTS
 
 MAX_LINES = 40  # failure and diagnosis lines printed without -v (report.json and report.md have all)
@@ -39,23 +40,26 @@ def _rich():
 
 def train(args: argparse.Namespace) -> int:
     console, Progress, Table = _rich()
+    from rich.markup import escape  # data names and alphabets are text: never markup
+
+    args = resolve(args)  # the task's defaults for the options left unset; those it cannot read refused
     rule, drops = optimizer(args), lr_drops(args)  # None, (): plain SGD at a constant η, as always
-    data = load_dataset(args.dataset, args.seed)
     task = TASKS[args.task]
+    data = text(args.steps) if task is TextTask else load_dataset(args.dataset, args.seed)
     spec = network(args, data, task)
     names = args.impl or available_names()
     impls = [load("reference")] + [  # data-parallel workers stop when the program ends (atexit)
         load(n, workers=args.workers if n in DATA_PARALLEL else None) for n in names if n != "reference"
     ]
-    skipped = declined(impls, rule)  # never the reference: it defines every rule
+    skipped = declined(impls, rule, spec)  # never the reference: it defines every rule and network
     impls = [impl for impl in impls if impl.name not in skipped]
     config = (
-        f"{'' if task is Classify else 'autoencoder '}{spec.label}, η={args.lr:g}, "
+        f"{task.prefix}{spec.label}, η={args.lr:g}, "
         f"batch {args.batch_size}, {args.init} init, seed {args.seed}, {args.dtype}"
     )
     if rule:  # a line of its own: the plots' titles must fit 800 pixels
         config += f"\n{rule.label}" + "".join(f", η × {f:g} from epoch {e}" for e, f in drops)
-    console.print(f"[bold]{data.name}[/]: {len(data.x_train)} train / {len(data.x_test)} test; {config}")
+    console.print(f"[bold]{escape(data.name)}[/]: {escape(task.describe(data))}; {escape(config)}")
     for name, why in skipped.items():
         console.print(f"skipped {name}: {why}", markup=False, highlight=False, soft_wrap=True)
     if rule and replays(rule):
@@ -67,13 +71,15 @@ def train(args: argparse.Namespace) -> int:
             soft_wrap=True,
         )
     rows: list[tuple[str, dict]] = []  # (implementation, its epoch record)
+    steps = spec.recurrent.steps if spec.recurrent and spec.recurrent.outputs == "all" else 0
+    cost_column = f"training cost per {steps} steps" if steps else "training cost"  # C sums them
 
     def epoch_done(name, epoch, record):
         progress.update(bar, advance=1, description=f"epoch {epoch}: {name}")
         rows.append((name, record))
         if len(rows) == len(impls):  # every implementation has finished this epoch
             table = Table(title=f"epoch {epoch}", title_justify="left", box=None, padding=(0, 2))
-            for col in ("implementation", task.column, "training cost", "max |θ − θ_ref|"):
+            for col in ("implementation", task.column, cost_column, "max |θ − θ_ref|"):
                 table.add_column(col, justify="left" if col == "implementation" else "right")
             for n, r in rows:
                 table.add_row(n, task.text(r[task.metric]), f"{r['cost']:.6f}", f"{r['divergence']:.1e}")
@@ -101,7 +107,7 @@ def train(args: argparse.Namespace) -> int:
     for col in (
         "implementation",
         task.column,
-        "training cost (last epoch)",
+        f"{cost_column}, last epoch" if steps else "training cost (last epoch)",
         "max |θ − θ_reference|",
         "seconds",
     ):
@@ -116,6 +122,9 @@ def train(args: argparse.Namespace) -> int:
             f"{sum(e['seconds'] for e in h.epochs):.2f}",
         )
     console.print(table)
+    prompt, samples = "", {}
+    if isinstance(data, Corpus):  # --task text: each implementation writes from the same draws
+        prompt, samples = _samples(console, spec, histories, data, args.seed)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.json").write_text(
@@ -126,17 +135,16 @@ def train(args: argparse.Namespace) -> int:
                         k: (str(v) if isinstance(v, Path) else v)
                         for k, v in vars(args).items()
                         if k not in ("optimizer", "lr_drop", *OPTIMIZER_DEFAULTS)  # the Optimizer instead
+                        and not (k == "steps" and v is None)  # only the text reads it
                     },
                     "sizes": list(spec.sizes),
                     "impl": [i.name for i in impls],
                     # plain SGD's train.json stays as it always was
-                    **(
-                        {"optimizer": asdict(rule), "lr_drop": [list(d) for d in drops], "skipped": skipped}
-                        if rule
-                        else {}
-                    ),
+                    **({"optimizer": asdict(rule), "lr_drop": [list(d) for d in drops]} if rule else {}),
+                    **({"skipped": skipped} if rule or skipped else {}),
                 },
                 "histories": {n: h.record() for n, h in histories.items()},
+                **({"prompt": prompt, "samples": samples} if task is TextTask else {}),
             },
             indent=2,
         )
@@ -148,12 +156,13 @@ def train(args: argparse.Namespace) -> int:
         series(task.metric),
         title=f"{task.column.capitalize()} after each epoch\n{config}",
         xlabel="epoch",
-        ylabel=f"{task.unit} ({len(data.x_test)})",
+        ylabel=f"{task.unit} ({task.tested(data)})",
     )
+    per = f", a window's C summed over its {steps} steps" if steps else ""
     plots.lines(
         out / "cost.png",
         series("cost"),
-        title=f"Training cost (mean batch cost over the epoch)\n{config}",
+        title=f"Training cost (mean batch cost over the epoch{per})\n{config}",
         xlabel="epoch",
         ylabel="mean batch cost C over the epoch",
     )
@@ -167,7 +176,7 @@ def train(args: argparse.Namespace) -> int:
         empty="only the reference was trained: nothing to compare",
     )
     written = [f"{task.metric}.png", "cost.png", "divergence.png"]
-    if task is Autoencoder:
+    if task is Autoencoder and isinstance(data, Dataset):
         shown = data.x_test[:10]
         recon = {n: forward(spec, h.params, inputs(spec, shown))[1][-1] for n, h in histories.items()}
         plots.reconstructions(
@@ -178,8 +187,40 @@ def train(args: argparse.Namespace) -> int:
             f"{args.epochs} epochs\n{config}",
         )
         written.append("reconstructions.png")
-    console.print(f"wrote {out}/train.json, {', '.join(written)}")
+    if isinstance(data, Corpus):
+        (out / "samples.txt").write_text(
+            f"{config}\nprompt (the test text's first {data.steps} characters): {prompt!r}\n\n"
+            + "".join(f"{name}:\n{prompt}{sample}\n\n" for name, sample in samples.items())
+        )
+        written.append("samples.txt")
+    console.print(f"wrote {out}/train.json, {', '.join(written)}", markup=False, highlight=False)
     return 0
+
+
+def _samples(console, spec, histories, corpus, seed):
+    """Each implementation's sample (side_by_side.sample: the reference forward pass on its own
+    parameters, the same PCG64 draws), printed once per distinct text with the names that wrote it."""
+    prompt = corpus.test_text[: corpus.steps]  # unseen text, from a word's start
+    samples = {
+        name: sample(spec, h.params, corpus, prompt, TextTask.sample_length, seed + 2)  # its own stream
+        for name, h in histories.items()
+    }
+    console.print(
+        f"{TextTask.sample_length} characters from each implementation after the prompt {prompt!r} "
+        f"(drawn with PCG64({seed + 2}), the same draws for all):",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+    writers: dict[str, list[str]] = {}  # each distinct sample: the implementations that wrote it
+    for name, written in samples.items():
+        writers.setdefault(written, []).append(name)
+    for written, names in writers.items():
+        alike = f" ({len(names)} of {len(samples)} alike)" if len(samples) > 1 else ""
+        console.print(
+            f"{', '.join(names)}{alike}:\n  {prompt}|{written}", markup=False, highlight=False, soft_wrap=True
+        )
+    return prompt, samples
 
 
 def _matrix_command(args, targets, title, self_check=False):

