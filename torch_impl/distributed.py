@@ -170,6 +170,16 @@ def _send(t: torch.Tensor) -> torch.Tensor:
     return t.detach().to("cpu", copy=True)
 
 
+def refuse_recurrent(spec: Spec) -> None:
+    """The workers split a dense or conv network's batch; recurrent specs are not implemented here
+    (no ``supports_recurrent``, so the harness never sends one): a direct call is refused by name."""
+    if getattr(spec, "recurrent", None) is not None:
+        raise ValueError(
+            "spec.recurrent: this implementation takes dense and conv networks only "
+            "(it does not declare supports_recurrent)"
+        )
+
+
 class DataParallel:
     """``gradients`` and ``train`` with the harness contract's tensors, computed by k DDP workers.
 
@@ -185,6 +195,7 @@ class DataParallel:
         self.pool = Pool(workers, device=device, timeout=timeout, name=f"torch.ddp-w{workers}")
 
     def gradients(self, spec: Spec, params: ParamsIn, x: torch.Tensor, y: torch.Tensor) -> Gradients:
+        refuse_recurrent(spec)
         check_inputs(spec, params, x, y)
         C, grads = self.pool.run(
             self.rank_gradients, _plain(spec), [(_send(W), _send(b)) for W, b in params], _send(x), _send(y)
@@ -218,6 +229,7 @@ class DataParallel:
         optimizer: object = None,
     ) -> list[Trajectory]:
         """``train``'s Trajectory as every worker ends it, by rank: the replicas must be equal."""
+        refuse_recurrent(spec)
         check_inputs(spec, params, x, y)
         hyper = None if optimizer is None else check_optimizer(optimizer)
         rates = check_training(lr, batches, x.shape[0])

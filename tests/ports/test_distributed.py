@@ -76,8 +76,11 @@ def test_workers_start_once_are_reused_and_stop_at_close(name):
     assert pids and all(alive(p) for p in pids)  # torch: 2 processes; jax here: 1 device host
     for problem in ("neuron", "relu-kink"):
         assert all(r.passed for r in check(impl, CATALOGUE[problem]))
-    p, conv = PROBLEM, CATALOGUE["conv-batch-1"]
+    p, conv, rnn = PROBLEM, CATALOGUE["conv-batch-1"], CATALOGUE["rnn-char-next"]
     assert supports(impl, conv.spec) and supports(impl, p.spec, Optimizer("adam"))
+    assert not supports(impl, rnn.spec)  # data-parallel ports decline recurrent specs...
+    with pytest.raises(ValueError, match=r"^spec\.recurrent: this implementation takes dense and conv"):
+        impl.gradients(rnn.spec, rnn.params, rnn.x, rnn.y)  # ...and refuse one by name if called
     with pytest.raises(ValueError, match=r"^lr: expected a finite learning rate > 0"):
         impl.train(p.spec, p.params, p.x, p.y, lr=-1.0, batches=p.batches)
     with pytest.raises(ValueError, match=r"^lr: expected one learning rate per step"):
