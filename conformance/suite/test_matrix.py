@@ -118,7 +118,7 @@ def problems(draw, space):
     return _problem(draw, spec, max_examples=7, name="hypothesis")
 
 
-def _problem(draw, spec, max_examples, name):
+def _problem(draw, spec, max_examples, name, lr=0.1):
     """``spec`` on a drawn batch size, seed and mini-batch size; two epochs at a small η."""
     m = draw(st.integers(1, max_examples))
     return make_problem(
@@ -127,7 +127,7 @@ def _problem(draw, spec, max_examples, name):
         m=m,
         batch_size=draw(st.integers(1, m)),
         epochs=2,
-        lr=0.1,
+        lr=lr,
         name=name,
     )
 
@@ -141,17 +141,32 @@ def _example(impls, impl_name, space, reached, data, strategy):
     reached.add()
 
 
-@settings(max_examples=DENSE_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
-@given(data=st.data())  # derandomize: the same examples on every run and every xdist worker
-def dense_examples(impls, impl_name, space, reached, data):
-    _example(impls, impl_name, space, reached, data, problems)
+def drawn(strategy, examples):
+    """The Hypothesis test body for ``strategy``: ``examples`` draws, each checked (_example).
+    derandomize: the same examples on every run and every xdist worker."""
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=HEALTH, derandomize=True)
+    @given(data=st.data())
+    def run(impls, impl_name, space, reached, data):
+        _example(impls, impl_name, space, reached, data, strategy)
+
+    return run
+
+
+def _reach(impls, impl_name, kind, run, minimum):
+    """Run the drawn examples of ``kind`` for ``impl_name``; fail if fewer than ``minimum`` reached
+    the verdict (examples.py)."""
+    reached = Reached(impl_name, f"{kind} problems", minimum)
+    run(impls, impl_name, drawable(impls, impl_name, kind), reached)
+    reached.check()
+
+
+dense_examples = drawn(problems, DENSE_EXAMPLES)
 
 
 def test_hypothesis_problems(impls, impl_name):
     """Drawn problems: gradients and a short trajectory (small η, so float32 stays close)."""
-    reached = Reached(impl_name, "dense problems", MIN_DENSE_EXAMPLES)
-    dense_examples(impls, impl_name, drawable(impls, impl_name, "dense"), reached)
-    reached.check()
+    _reach(impls, impl_name, "dense", dense_examples, MIN_DENSE_EXAMPLES)
 
 
 @st.composite
@@ -183,17 +198,12 @@ def conv_problems(draw, space):
     return _problem(draw, spec, max_examples=4, name="hypothesis-conv")
 
 
-@settings(max_examples=CONV_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
-@given(data=st.data())
-def conv_examples(impls, impl_name, space, reached, data):
-    _example(impls, impl_name, space, reached, data, conv_problems)
+conv_examples = drawn(conv_problems, CONV_EXAMPLES)
 
 
 def test_hypothesis_conv_problems(impls, impl_name):
     """Drawn conv stacks: gradients and a short trajectory, as for the dense problems above."""
-    reached = Reached(impl_name, "conv problems", MIN_CONV_EXAMPLES)
-    conv_examples(impls, impl_name, drawable(impls, impl_name, "conv"), reached)
-    reached.check()
+    _reach(impls, impl_name, "conv", conv_examples, MIN_CONV_EXAMPLES)
 
 
 @st.composite
@@ -211,20 +221,17 @@ def recurrent_problems(draw, space):
         draw(st.sampled_from(space.decays)),
         recurrent=recurrent,
     )
-    return _problem(draw, spec, max_examples=4, name="hypothesis-rnn")
+    # η = 0.02: a drawn linear or ReLU recurrence at η = 0.1 can grow its state past float32's
+    # range within the two epochs (seen: an overflow in the reference's z_t), which checks nothing
+    return _problem(draw, spec, max_examples=4, name="hypothesis-rnn", lr=0.02)
 
 
-@settings(max_examples=RECURRENT_EXAMPLES, deadline=None, suppress_health_check=HEALTH, derandomize=True)
-@given(data=st.data())
-def recurrent_examples(impls, impl_name, space, reached, data):
-    _example(impls, impl_name, space, reached, data, recurrent_problems)
+recurrent_examples = drawn(recurrent_problems, RECURRENT_EXAMPLES)
 
 
 def test_hypothesis_recurrent_problems(impls, impl_name):
     """Drawn recurrent nets (backprop through time): gradients and a short trajectory."""
-    reached = Reached(impl_name, "recurrent problems", MIN_RECURRENT_EXAMPLES)
-    recurrent_examples(impls, impl_name, drawable(impls, impl_name, "recurrent"), reached)
-    reached.check()
+    _reach(impls, impl_name, "recurrent", recurrent_examples, MIN_RECURRENT_EXAMPLES)
 
 
 def test_self_consistency(impls, impl_name):
