@@ -24,13 +24,18 @@ FAMILY_CHECK = {
     "delta": "deltas",
     "dK": "grads",
     "dW": "grads",
+    "dU": "grads",
     "db": "grads",
     "loss": "loss",
     "losses": "trajectory",
     "final K": "trajectory",
     "final W": "trajectory",
+    "final U": "trajectory",
     "final b": "trajectory",
 }
+# the index of each parameter family's array in its layer's tuple ((K, b), (W, b), (W, U, b))
+SLOT = {"K": 0, "W": 0, "U": 1, "b": -1}
+TRAJECTORY = ("losses", "final K", "final W", "final U", "final b")
 
 # (layer, got, want) of one quantity family: the implementation's array and the reference's, as float64
 LayerArrays: TypeAlias = tuple[int, npt.NDArray[np.float64], npt.NDArray[np.float64]]
@@ -74,20 +79,22 @@ class Evidence:
         dict, an int, an integer or object array, a placeholder object — each makes the family
         unusable (None), never an exception. Wrong shapes are kept: signatures test them (a
         transposed ∂W), and :meth:`close` rejects a pair whose shapes differ."""
-        kind = "train" if fam in ("losses", "final K", "final W", "final b") else "gradients"
+        kind = "train" if fam in TRAJECTORY else "gradients"
         got, want = self.got.get(kind), self.want.get(kind)
         if got is None or want is None:
             return None
         try:  # reading an unknown object may raise anything: that is "not usable", not a crash
-            g, w = _entries(got, fam, kind), _entries(want, fam, kind)
+            w = _entries(want, fam, kind)
+            g = _entries(got, fam, kind, like=None if w is None else _layer_sizes(want, kind))
         except Exception:
             return None
         if g is None or w is None or len(g) != len(w):
             return None
         first = 0 if fam == "a" else 1
-        pairs = [
+        pairs = [  # a layer without the family's array (U of a dense layer) is skipped
             (l, a.astype(np.float64), np.asarray(b, dtype=np.float64))
             for l, (a, b) in enumerate(zip(g, w), start=first)
+            if b is not None
         ]
         if fam[-1] in "KW":  # layers 1..c are conv blocks (K), the rest dense (W)
             c = len(getattr(self.problem.spec, "conv", ()) or ())
@@ -95,8 +102,9 @@ class Evidence:
         return pairs
 
     def param(self, fam: str, layer: int) -> np.ndarray:
-        """The parameter of ``layer`` that a gradient family belongs to: K or W for dK/dW, b for db."""
-        return self.problem.params[layer - 1][1 if fam[-1] == "b" else 0]
+        """The parameter of ``layer`` that a gradient family belongs to: K, W, U or b for dK, dW,
+        dU or db."""
+        return self.problem.params[layer - 1][SLOT[fam[-1]]]
 
     def close(self, fam: str, got: npt.ArrayLike, want: npt.ArrayLike) -> bool:
         """Within the family's tolerance, measured as the check measures it: per step for the
@@ -148,23 +156,43 @@ def _number(value):
 
 def float_pairs(value: object, n: int | None = None) -> list[Pair] | None:
     """A list of ``n`` (any length if None) (array, array) pairs of float arrays, else None: the
-    contract's ``grads`` and ``params``. A dict, a tuple of the wrong length ((dW,), (dW, db, x)),
-    a None or an integer array in a pair makes the whole list unusable."""
+    contract's ``grads`` and ``params`` of a dense or conv net. A dict, a tuple of the wrong length
+    ((dW,), (dW, db, x)), a None or an integer array in a pair makes the whole list unusable."""
     if not isinstance(value, (list, tuple)) or (n is not None and len(value) != n):
         return None
+    return float_layers(value, [2] * len(value))  # type: ignore[return-value]  # pairs, by the sizes
+
+
+def float_layers(value: object, sizes: Sequence[int] | None = None) -> list[tuple[np.ndarray, ...]] | None:
+    """A list of layers of float arrays, else None: the contract's ``grads`` and ``params``, pairs
+    and (for a recurrent layer) (W, U, b) triples. With ``sizes`` (the reference's layer lengths)
+    the list and every layer must have exactly those lengths; without, a layer is a pair or a
+    triple. A dict, a tuple of the wrong length, a None or an integer array makes it unusable."""
+    if not isinstance(value, (list, tuple)) or (sizes is not None and len(value) != len(sizes)):
+        return None
     out = []
-    for pair in value:
-        if not isinstance(pair, (list, tuple)) or len(pair) != 2:
+    for l, layer in enumerate(value):
+        wanted = (2, 3) if sizes is None else (sizes[l],)
+        if not isinstance(layer, (list, tuple)) or len(layer) not in wanted:
             return None
-        arrays = [_floats(a) for a in pair]
+        arrays = [_floats(a) for a in layer]
         if any(a is None for a in arrays):
             return None
         out.append(tuple(arrays))
     return out
 
 
-def _entries(result, fam, kind):
-    """The arrays of quantity family ``fam`` in ``result`` (a Gradients or Trajectory), or None."""
+def _layer_sizes(result, kind):
+    """The reference's layer lengths (2 for a pair, 3 for a triple), which the implementation's must
+    match; None where the reference has no usable layers."""
+    layers = float_layers(attribute(result, "grads" if kind == "gradients" else "params"))
+    return None if layers is None else [len(layer) for layer in layers]
+
+
+def _entries(result, fam, kind, like=None):
+    """The arrays of quantity family ``fam`` in ``result`` (a Gradients or Trajectory), or None;
+    for a parameter family, one entry per layer (None where the layer has no such array: U of a
+    dense layer), read with the reference's layer lengths ``like``."""
     if fam == "loss":
         value = _number(attribute(result, "loss"))
         return None if value is None else [value]
@@ -174,9 +202,11 @@ def _entries(result, fam, kind):
             return None
         value = np.asarray(value)
         return [value.astype(np.float64)] if value.dtype.kind in "iuf" and value.ndim == 1 else None
-    if fam[-1] in "KWb":  # dK, dW, db, final K, final W, final b
-        pairs = float_pairs(attribute(result, "grads" if kind == "gradients" else "params"))
-        return None if pairs is None else [p[1 if fam[-1] == "b" else 0] for p in pairs]
+    if fam[-1] in SLOT:  # dK, dW, dU, db, final K, final W, final U, final b
+        layers = float_layers(attribute(result, "grads" if kind == "gradients" else "params"), like)
+        if layers is None:
+            return None
+        return [None if fam[-1] == "U" and len(layer) < 3 else layer[SLOT[fam[-1]]] for layer in layers]
     attr = {"z": "zs", "a": "activations", "delta": "deltas"}.get(fam)
     value = None if attr is None else attribute(result, attr)
     if not isinstance(value, (list, tuple)):

@@ -16,13 +16,14 @@ from typing import Any, Literal
 import numpy as np
 
 from conformance.contract import Array, IndexArray, Params
+from conformance.mutants.loop import sgd_training
 from conformance.spec import Spec
 from reference.activations import ACTIVATIONS
 from reference.conv import conv_stack, correlate_transpose, unpool, windows
 from reference.conv import forward as conv_forward
 from reference.network import Gradients, backprop_unchecked
-from reference.training import Trajectory, sgd_step
-from reference.validation import check_batches, check_inputs, check_lr
+from reference.training import Trajectory
+from reference.validation import check_inputs
 
 # bug -> (what it gets wrong, the check family that must catch it, a quantity it must name)
 BUGS = {
@@ -111,14 +112,7 @@ class ConvMutant:
         lr: float,
         batches: Sequence[IndexArray],
     ) -> Trajectory:
-        check_inputs(spec, params, x, y)
-        lr, batches = check_lr(lr), check_batches(batches, x.shape[0])
-        losses = []
-        for idx in batches:
-            result = self._backprop(spec, params, x[idx], y[idx])
-            losses.append(result.loss)
-            params = sgd_step(params, result.grads, lr)
-        return Trajectory(losses, params)
+        return sgd_training(self._backprop, spec, params, x, y, lr=lr, batches=batches)
 
     def _backprop(self, spec, params, x, y):
         conv = conv_stack(spec)[1]

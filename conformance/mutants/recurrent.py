@@ -21,13 +21,14 @@ from typing import Any
 import numpy as np
 
 from conformance.contract import Array, IndexArray, Params
+from conformance.mutants.loop import sgd_training
 from conformance.spec import Spec
 from reference.activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from reference.costs import cost, output_error
 from reference.recurrent import rows
-from reference.training import Trajectory, sgd_step
+from reference.training import Trajectory
 from reference.types import Gradients
-from reference.validation import check_batches, check_inputs, check_lr
+from reference.validation import check_inputs
 
 # bug -> (what it gets wrong, the check family that must catch it, a quantity it must name)
 BUGS = {
@@ -103,15 +104,7 @@ class RecurrentMutant:
         lr: float,
         batches: Sequence[IndexArray],
     ) -> Trajectory:
-        check_inputs(spec, params, x, y)
-        lr, batches = check_lr(lr), check_batches(batches, x.shape[0])
-        losses = []
-        with np.errstate(over="ignore", invalid="ignore"):  # a student's loop goes on quietly to inf
-            for idx in batches:
-                result = self._backprop(spec, params, x[idx], y[idx])
-                losses.append(result.loss)
-                params = sgd_step(params, result.grads, lr)
-        return Trajectory(losses, params)
+        return sgd_training(self._backprop, spec, params, x, y, lr=lr, batches=batches)
 
     def _initial_state(self, l: int, m: int, n: int, dtype: np.dtype) -> np.ndarray:
         """h^l_0 (m, n_l) for a batch of m sequences: zeros, nothing comes before the first step. The

@@ -205,3 +205,39 @@ def test_no_signature_breaks_on_recurrent_evidence(name):
             found = diagnose.diagnose(doctored)
             assert all(isinstance(d, Diagnosis) for d in found)
             assert set().union(*(d.explains for d in found)) == set(failing)
+
+
+
+class ReluPrimeOneAtZero:
+    """The reference's BPTT with ReLU′(0) = 1 in the hidden layer: the dense bug (a ``z >= 0`` mask),
+    in a recurrent net. g′ is read from a = relu(z) there, which cannot tell z = 0 from z < 0, so the
+    double takes the units at the kink from the weights (relu_kink zeroes a unit's W, U and b rows:
+    its z is exactly 0 at every step) — for the problems below, whose output is not a ReLU."""
+
+    name = "relu-prime-one-at-zero"
+    supports_recurrent = True
+
+    def gradients(self, spec, params, x, y):
+        from reference import recurrent
+
+        W, U, b = params[0]
+        kink = ~(W.any(axis=1) | U.any(axis=1) | (b != 0))  # (n_1,): z^1_t = 0 exactly
+        prime = recurrent.PRIME_FROM_OUTPUT["relu"]
+        recurrent.PRIME_FROM_OUTPUT["relu"] = lambda a: ((a > 0) | kink).astype(a.dtype)  # BUG at z = 0
+        try:
+            return reference.backprop(spec, params, x, y)
+        finally:
+            recurrent.PRIME_FROM_OUTPUT["relu"] = prime
+
+    def train(self, spec, params, x, y, *, lr, batches):
+        return reference.train(spec, params, x, y, lr=lr, batches=batches)
+
+
+@pytest.mark.parametrize("name", ["rnn-last-relu-kink-m1", "rnn-classify-relu-decay-kink"])
+def test_relu_prime_at_the_kink_is_diagnosed_in_a_recurrent_net(name):
+    """The ReLU-kink signature reads a recurrent z^l_t's units on its last axis, not its time axis
+    (read on the time axis, it once claimed a last-step-only ∂b whose T equals n_1)."""
+    assert CATALOGUE[name].spec.output != "relu" and len(CATALOGUE[name].params) == 2
+    o = run(ReluPrimeOneAtZero(), CATALOGUE[name], "float64", ("gradients",))
+    assert not o.passed
+    assert [d.signature for d in o.diagnoses] == ["relu_kink"], "\n".join(o.lines())

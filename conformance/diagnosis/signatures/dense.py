@@ -21,7 +21,7 @@ from conformance.diagnosis.perturb import PERTURBATIONS
 from conformance.tolerances import FLOAT32_SIZED, TOLERANCES, ZERO_FLOOR, tolerance
 from reference.network import Gradients
 
-GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "db", "loss")
+GRADIENT_FAMILIES = ("z", "a", "delta", "dK", "dW", "dU", "db", "loss")  # dU: recurrent layers only
 
 
 def float32_sized(ev: Evidence) -> Diagnosis | None:
@@ -86,13 +86,18 @@ def relu_kink(ev: Evidence) -> Diagnosis | None:
     relu = [l for l in range(1, L + 1) if (spec.output if l == L else spec.activation) == "relu"]
     at_zero = {l: zs[l - 1] == 0 for l in relu}  # (m, n_l) dense, (m, C_l, H_l, W_l) conv
 
-    def unit(l):  # the units (columns, channels) with z exactly 0 in some example, some position
-        return at_zero[l].any(axis=tuple(i for i in range(at_zero[l].ndim) if i != 1))
+    # the axis of the units: columns of a dense z^l, channels of a conv z^l (m, C_l, H_l, W_l), the
+    # last axis of a recurrent z^l_t (m, T, n_l)
+    axis = -1 if getattr(spec, "recurrent", None) is not None else 1
+
+    def unit(l):  # the units with z exactly 0 in some example, at some position or time step
+        return at_zero[l].any(axis=tuple(i for i in range(at_zero[l].ndim) if i != axis % at_zero[l].ndim))
 
     masks = {
         "delta": lambda l: at_zero[l],
         "db": unit,
         "dW": lambda l: unit(l)[:, None],
+        "dU": lambda l: unit(l)[:, None],  # a recurrent unit's row of U^l goes with it, as of W^l
         "dK": lambda l: unit(l)[:, None, None, None],
     }
     explained, layers = [], set()
@@ -127,12 +132,15 @@ def relu_kink(ev: Evidence) -> Diagnosis | None:
     )
 
 
-def reproduced(ev: Evidence, signature: str, hyp: Gradients, cause: str, fix: str) -> Diagnosis | None:
+def reproduced(
+    ev: Evidence, signature: str, hyp: Gradients, cause: str, fix: str, decide: bool = False
+) -> Diagnosis | None:
     """A diagnosis if ``hyp`` (what a known-bad backprop returns: a reference.Gradients) gets every
     quantity the implementation returned right to the checks' tolerances; it explains the failing
     ones whose values differ from the reference's (a group failed for its dtype alone, values right,
     is not this bug's doing). None if it gets any one wrong (then it is not this bug) or none was
-    failing."""
+    failing. ``decide``: the diagnosis says convention or bug (self-consistency), for a bug whose
+    gradients may be its own loss's."""
     alt = replace(ev, want={**ev.want, "gradients": hyp})
     explained = []
     for fam in GRADIENT_FAMILIES:
@@ -143,7 +151,11 @@ def reproduced(ev: Evidence, signature: str, hyp: Gradients, cause: str, fix: st
             return None
         if ev.keys(fam) and failing_pairs(ev, fam):
             explained.append(fam)
-    return Diagnosis(signature, cause, fix, tuple(ev.keys(*explained))) if explained else None
+    if not explained:
+        return None
+    return Diagnosis(
+        signature, cause, fix, tuple(ev.keys(*explained)), verdict(ev, explained) if decide else ""
+    )
 
 
 def _hypothesis(ev, bug, cause, fix):

@@ -1,7 +1,7 @@
 """Signatures of known bugs in backprop through time (BPTT, reference/recurrent.py): each builds what
 the reference computes with one piece done the known wrong way and asks whether the implementation
-returns exactly that, in every quantity it returns, to the checks' tolerances (:func:`reproduced`,
-which reads the (dW, dU, db) triples of the recurrent layers as well as the output layer's pair).
+returns exactly that, in every quantity it returns, to the checks' tolerances (dense.reproduced:
+Evidence reads the (dW, dU, db) triples of the recurrent layers as well as the output layer's pair).
 
     time_term_forgotten      δ^l_t without δ^l_{t+1} U^l: truncated to one step            BPTT-delta
     u_transposed             δ^l_{t+1} U^lᵀ where δ^l_{t+1} U^l belongs                    BPTT-delta
@@ -29,18 +29,15 @@ from typing import Any
 
 import numpy as np
 
-from conformance.diagnosis.evidence import Diagnosis, Evidence, attribute, failing_pairs, verdict
+from conformance.diagnosis.evidence import Diagnosis, Evidence
+from conformance.diagnosis.signatures.dense import reproduced
 from conformance.diagnosis.signatures.trajectory import train_keys
 from conformance.tolerances import ZERO_FLOOR
 from reference.activations import ACTIVATIONS, PRIME_FROM_OUTPUT
 from reference.costs import cost, output_error
 from reference.recurrent import rows
-from reference.training import sgd_step
+from reference.training import Trajectory, sgd_step
 from reference.types import Gradients
-
-# the tolerance family of each quantity that evidence.FAMILY_CHECK does not list: U is a weight
-TOLERANCE_OF = {"dU": "dW", "final U": "final W"}
-SINGLE_PASS = ("z", "a", "delta", "loss")  # read through Evidence.pairs (lists of arrays, the loss)
 
 
 def _recurrent(ev: Evidence, *, steps: int = 1, outputs: str | None = None) -> Any:
@@ -52,78 +49,6 @@ def _recurrent(ev: Evidence, *, steps: int = 1, outputs: str | None = None) -> A
     if ev.problem.x.ndim != 3 or ev.problem.x.shape[1] < steps:
         return None
     return recurrent if outputs is None or recurrent.outputs == outputs else None
-
-
-def close(ev: Evidence, fam: str, got: np.ndarray, want: np.ndarray) -> bool:
-    return ev.close(TOLERANCE_OF.get(fam, fam), got, want)
-
-
-def layers(value: object, like: Sequence[Sequence[np.ndarray]]) -> list[tuple[np.ndarray, ...]] | None:
-    """``value`` (grads or params) as float64 arrays with the structure of ``like`` (the reference's):
-    a list or tuple of as many layers, each as many floating-point arrays; else None. Shapes are not
-    checked here (close() rejects a pair of different shapes)."""
-    if not isinstance(value, (list, tuple)) or len(value) != len(like):
-        return None
-    out = []
-    for layer, ref in zip(value, like):
-        if not isinstance(layer, (list, tuple)) or len(layer) != len(ref):
-            return None
-        if not all(isinstance(a, np.ndarray) and a.dtype.kind == "f" for a in layer):
-            return None
-        out.append(tuple(a.astype(np.float64) for a in layer))
-    return out
-
-
-def _names(layer: Sequence[np.ndarray]) -> tuple[str, ...]:
-    return ("W", "U", "b") if len(layer) == 3 else ("W", "b")
-
-
-LayerArrays = list[tuple[int, np.ndarray, np.ndarray]]  # [(layer, got, want)] of one gradient family
-
-
-def grad_families(ev: Evidence, want: Gradients) -> dict[str, LayerArrays] | None:
-    """{"dW": [(layer, got, want)], "dU": [...], "db": [...]} of the implementation's gradients
-    against ``want``'s, or None when they are not usable (evidence.Evidence.pairs for triples)."""
-    got = layers(attribute(ev.got.get("gradients"), "grads"), want.grads)
-    if got is None:
-        return None
-    families: dict[str, LayerArrays] = {}
-    for l, (g_layer, w_layer) in enumerate(zip(got, want.grads), start=1):
-        for name, g, w in zip(_names(w_layer), g_layer, w_layer):
-            families.setdefault(f"d{name}", []).append((l, g, np.asarray(w, dtype=np.float64)))
-    return families
-
-
-def reproduced(
-    ev: Evidence, signature: str, hyp: Gradients, cause: str, fix: str, decide: bool = False
-) -> Diagnosis | None:
-    """A diagnosis if ``hyp`` (a reference.Gradients of the known-bad pass) gets every quantity the
-    implementation returned right — z, a, δ, the loss and every array of every layer's gradients —
-    to the checks' tolerances; it explains the failing groups whose values differ from the
-    reference's. None if it gets any one wrong or explains nothing. ``decide``: the diagnosis says
-    convention or bug (self-consistency), for a bug whose gradients may be its own loss's."""
-    alt = replace(ev, want={**ev.want, "gradients": hyp})
-    explained = []
-    for fam in SINGLE_PASS:
-        pairs = alt.pairs(fam)
-        if pairs is None:
-            continue
-        if not all(alt.close(fam, g, h) for _, g, h in pairs):
-            return None
-        if ev.keys(fam) and failing_pairs(ev, fam):
-            explained.append(fam)
-    grads, reference = grad_families(ev, hyp), grad_families(ev, ev.want["gradients"])
-    if grads is not None and reference is not None:
-        for fam, pairs in grads.items():
-            if not all(close(ev, fam, g, h) for _, g, h in pairs):
-                return None
-            if ev.keys(fam) and not all(close(ev, fam, g, w) for _, g, w in reference[fam]):
-                explained.append(fam)
-    if not explained:
-        return None
-    return Diagnosis(
-        signature, cause, fix, tuple(ev.keys(*explained)), verdict(ev, explained) if decide else ""
-    )
 
 
 def bptt(
@@ -484,15 +409,13 @@ def state_through_training(ev: Evidence) -> Diagnosis | None:
         replayed.append(step.loss)
         kept = [a[:, -1] for a in step.activations[1:-1]]
         params = sgd_step(params, step.grads, p.lr)
-    final = layers(attribute(train, "params"), params)
-    if final is None or not ev.close("losses", losses[0][1], np.asarray(replayed)):
+    if not ev.close("losses", losses[0][1], np.asarray(replayed)):
         return None
-    if not all(
-        close(ev, f"final {name}", g, w)
-        for g_layer, w_layer in zip(final, params)
-        for name, g, w in zip(_names(w_layer), g_layer, w_layer)
-    ):
-        return None
+    alt = replace(ev, want={**ev.want, "train": Trajectory(replayed, params)})
+    for fam in ("final W", "final U", "final b"):
+        final = alt.pairs(fam)  # the implementation's final parameters against the replay's
+        if final is None or not all(alt.close(fam, g, w) for _, g, w in final):
+            return None
     _, got, want = losses[0]
     off = np.flatnonzero(~(np.abs(got - want) <= ev.tol("losses") * np.maximum(np.abs(want), ZERO_FLOOR)))
     first = f"; the losses first differ at step {off[0]}" if off.size else ""
