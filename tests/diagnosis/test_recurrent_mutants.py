@@ -207,7 +207,6 @@ def test_no_signature_breaks_on_recurrent_evidence(name):
             assert set().union(*(d.explains for d in found)) == set(failing)
 
 
-
 class ReluPrimeOneAtZero:
     """The reference's BPTT with ReLU′(0) = 1 in the hidden layer: the dense bug (a ``z >= 0`` mask),
     in a recurrent net. g′ is read from a = relu(z) there, which cannot tell z = 0 from z < 0, so the
