@@ -77,12 +77,20 @@ def _replica(worker: Worker, spec: Spec, params: ParamsIn) -> tuple[Network, Dis
 def _step(
     worker: Worker, ddp: DistributedDataParallel, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor
 ) -> torch.Tensor:
-    """Forward and backward on this worker's shard of batch ``idx``; returns (1/m) Σ_x C_x."""
+    """Forward and backward on this worker's shard of batch ``idx``; returns its share_r, which the
+    caller all-reduces (:func:`_total`)."""
     rows = idx.tensor_split(worker.size)[worker.rank].to(x.device)  # contiguous shard r
     share = ddp(x[rows], y[rows], len(idx))
     (worker.size * share).backward()  # DDP averages over the k replicas: the average of k·share_r is Σ_r
-    data = share.detach().clone()
-    torch.distributed.all_reduce(data)  # Σ_r share_r = (1/m) Σ_x C_x, on every worker
+    return share.detach().clone()
+
+
+def _total(shares: list[torch.Tensor]) -> torch.Tensor:
+    """Σ_r share_r = (1/m) Σ_x C_x of every step, on every worker: one all-reduce of all the steps'
+    shares at once, not one per step (a collective costs the same for 1 number as for a few hundred,
+    and with k processes on fewer cores each one waits for all k to be scheduled)."""
+    data = torch.stack(shares)  # (steps,)
+    torch.distributed.all_reduce(data)
     return data
 
 
@@ -106,7 +114,7 @@ def rank_gradients(
     """One pass over the whole of (x, y) as one batch; rank 0 returns (C, [(dW, db)])."""
     x, y = x.to(worker.device), y.to(worker.device)
     model, ddp = _replica(worker, spec, params)
-    data = _step(worker, ddp, x, y, torch.arange(x.shape[0]))
+    data = _total([_step(worker, ddp, x, y, torch.arange(x.shape[0]))])[0]
     if worker.rank:
         return None
     with torch.no_grad():
@@ -135,12 +143,12 @@ def rank_train(
     groups = [{"params": weights, "weight_decay": spec.weight_decay}, {"params": biases, "weight_decay": 0.0}]
     sgd = torch.optim.SGD(groups, lr=rates[0]) if hyper is None else None
     state = None if hyper is None else optimizers.init_state(hyper, model.params())  # fresh per call
-    losses = []
+    shares, penalties = [], []  # per step, before its update: share_r of the data cost, (λ/2)Σ‖W‖²
     for idx, lr in zip(order.split(sizes), rates):
         model.zero_grad()
-        data = _step(worker, ddp, x, y, idx)
+        shares.append(_step(worker, ddp, x, y, idx))
         with torch.no_grad():
-            losses.append(float(data + penalty(model, spec.weight_decay)))
+            penalties.append(penalty(model, spec.weight_decay))
         if sgd is not None:
             for group in sgd.param_groups:
                 group["lr"] = lr  # η_t
@@ -150,6 +158,7 @@ def rank_train(
             g = _gradient(model, spec.weight_decay)
             theta, state = optimizers.step(hyper, model.params(), g, state, lr)
             model.load(theta)
+    losses = [float(C + P) for C, P in zip(_total(shares), penalties)]  # the full-batch C of every step
     if state is not None:
         state = {k: v if k == "t" else _to(v, "cpu") for k, v in state.items()}
     return losses, _to(model.params(), "cpu"), state
