@@ -82,14 +82,14 @@ def _step(
     rows = idx.tensor_split(worker.size)[worker.rank].to(x.device)  # contiguous shard r
     share = ddp(x[rows], y[rows], len(idx))
     (worker.size * share).backward()  # DDP averages over the k replicas: the average of k·share_r is Σ_r
-    return share.detach().clone()
+    return share.detach()
 
 
 def _total(shares: list[torch.Tensor]) -> torch.Tensor:
     """Σ_r share_r = (1/m) Σ_x C_x of every step, on every worker: one all-reduce of all the steps'
-    shares at once, not one per step (a collective costs the same for 1 number as for a few hundred,
-    and with k processes on fewer cores each one waits for all k to be scheduled)."""
-    data = torch.stack(shares)  # (steps,)
+    shares at once, not one per step (each collective waits for all k processes to be scheduled,
+    and with k processes on fewer cores that wait is most of a step)."""
+    data = torch.stack(shares)  # (steps,), a copy: all_reduce writes into it
     torch.distributed.all_reduce(data)
     return data
 
