@@ -207,20 +207,21 @@ class Network(nnx.Module):
         """Copy the contract's [(K, b)] + [(W, b)] in: kernel = K.transpose(2, 3, 1, 0), (k, k,
         C_{l-1}, C_l), for a conv block; kernel = W.T, (n_{l-1}, n_l), for a dense layer. A recurrent
         layer's (W, U, b): SimpleCell's one bias is dense_i's (dense_h has none), so dense_i gets
-        W.T and b, dense_h gets U.T (n_l, n_l)."""
+        W.T and b, dense_h gets U.T (n_l, n_l). The transposes are NumPy's, on the host, once: a jnp
+        transpose outside a compiled step is a program of its own, compiled for every new shape."""
         layer: nnx.Conv | nnx.Linear
         for layer, (K, b) in zip(self.convs, params):
             assert layer.bias is not None  # every layer here has its bias b^l (use_bias=True)
-            layer.kernel.set_value(K.transpose(2, 3, 1, 0))
+            layer.kernel.set_value(jax.device_put(np.asarray(K).transpose(2, 3, 1, 0)))
             layer.bias.set_value(b)
         for cell, (W, U, b) in zip(self.cells(), params[len(self.convs) :]):
             assert cell.dense_i.bias is not None and cell.dense_h.bias is None  # the one bias
-            cell.dense_i.kernel.set_value(W.T)  # (n_{l-1}, n_l)
+            cell.dense_i.kernel.set_value(jax.device_put(np.asarray(W).T))  # (n_{l-1}, n_l)
             cell.dense_i.bias.set_value(b)  # b^l, the cell's only bias
-            cell.dense_h.kernel.set_value(U.T)  # (n_l, n_l): h @ U.T, as the contract's h U^lᵀ
+            cell.dense_h.kernel.set_value(jax.device_put(np.asarray(U).T))  # (n_l, n_l): h @ U.T, as h U^lᵀ
         for layer, (W, b) in zip(self.linears, params[len(self.convs) + len(self.rnns) :]):
             assert layer.bias is not None
-            layer.kernel.set_value(W.T)
+            layer.kernel.set_value(jax.device_put(np.asarray(W).T))
             layer.bias.set_value(b)
         return self
 
@@ -230,10 +231,12 @@ class Network(nnx.Module):
 
 
 def contract_pairs(state: nnx.State) -> Params:
-    """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients: K = kernel.transpose(3,
+    """[(K, b)] + [(W, b)] from an nnx.State of the Params or of their gradients, as NumPy arrays on
+    the host (the transposes there, for the reason ``Network.load`` gives): K = kernel.transpose(3,
     2, 0, 1), (C_l, C_{l-1}, k, k); W = kernel.T, (n_l, n_{l-1}). A recurrent spec's layers come back
     as [(W, U, b)] + [(W, b)]: W = dense_i.kernel.T, U = dense_h.kernel.T, b = dense_i.bias (the
     cell's one bias)."""
+    state = jax.device_get(state)  # one transfer of every array: NumPy's transposes from here
     convs, rnns, linears = state.get("convs", {}), state.get("rnns", {}), state["linears"]
     K_pairs = [
         (convs[l]["kernel"][...].transpose(3, 2, 0, 1), convs[l]["bias"][...]) for l in range(len(convs))
@@ -283,21 +286,46 @@ def build(spec: Spec, params: ParamsIn, structure: Structure | None = None) -> N
         sizes = tuple(spec.sizes)
         structure = check_recurrent(spec, sizes) or check_conv(spec, sizes)
     rnn, blocks = (structure, ()) if isinstance(structure, Rnn) else (None, structure)
-    # eval_shape: the layers are created abstractly (shapes and dtypes only), so Flax's random
-    # initialisers never run (they would compile once per new shape, only to be overwritten)
+    input_shape = getattr(spec, "input_shape", None)
+    graphdef, abstract = blueprint(
+        tuple(spec.sizes),
+        spec.activation,
+        spec.output,
+        np.dtype(params[0][0].dtype),
+        None if input_shape is None else tuple(input_shape),
+        tuple(blocks),
+        None if rnn is None else rnn.outputs,
+    )
+    return nnx.merge(graphdef, abstract).load(params)  # new Variables, each then given its θ
+
+
+@lru_cache(maxsize=64)
+def blueprint(
+    sizes: tuple[int, ...],
+    activation: str,
+    output: str,
+    dtype: np.dtype,
+    input_shape: tuple[int, ...] | None,
+    blocks: tuple[ConvBlock, ...],
+    outputs: str | None,
+) -> tuple[nnx.GraphDef[Network], nnx.State]:
+    """The Network's structure and abstract state (shapes and dtypes only), traced once per
+    architecture. eval_shape creates the layers abstractly, so Flax's random initialisers never run
+    (they would compile once per new shape, only to be overwritten); it is a trace of the whole
+    constructor, so its split is kept and merged into a new model for every call."""
     abstract = nnx.eval_shape(
         lambda: Network(
-            spec.sizes,
-            spec.activation,
-            spec.output,
-            dtype=params[0][0].dtype,
+            sizes,
+            activation,
+            output,
+            dtype=dtype,
             rngs=nnx.Rngs(0),
-            input_shape=getattr(spec, "input_shape", None),
+            input_shape=input_shape,
             blocks=blocks,
-            outputs=None if rnn is None else rnn.outputs,
+            outputs=outputs,
         )
     )
-    return abstract.load(params)
+    return nnx.split(abstract)
 
 
 @nnx.jit(static_argnames="loss")
@@ -470,19 +498,20 @@ def train(
     model = build(spec, params, structure)
     if hyper is None and not isinstance(lr, (Sequence, np.ndarray)):
         tx = nnx.Optimizer(model, sgd(rates[0], float(spec.weight_decay)), wrt=nnx.Param)
-        losses = [train_step(model, tx, x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
-        return Trajectory([float(C) for C in losses], model.params())
+        # cached_partial: the model's and optimizer's graph is traversed once, not at every step
+        step = nnx.cached_partial(train_step, model, tx)
+        losses = [step(x, y, idx, spec.weight_decay, spec.loss) for idx in batches]
+        return Trajectory([float(C) for C in jax.device_get(losses)], model.params())
     o = PLAIN_SGD if hyper is None else hyper
-    eta = jnp.asarray(np.asarray(rates, dtype=x.dtype))  # η_t, one per step
+    eta = jax.device_put(np.asarray(rates, dtype=x.dtype))  # η_t, one per step
     rms_momentum = o.name == "rmsprop" and o.momentum > 0
     opt_state = transformation(o, eta, spec.weight_decay, rms_momentum).init(
         nnx.as_pure(nnx.state(model, nnx.Param))
     )
+    opt_step = nnx.cached_partial(optimizer_step, model)  # the model's graph traversed once, as above
     losses = []
     for idx in batches:
-        C, opt_state = optimizer_step(
-            model, opt_state, x, y, idx, eta, spec.weight_decay, o, spec.loss, rms_momentum
-        )
+        C, opt_state = opt_step(opt_state, x, y, idx, eta, spec.weight_decay, o, spec.loss, rms_momentum)
         losses.append(C)
     state = None if hyper is None else reference_state(opt_state, hyper)
     return Trajectory([float(C) for C in jax.device_get(losses)], model.params(), state)

@@ -32,6 +32,7 @@ from typing import Any, TypeAlias
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from .types import Params, ParamsIn
 from .validation import Hyper, check_optimizer
@@ -57,13 +58,19 @@ def clip(grads: ParamsIn, clip_value: Any, clip_norm: Any, clip_eps: Any) -> Par
 
 def init_state(hyper: Hyper, params: ParamsIn) -> State:
     """Fresh state: zeros shaped like the parameters for every moment the optimizer keeps (Adagrad's
-    sum starts at ``initial_accumulator``). Reads μ to decide the keys: call it with concrete numbers."""
+    sum starts at ``initial_accumulator``). Reads μ to decide the keys: call it with concrete numbers.
+    The arrays are filled by NumPy and transferred: jnp.full_like outside a compiled step would be a
+    program of its own, compiled for every new shape."""
 
     def zeros(fill: Any = 0.0) -> Params:
-        return [tuple(jnp.full_like(theta, fill) for theta in layer) for layer in params]
+        return [
+            tuple(jax.device_put(np.full(theta.shape, fill, theta.dtype)) for theta in layer)
+            for layer in params
+        ]
 
     name, mu = hyper.name, hyper.momentum
-    state: State = {"t": jnp.zeros((), jnp.int32)}  # int32 in and out: one compiled step, not two
+    # int32 in and out: one compiled step, not two
+    state: State = {"t": jax.device_put(np.zeros((), np.int32))}
     if name in ("momentum", "nesterov") or (name == "rmsprop" and mu > 0):
         state["b" if hyper.momentum_form == "buffer" else "v"] = zeros()
     if name == "rmsprop":

@@ -8,6 +8,13 @@ they are.
 Why not ``xdist_group`` marks with ``--dist loadgroup``: with pytest 9.2, xdist 3.8's loadgroup no
 longer tags the test ids with their group, so the groups were silently split. This scheduler reads
 the group from the test id itself.
+
+Second, the shipped implementations that share one gradients entry point (jax.manual and jax.scan
+both run jax_impl.manual:backprop; their training differs) run their backward-pass tests for one
+problem and dtype in one xdist worker, one after the other: JAX compiles each program once per
+process, so the second test finds the first one's programs compiled (about 140 programs, a few
+seconds of tracing, lowering and compiling, on the catalogue). The same holds for their Hypothesis
+tests, which draw the same examples (derandomize).
 """
 
 import re
@@ -17,12 +24,42 @@ import pytest
 from conformance.calls import supports
 from conformance.selfcheck import Verdicts
 from conformance.targets.isolation import Isolated
-from conformance.targets.registry import DATA_PARALLEL, Unavailable
+from conformance.targets.registry import DATA_PARALLEL, RECORDS, Unavailable
 from conformance.targets.registry import NAMES as SHIPPED
 from conformance.targets.target import load_target
 
 NAMES = "|".join(map(re.escape, DATA_PARALLEL))
 GROUP = re.compile(rf"test_distributed\.py::\w+\[((?:{NAMES})-w\d+)[-\]]")  # e.g. [torch.ddp-w2-neuron-..]
+
+
+def _sharing() -> dict[str, str]:
+    """Shipped name -> its gradients entry point, for the entry points that more than one shares."""
+    by_entry: dict[str, list[str]] = {}
+    for record in RECORDS:
+        by_entry.setdefault(record.gradients, []).append(record.name)
+    return {name: entry for entry, names in by_entry.items() if len(names) > 1 for name in names}
+
+
+SHARING = _sharing()  # {"jax.manual": "jax_impl.manual:backprop", "jax.scan": "jax_impl.manual:backprop"}
+SHARED = "|".join(map(re.escape, SHARING))
+# test_gradients[jax.scan-float64-relu-kink], test_hypothesis_problems[jax.manual]: the impl's name
+BACKWARD = re.compile(
+    rf"test_matrix\.py::(test_gradients|test_hypothesis_\w+)\[({SHARED})(-float\d\d-.+)?\]$"
+)
+
+
+def scope(nodeid: str) -> str:
+    """The xdist group of a test: a data-parallel implementation at a worker count; the backward
+    pass of one problem and dtype for the implementations sharing a gradients entry point; else
+    the test alone."""
+    match = GROUP.search(nodeid)
+    if match:
+        return match.group(1)
+    match = BACKWARD.search(nodeid)
+    if match:
+        test, name, rest = match.groups()
+        return f"{test}[{SHARING[name]}{rest or ''}]"
+    return nodeid
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -35,11 +72,10 @@ def pytest_xdist_make_scheduler(config, log):
         return None
 
     class DataParallelGroups(LoadGroupScheduling):
-        """Groups by implementation and worker count; every other test is a group of its own."""
+        """The groups of ``scope``; every other test is a group of its own."""
 
         def _split_scope(self, nodeid):
-            match = GROUP.search(nodeid)
-            return match.group(1) if match else nodeid
+            return scope(nodeid)
 
     return DataParallelGroups(config, log)
 
