@@ -326,3 +326,31 @@ def test_sharded_step_compiles_once_per_run():
     )
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["1", "0"], f"new step programs per run: {r.stdout.split()}"
+
+
+@needs_torch
+def test_small_tensors_travel_by_value_and_arrive_equal():
+    """workers.pack/unpack, as every call and result goes: small CPU tensors as their values (no
+    shared memory), large, bfloat16 and requires_grad ones as tensors; every value, dtype and shape
+    arrives as sent, in the containers it was sent in, and a change to the sent tensor after packing
+    does not reach the packed copy."""
+    import torch
+
+    from torch_impl.workers import SHARED_BYTES, pack, unpack
+
+    small = [torch.arange(6, dtype=d).reshape(2, 3) for d in (torch.float64, torch.float32, torch.int64)]
+    large = torch.zeros(SHARED_BYTES // 8, dtype=torch.float64)  # exactly SHARED_BYTES
+    odd = [torch.ones(3, dtype=torch.bfloat16), torch.ones(3, requires_grad=True)]
+    sent = ([(small[0], small[1])], {"t": 3, "m": [small[2]]}, large, odd, "label", 0.5)
+    packed = pack(sent)
+    assert not any(isinstance(a, torch.Tensor) for a in (*packed[0][0], packed[1]["m"][0]))
+    assert packed[2] is large and packed[3][0] is odd[0] and packed[3][1] is odd[1]
+    small[0].add_(100)  # after packing: the copy in transit keeps the values it had
+    got = unpack(packed)
+    assert (
+        type(got) is tuple and type(got[0]) is list and type(got[0][0]) is tuple and got[4:] == ("label", 0.5)
+    )
+    W, b = got[0][0]
+    assert W.dtype == torch.float64 and b.dtype == torch.float32 and got[1]["m"][0].dtype == torch.int64
+    assert torch.equal(W, torch.arange(6, dtype=torch.float64).reshape(2, 3))
+    assert torch.equal(b, small[1]) and torch.equal(got[1]["m"][0], small[2]) and got[1]["t"] == 3
