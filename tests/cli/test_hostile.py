@@ -5,6 +5,7 @@ runs in worker processes, so even a segfault or ``os._exit`` in it ends only a w
 in the slow step ``--jobs 2``, and Ctrl-C stopping every worker, by PID. The pytest route and the
 library API are tests/harness/test_hostile.py."""
 
+import contextlib
 import json
 import re
 import signal
@@ -80,6 +81,19 @@ def _alive(pid):
     return state != "Z"  # a zombie has ended; only its parent's wait is missing
 
 
+@contextlib.contextmanager
+def interruptible_children():
+    """Children started inside get SIGINT as from a terminal. A test run started in the background
+    by a shell without job control (``bash -c 'pytest ... &'``, as some CI runners do) ignores
+    SIGINT, every child inherits that, and Python leaves an ignored SIGINT ignored: the CLI would
+    never see the Ctrl-C. (Python's own handler here: exec resets it to the default in the child.)"""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the workers through /proc")
 def test_ctrl_c_stops_the_parent_and_every_worker(tmp_path):
@@ -91,24 +105,25 @@ def test_ctrl_c_stops_the_parent_and_every_worker(tmp_path):
             f"open({str(tmp_path)!r} + f'/started-{{os.getpid()}}', 'w').close(); time.sleep(3600)",
         )
     )
-    parent = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conformance",
-            "check",
-            str(file),
-            "--jobs",
-            "2",
-            "--timeout",
-            "600",
-            *PROBLEMS,
-        ],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    with interruptible_children():
+        parent = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "conformance",
+                "check",
+                str(file),
+                "--jobs",
+                "2",
+                "--timeout",
+                "600",
+                *PROBLEMS,
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
     try:
         deadline = time.monotonic() + 120
         while len(list(tmp_path.glob("started-*"))) < 2 and time.monotonic() < deadline:
