@@ -68,31 +68,34 @@ class _Value(NamedTuple):
     array: np.ndarray
 
 
+def _each(leaf: Callable[[Any], Any], obj: Any) -> Any:
+    """``leaf`` applied to everything inside lists, tuples and dicts, their types kept."""
+    if type(obj) in (list, tuple):
+        return type(obj)(_each(leaf, item) for item in obj)
+    if type(obj) is dict:
+        return {key: _each(leaf, value) for key, value in obj.items()}
+    return leaf(obj)
+
+
+def _by_value(obj: Any) -> Any:
+    if not isinstance(obj, torch.Tensor):
+        return obj
+    if obj.device.type != "cpu" or obj.requires_grad or obj.nbytes >= SHARED_BYTES:
+        return obj
+    try:
+        return _Value(obj.numpy().copy())  # a private copy: the sender may change obj after
+    except TypeError:  # a dtype NumPy does not have (bfloat16): shared memory, as before
+        return obj
+
+
 def pack(obj: Any) -> Any:
     """``obj`` with every small CPU tensor inside lists, tuples and dicts replaced by its values."""
-    if isinstance(obj, torch.Tensor):
-        if obj.device.type != "cpu" or obj.requires_grad or obj.nbytes >= SHARED_BYTES:
-            return obj
-        try:
-            return _Value(obj.numpy().copy())  # a private copy: the sender may change obj after
-        except TypeError:  # a dtype NumPy does not have (bfloat16): shared memory, as before
-            return obj
-    if type(obj) in (list, tuple):
-        return type(obj)(pack(item) for item in obj)
-    if type(obj) is dict:
-        return {key: pack(value) for key, value in obj.items()}
-    return obj
+    return _each(_by_value, obj)
 
 
 def unpack(obj: Any) -> Any:
     """The inverse of pack: each _Value a CPU tensor again (owning its arrived values)."""
-    if isinstance(obj, _Value):
-        return torch.from_numpy(obj.array)
-    if type(obj) in (list, tuple):
-        return type(obj)(unpack(item) for item in obj)
-    if type(obj) is dict:
-        return {key: unpack(value) for key, value in obj.items()}
-    return obj
+    return _each(lambda leaf: torch.from_numpy(leaf.array) if isinstance(leaf, _Value) else leaf, obj)
 
 
 def _describe(exc: BaseException) -> str:
