@@ -299,7 +299,9 @@ def build(spec: Spec, params: ParamsIn, structure: Structure | None = None) -> N
     return nnx.merge(graphdef, abstract).load(params)  # new Variables, each then given its θ
 
 
-@lru_cache(maxsize=64)
+# 256: the catalogue has 122 architectures × dtypes, and the suite builds each for every backward
+# pass before any training run; with 64 slots each was evicted before its second use (242 traces, not 122)
+@lru_cache(maxsize=256)
 def blueprint(
     sizes: tuple[int, ...],
     activation: str,
